@@ -1,0 +1,95 @@
+//! The REST error type: every failure becomes an [`ErrorBody`] with a
+//! machine-readable code and the right status.
+
+use crate::store::StoreError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use belfry_proto::api::{self, ErrorBody, ErrorCode};
+use belfry_proto::settings::{FieldError, SettingsDocument};
+
+/// A failed REST call.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400.
+    #[error("{0}")]
+    Invalid(String),
+    /// 400 with per-field reasons.
+    #[error("invalid fields")]
+    InvalidFields(Vec<FieldError>),
+    /// 401 on login.
+    #[error("wrong login or password")]
+    InvalidCredentials,
+    /// 401.
+    #[error("sign in required: the token is missing, revoked or expired")]
+    Unauthorized,
+    /// 403.
+    #[error("admin role required")]
+    Forbidden,
+    /// 404.
+    #[error("not found")]
+    NotFound,
+    /// 409 on create.
+    #[error("already exists")]
+    Conflict,
+    /// 409 on a stale settings write.
+    #[error("the settings changed since version you edited")]
+    Stale(Box<SettingsDocument>),
+    /// 413.
+    #[error("request body too large")]
+    TooLarge,
+    /// 422.
+    #[error("the instance policy does not allow this change")]
+    Policy(Vec<FieldError>, Box<SettingsDocument>),
+    /// 500. The detail is logged, not sent.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound,
+            StoreError::Conflict => ApiError::Conflict,
+            StoreError::Stale(doc) => ApiError::Stale(doc),
+            StoreError::Policy(fields, doc) => ApiError::Policy(fields, doc),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let message = self.to_string();
+        let (status, code, fields, current) = match self {
+            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, vec![], None),
+            ApiError::InvalidFields(f) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, f, None),
+            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, vec![], None),
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, vec![], None),
+            ApiError::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, vec![], None),
+            ApiError::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound, vec![], None),
+            ApiError::Conflict => (StatusCode::CONFLICT, ErrorCode::Conflict, vec![], None),
+            ApiError::Stale(doc) => (StatusCode::CONFLICT, ErrorCode::StaleVersion, vec![], Some(*doc)),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, vec![], None),
+            ApiError::Policy(f, doc) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PolicyViolation, f, Some(*doc)),
+            ApiError::Internal(detail) => {
+                tracing::error!(%detail, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, vec![], None)
+            }
+        };
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: api::ApiError { code, message, fields },
+                current,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}

@@ -1,0 +1,140 @@
+//! The Belfry reference instance: a real Notification Center server that
+//! speaks the protocol in `docs/protocol.md`, over REST and a WebSocket
+//! stream, with a persistent SQLite store.
+//!
+//! Run it as the `belfry-instance` binary, or in-process with
+//! [`Instance::start`] on a port of its own (the demo and the tests do).
+
+pub mod api;
+pub mod auth;
+pub mod demo;
+pub mod error;
+pub mod extract;
+pub mod hub;
+pub mod render;
+pub mod state;
+pub mod store;
+pub mod stream;
+
+use crate::error::ApiError;
+use crate::hub::Hub;
+pub use crate::state::{AppState, Config};
+use crate::store::Store;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Builds the whole HTTP application for `state`.
+pub fn app(state: AppState) -> Router {
+    let (api, doc) = api::router().split_for_parts();
+    let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let serve_doc = move || {
+        let doc = Arc::clone(&doc);
+        async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+    };
+    let max_body = state.config.max_body_bytes;
+    api.route("/api/v1/stream", get(stream::stream))
+        .route("/api-docs", get(serve_doc.clone()))
+        .route("/api-docs/openapi.json", get(serve_doc))
+        .fallback(|| async { ApiError::NotFound.into_response() })
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+/// A running instance.
+pub struct Instance {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    /// Its public origin, e.g. `http://127.0.0.1:41234`.
+    pub url: String,
+    /// Its state (store included), for tests that look inside.
+    pub state: AppState,
+    shutdown: watch::Sender<bool>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+/// Starting failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listener could not be bound or read.
+    #[error("listen: {0}")]
+    Io(#[from] std::io::Error),
+    /// The database could not be opened.
+    #[error("database: {0}")]
+    Store(#[from] store::StoreError),
+}
+
+impl Instance {
+    /// Binds `127.0.0.1:0` and serves `config`.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
+        Self::serve(listener, config).await
+    }
+
+    /// Serves `config` on an already bound listener, in a background task.
+    pub async fn serve(listener: TcpListener, config: Config) -> Result<Self, StartError> {
+        let addr = listener.local_addr()?;
+        let url = config
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{addr}"))
+            .trim_end_matches('/')
+            .to_owned();
+        let hub = Arc::new(Hub::default());
+        let db = config.db.clone();
+        let window = config.replay_window;
+        let store = tokio::task::spawn_blocking(move || Store::open(db.as_deref(), hub, window))
+            .await
+            .map_err(std::io::Error::other)??;
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let state = AppState {
+            store,
+            config: Arc::new(config),
+            public_url: Arc::from(url.as_str()),
+            shutdown: shutdown_rx.clone(),
+        };
+        let app = app(state.clone());
+        let mut stop = shutdown_rx;
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|s| *s).await;
+                })
+                .await
+        });
+        tracing::info!(%addr, %url, "instance listening");
+        Ok(Self {
+            addr,
+            url,
+            state,
+            shutdown,
+            task,
+        })
+    }
+
+    /// Stops accepting, closes streams with 1001 and waits for the server to end.
+    pub async fn stop(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(true);
+        self.task.await.map_err(std::io::Error::other)?
+    }
+
+    /// Resolves when the server ends on its own (it normally does not).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let Instance { task, shutdown, .. } = self;
+        let result = task.await.map_err(std::io::Error::other)?;
+        drop(shutdown);
+        result
+    }
+
+    /// Asks the server to stop (streams close with 1001); pair with [`Instance::wait`].
+    pub fn shutdown_handle(&self) -> watch::Sender<bool> {
+        self.shutdown.clone()
+    }
+}

@@ -1,0 +1,160 @@
+//! `belfry-instance`: run the reference instance, create accounts, print
+//! the OpenAPI document.
+
+use anyhow::{Context, bail};
+use belfry_instance::{Config, Instance, api, auth, demo, hub::Hub, store::Store};
+use belfry_proto::api::{CreateOperator, Role};
+use clap::{Parser, Subcommand};
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Parser)]
+#[command(version, about = "The Belfry reference instance")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the REST API and the stream.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8700", env = "BELFRY_LISTEN")]
+        listen: String,
+        /// SQLite database file (created if missing).
+        #[arg(long, default_value = "belfry-instance.db", env = "BELFRY_DB")]
+        db: PathBuf,
+        /// Public origin for links; http://<listen> when absent.
+        #[arg(long, env = "BELFRY_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// Heartbeat interval on the stream, in seconds.
+        #[arg(long, default_value_t = belfry_proto::stream::DEFAULT_HEARTBEAT_S)]
+        heartbeat_s: u32,
+        /// Events per operator kept for stream replay.
+        #[arg(long, default_value_t = 100_000)]
+        replay_window: u64,
+        /// Create the demo accounts (admin / belfry-admin, demo / belfry-demo)
+        /// if missing and emit demo events for `demo`.
+        #[arg(long)]
+        demo: bool,
+        /// Milliseconds between demo events.
+        #[arg(long, default_value_t = 4000)]
+        demo_every_ms: u64,
+    },
+    /// Create an account. The password is read from BELFRY_PASSWORD, or else
+    /// from the first line of standard input.
+    CreateOperator {
+        /// SQLite database file.
+        #[arg(long, default_value = "belfry-instance.db", env = "BELFRY_DB")]
+        db: PathBuf,
+        /// Login.
+        #[arg(long)]
+        login: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Make it an admin.
+        #[arg(long)]
+        admin: bool,
+    },
+    /// Print the OpenAPI document of the REST API.
+    Openapi,
+}
+
+/// Demo accounts; the passwords are public on purpose (README).
+const DEMO_ACCOUNTS: [(&str, &str, &str, Role); 2] = [
+    ("admin", "belfry-admin", "Demo Admin", Role::Admin),
+    ("demo", "belfry-demo", "Demo Operator", Role::Operator),
+];
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,belfry_instance=info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match Cli::parse().command {
+        Command::Openapi => {
+            let doc = api::openapi_json();
+            std::io::Write::write_all(&mut std::io::stdout(), doc.as_bytes()).context("while writing")?;
+            Ok(())
+        }
+        Command::CreateOperator { db, login, name, admin } => create_operator(db, login, name, admin),
+        Command::Serve {
+            listen,
+            db,
+            public_url,
+            heartbeat_s,
+            replay_window,
+            demo,
+            demo_every_ms,
+        } => {
+            let listener = tokio::net::TcpListener::bind(&listen)
+                .await
+                .with_context(|| format!("while binding {listen}"))?;
+            let config = Config {
+                db: Some(db),
+                public_url,
+                heartbeat: Duration::from_secs(u64::from(heartbeat_s.max(1))),
+                replay_window,
+                ..Config::default()
+            };
+            let instance = Instance::serve(listener, config).await.context("while starting")?;
+            if demo {
+                for (login, password, name, role) in DEMO_ACCOUNTS {
+                    let req = CreateOperator {
+                        login: login.into(),
+                        password: password.into(),
+                        name: Some(name.into()),
+                        role: Some(role),
+                    };
+                    match api::admin::create(&instance.state, req).await {
+                        Ok(_) => tracing::info!(login, password, "demo account created"),
+                        Err(belfry_instance::error::ApiError::Conflict) => {}
+                        Err(e) => bail!("creating demo account {login}: {e}"),
+                    }
+                }
+                let every = Duration::from_millis(demo_every_ms.max(50));
+                tokio::spawn(demo::run(instance.state.clone(), "demo".into(), every));
+                tracing::info!(url = %instance.url, "demo instance: sign in as demo / belfry-demo");
+            }
+            let stop = instance.shutdown_handle();
+            tokio::spawn(async move {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    tracing::info!("stopping");
+                    let _ = stop.send(true);
+                }
+            });
+            instance.wait().await.context("while serving")
+        }
+    }
+}
+
+fn create_operator(db: PathBuf, login: String, name: Option<String>, admin: bool) -> anyhow::Result<()> {
+    if !api::admin::valid_login(&login) {
+        bail!("login: 1-64 letters, digits, '.', '_', '-', '@'");
+    }
+    let password = match std::env::var("BELFRY_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().lock().read_line(&mut line).context("while reading the password")?;
+            line.trim_end_matches(['\r', '\n']).to_owned()
+        }
+    };
+    if !(8..=256).contains(&password.chars().count()) {
+        bail!("password: 8-256 characters");
+    }
+    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000).context("while opening the database")?;
+    let hash = auth::hash_password(&password).context("while hashing")?;
+    let role = if admin { Role::Admin } else { Role::Operator };
+    let name = name.unwrap_or_else(|| login.clone());
+    let op = store.create_operator(&login, &name, role, &hash).context("while creating the account")?;
+    tracing::info!(login = %op.login, id = op.id, ?role, "account created");
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! Shared state of the running instance and its configuration.
+
+use crate::error::ApiError;
+use crate::store::{Store, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How an instance runs. `Default` is what the binary uses without flags.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// SQLite file; `None` keeps everything in memory (tests that need no restart).
+    pub db: Option<PathBuf>,
+    /// Origin that notification links and `/info` advertise; the listening
+    /// address over http when `None`.
+    pub public_url: Option<String>,
+    /// Heartbeat interval on the stream.
+    pub heartbeat: Duration,
+    /// How long a token lives.
+    pub token_ttl: Duration,
+    /// Events per operator the stream can replay before asking for a resync.
+    pub replay_window: u64,
+    /// Open streams per operator.
+    pub max_streams_per_operator: usize,
+    /// Largest REST body.
+    pub max_body_bytes: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            db: None,
+            public_url: None,
+            heartbeat: Duration::from_secs(u64::from(belfry_proto::stream::DEFAULT_HEARTBEAT_S)),
+            token_ttl: Duration::from_secs(30 * 24 * 3600),
+            replay_window: 100_000,
+            max_streams_per_operator: 8,
+            max_body_bytes: 4 * 1024 * 1024,
+        }
+    }
+}
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    /// The database.
+    pub store: Store,
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// The origin links point to (no trailing slash).
+    pub public_url: Arc<str>,
+    /// Flips when the server shuts down, so streams close with 1001.
+    pub shutdown: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// Runs blocking store work off the async threads.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| ApiError::Internal(format!("store task: {e}")))?
+            .map_err(ApiError::from)
+    }
+}
