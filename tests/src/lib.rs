@@ -41,7 +41,11 @@ impl TestInstance {
         let dir = tempfile::tempdir().unwrap();
         config.db = Some(dir.path().join("instance.db"));
         let instance = Instance::start(config.clone()).await.unwrap();
-        let this = Self { instance, dir, config };
+        let this = Self {
+            instance,
+            dir,
+            config,
+        };
         this.create_account(ADMIN.0, ADMIN.1, true).await;
         this.create_account(OPERATOR.0, OPERATOR.1, false).await;
         this
@@ -52,17 +56,31 @@ impl TestInstance {
             login: login.into(),
             password: password.into(),
             name: None,
-            role: Some(if admin { belfry_proto::api::Role::Admin } else { belfry_proto::api::Role::Operator }),
+            role: Some(if admin {
+                belfry_proto::api::Role::Admin
+            } else {
+                belfry_proto::api::Role::Operator
+            }),
         };
-        belfry_instance::api::admin::create(&self.instance.state, req).await.unwrap();
+        belfry_instance::api::admin::create(&self.instance.state, req)
+            .await
+            .unwrap();
     }
 
     /// Stops the server and starts a new one on the same database (and a new port).
     pub async fn restart(self) -> Self {
-        let Self { instance, dir, config } = self;
+        let Self {
+            instance,
+            dir,
+            config,
+        } = self;
         instance.stop().await.unwrap();
         let instance = Instance::start(config.clone()).await.unwrap();
-        Self { instance, dir, config }
+        Self {
+            instance,
+            dir,
+            config,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -137,7 +155,11 @@ impl Api {
         let res = req.send().await.unwrap();
         let status = res.status();
         let text = res.text().await.unwrap();
-        let body = if text.is_empty() { serde_json::Value::Null } else { serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)) };
+        let body = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        };
         Answer { status, body }
     }
 
@@ -149,9 +171,19 @@ impl Api {
     }
 
     /// POST/PUT that must succeed.
-    pub async fn send<T: DeserializeOwned>(&self, method: Method, path: &str, body: &impl Serialize) -> T {
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: &impl Serialize,
+    ) -> T {
         let a = self.call(method.clone(), path, Some(body)).await;
-        assert!(a.status.is_success(), "{method} {path}: {} {}", a.status, a.body);
+        assert!(
+            a.status.is_success(),
+            "{method} {path}: {} {}",
+            a.status,
+            a.body
+        );
         a.json()
     }
 
@@ -167,7 +199,13 @@ impl Api {
                 data: Default::default(),
             })
             .collect();
-        let r: belfry_proto::api::BatchResult = self.send(Method::POST, "/api/v1/admin/events/batch", &EmitBatch { events }).await;
+        let r: belfry_proto::api::BatchResult = self
+            .send(
+                Method::POST,
+                "/api/v1/admin/events/batch",
+                &EmitBatch { events },
+            )
+            .await;
         r.ids
     }
 }
@@ -192,10 +230,15 @@ pub fn ws_url(base: &str) -> String {
 
 impl Stream {
     /// Opens the stream with `token` (no hello yet).
-    pub async fn open(base: &str, token: &str) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
+    pub async fn open(
+        base: &str,
+        token: &str,
+    ) -> Result<Self, tokio_tungstenite::tungstenite::Error> {
         let mut req = ws_url(base).into_client_request()?;
-        req.headers_mut()
-            .insert(http::header::AUTHORIZATION, format!("Bearer {token}").parse().unwrap());
+        req.headers_mut().insert(
+            http::header::AUTHORIZATION,
+            format!("Bearer {token}").parse().unwrap(),
+        );
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
         Ok(Self { ws })
     }
@@ -210,12 +253,16 @@ impl Stream {
         })
         .await;
         let welcome = s.next().await;
-        assert!(matches!(welcome, ServerFrame::Welcome { .. }), "{welcome:?}");
+        assert!(
+            matches!(welcome, ServerFrame::Welcome { .. }),
+            "{welcome:?}"
+        );
         (s, welcome)
     }
 
     pub async fn send(&mut self, frame: &ClientFrame) {
-        self.send_raw(Message::Text(serde_json::to_string(frame).unwrap().into())).await;
+        self.send_raw(Message::Text(serde_json::to_string(frame).unwrap().into()))
+            .await;
     }
 
     pub async fn send_raw(&mut self, msg: Message) {
@@ -233,10 +280,13 @@ impl Stream {
     /// The next non-heartbeat frame, or how the stream ended.
     pub async fn next_or_end(&mut self) -> Result<ServerFrame, Ended> {
         loop {
-            let msg = tokio::time::timeout(PATIENCE, self.ws.next()).await.expect("no frame in time");
+            let msg = tokio::time::timeout(PATIENCE, self.ws.next())
+                .await
+                .expect("no frame in time");
             match msg {
                 Some(Ok(Message::Text(t))) => {
-                    let frame: ServerFrame = serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}"));
+                    let frame: ServerFrame =
+                        serde_json::from_str(&t).unwrap_or_else(|e| panic!("{e}: {t}"));
                     match frame {
                         ServerFrame::Ping { id } => self.send(&ClientFrame::Pong { id }).await,
                         other => return Ok(other),

@@ -1,6 +1,9 @@
 //! The reference instance's WebSocket stream on loopback: replay, live
 //! fan-out, resync, heartbeats, close codes, bad frames.
 
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use belfry_instance::Config;
 use belfry_proto::api::OperatorStatus;
 use belfry_proto::inbox::{MarkRead, ReadResult};
@@ -27,7 +30,12 @@ async fn reconnect_from_the_middle_gets_exactly_the_missing_events() {
     let admin = t.admin().await;
     let api = t.operator().await;
     let (mut s, welcome) = Stream::connect(t.url(), &api.token, None).await;
-    let ServerFrame::Welcome { server_seq: start, .. } = welcome else { unreachable!() };
+    let ServerFrame::Welcome {
+        server_seq: start, ..
+    } = welcome
+    else {
+        unreachable!()
+    };
     assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
 
     let ids = admin.emit_many(OPERATOR.0, "ticket_message", 1000).await;
@@ -50,7 +58,11 @@ async fn reconnect_from_the_middle_gets_exactly_the_missing_events() {
             f => replayed.push(notification_seq(&f)),
         }
     }
-    assert_eq!(replayed, (middle + 1..=start + 1000).collect::<Vec<_>>(), "in order, once, none missing");
+    assert_eq!(
+        replayed,
+        (middle + 1..=start + 1000).collect::<Vec<_>>(),
+        "in order, once, none missing"
+    );
     // Nothing else was queued: the next frame is the next live event.
     let _ = admin.emit_many(OPERATOR.0, "ticket_message", 1).await;
     assert_eq!(notification_seq(&s.next().await), start + 1001);
@@ -67,7 +79,15 @@ async fn changes_made_elsewhere_reach_every_stream_of_the_operator() {
     let (mut s, _) = Stream::connect(t.url(), &desk.token, None).await;
     assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
 
-    let r: ReadResult = web.send(Method::POST, "/api/v1/inbox/read", &MarkRead { ids: vec![ids[1].clone()] }).await;
+    let r: ReadResult = web
+        .send(
+            Method::POST,
+            "/api/v1/inbox/read",
+            &MarkRead {
+                ids: vec![ids[1].clone()],
+            },
+        )
+        .await;
     match s.next().await {
         ServerFrame::Read { ids: read, seq, .. } => {
             assert_eq!(read, vec![ids[1].clone()]);
@@ -79,23 +99,47 @@ async fn changes_made_elsewhere_reach_every_stream_of_the_operator() {
     let doc: SettingsDocument = web.get("/api/v1/settings").await;
     let mut prefs = doc.preferences.clone();
     prefs.channels.sound.enabled = true;
-    let saved: SettingsDocument =
-        web.send(Method::PUT, "/api/v1/settings", &SettingsWrite { base_version: doc.version, preferences: prefs }).await;
+    let saved: SettingsDocument = web
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            &SettingsWrite {
+                base_version: doc.version,
+                preferences: prefs,
+            },
+        )
+        .await;
     match s.next().await {
         ServerFrame::Settings { document } => assert_eq!(*document, saved),
         other => panic!("{other:?}"),
     }
 
-    let _: OperatorStatus = web.send(Method::PUT, "/api/v1/status", &serde_json::json!({"status": "away"})).await;
+    let _: OperatorStatus = web
+        .send(
+            Method::PUT,
+            "/api/v1/status",
+            &serde_json::json!({"status": "away"}),
+        )
+        .await;
     match s.next().await {
-        ServerFrame::Status { status } => assert_eq!(status.status, belfry_proto::api::Availability::Away),
+        ServerFrame::Status { status } => {
+            assert_eq!(status.status, belfry_proto::api::Availability::Away)
+        }
         other => panic!("{other:?}"),
     }
 
     // A read made while the desktop was away is replayed on reconnect.
     drop(s);
     let (_, last) = (ids.len(), r.seq.unwrap());
-    let _: ReadResult = web.send(Method::POST, "/api/v1/inbox/read", &MarkRead { ids: vec![ids[2].clone()] }).await;
+    let _: ReadResult = web
+        .send(
+            Method::POST,
+            "/api/v1/inbox/read",
+            &MarkRead {
+                ids: vec![ids[2].clone()],
+            },
+        )
+        .await;
     let (mut s, _) = Stream::connect(t.url(), &desk.token, Some(last)).await;
     assert!(matches!(s.next().await, ServerFrame::Read { ref ids, .. } if ids.len() == 1));
     assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
@@ -103,16 +147,26 @@ async fn changes_made_elsewhere_reach_every_stream_of_the_operator() {
 
 #[tokio::test]
 async fn a_position_older_than_the_log_asks_for_a_resync() {
-    let t = TestInstance::start_with(Config { replay_window: 10, ..Config::default() }).await;
+    let t = TestInstance::start_with(Config {
+        replay_window: 10,
+        ..Config::default()
+    })
+    .await;
     let admin = t.admin().await;
     let api = t.operator().await;
     let _ = admin.emit_many(OPERATOR.0, "ticket_created", 50).await;
     let (mut s, _) = Stream::connect(t.url(), &api.token, Some(5)).await;
     match s.next().await {
-        ServerFrame::ResyncRequired { oldest_seq, server_seq } => assert_eq!((oldest_seq, server_seq), (41, 50)),
+        ServerFrame::ResyncRequired {
+            oldest_seq,
+            server_seq,
+        } => assert_eq!((oldest_seq, server_seq), (41, 50)),
         other => panic!("{other:?}"),
     }
-    assert!(matches!(s.next().await, ServerFrame::ReplayDone { seq: 50 }));
+    assert!(matches!(
+        s.next().await,
+        ServerFrame::ReplayDone { seq: 50 }
+    ));
     // Live events still follow on the same connection.
     let _ = admin.emit_many(OPERATOR.0, "ticket_created", 1).await;
     assert_eq!(notification_seq(&s.next().await), 51);
@@ -132,23 +186,36 @@ async fn revoked_and_bad_tokens_are_told_apart_from_network_failures() {
     let api = t.operator().await;
     let (mut s, _) = Stream::connect(t.url(), &api.token, None).await;
     assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
-    let a = api.call(Method::POST, "/api/v1/auth/logout", None::<&()>).await;
+    let a = api
+        .call(Method::POST, "/api/v1/auth/logout", None::<&()>)
+        .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT);
     assert_eq!(s.closed().await, Ended::Close(close::SIGNED_OUT));
 
     // A revoked token cannot open a stream: 401 before the upgrade.
     match Stream::open(t.url(), &api.token).await {
-        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => assert_eq!(res.status(), StatusCode::UNAUTHORIZED),
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::UNAUTHORIZED)
+        }
         other => panic!("expected 401, got {:?}", other.map(|_| ())),
     }
 }
 
 #[tokio::test]
 async fn hello_is_required_and_versions_are_checked() {
-    let t = TestInstance::start_with(Config { heartbeat: Duration::from_secs(1), ..Config::default() }).await;
+    let t = TestInstance::start_with(Config {
+        heartbeat: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
     let api = t.operator().await;
     let mut s = Stream::open(t.url(), &api.token).await.unwrap();
-    s.send(&ClientFrame::Hello { protocol: 99, last_seq: None, client: None }).await;
+    s.send(&ClientFrame::Hello {
+        protocol: 99,
+        last_seq: None,
+        client: None,
+    })
+    .await;
     assert_eq!(s.closed().await, Ended::Close(close::INCOMPATIBLE));
 
     let mut s = Stream::open(t.url(), &api.token).await.unwrap();
@@ -162,15 +229,27 @@ async fn hello_is_required_and_versions_are_checked() {
 
 #[tokio::test]
 async fn a_silent_client_is_closed_within_two_heartbeats() {
-    let t = TestInstance::start_with(Config { heartbeat: Duration::from_secs(1), ..Config::default() }).await;
+    let t = TestInstance::start_with(Config {
+        heartbeat: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
     let api = t.operator().await;
     let (mut s, welcome) = Stream::connect(t.url(), &api.token, None).await;
-    assert!(matches!(welcome, ServerFrame::Welcome { heartbeat_s: 1, .. }));
+    assert!(matches!(
+        welcome,
+        ServerFrame::Welcome { heartbeat_s: 1, .. }
+    ));
     // Read raw frames without answering pings.
     let started = std::time::Instant::now();
     let mut pings = 0;
     let code = loop {
-        let msg = tokio::time::timeout(Duration::from_secs(10), futures_util::StreamExt::next(&mut s.ws)).await.unwrap();
+        let msg = tokio::time::timeout(
+            Duration::from_secs(10),
+            futures_util::StreamExt::next(&mut s.ws),
+        )
+        .await
+        .unwrap();
         match msg {
             Some(Ok(Message::Text(t))) if t.contains("\"ping\"") => pings += 1,
             Some(Ok(Message::Close(Some(c)))) => break u16::from(c.code),
@@ -180,7 +259,11 @@ async fn a_silent_client_is_closed_within_two_heartbeats() {
     };
     assert_eq!(code, close::HEARTBEAT_TIMEOUT);
     assert!(pings >= 1, "the server sent heartbeats");
-    assert!(started.elapsed() < Duration::from_secs(6), "closed after {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "closed after {:?}",
+        started.elapsed()
+    );
 
     // A client that answers stays connected past several intervals.
     let (mut s, _) = Stream::connect(t.url(), &api.token, None).await;
@@ -201,7 +284,12 @@ async fn bad_frames_get_errors_and_other_clients_keep_flowing() {
     let (mut bad, _) = Stream::connect(t.url(), &api.token, None).await;
     assert!(matches!(bad.next().await, ServerFrame::ReplayDone { .. }));
 
-    for raw in ["not json", "{\"type\":\"launch_missiles\"}", "{\"type\":\"ack\",\"ids\":7}", "[]"] {
+    for raw in [
+        "not json",
+        "{\"type\":\"launch_missiles\"}",
+        "{\"type\":\"ack\",\"ids\":7}",
+        "[]",
+    ] {
         bad.send_raw(Message::Text(raw.into())).await;
         match bad.next().await {
             ServerFrame::Error { code, .. } => assert_eq!(code, "bad_frame", "for {raw}"),
@@ -211,19 +299,30 @@ async fn bad_frames_get_errors_and_other_clients_keep_flowing() {
     bad.send_raw(Message::Binary(vec![1, 2, 3].into())).await;
     assert!(matches!(bad.next().await, ServerFrame::Error { .. }));
     bad.send(&ClientFrame::Ping { id: Some(1) }).await;
-    assert!(matches!(bad.next().await, ServerFrame::Pong { id: Some(1) }), "still serving this client");
+    assert!(
+        matches!(bad.next().await, ServerFrame::Pong { id: Some(1) }),
+        "still serving this client"
+    );
 
     // An oversized frame closes that stream with 1009.
-    bad.send_raw(Message::Text("x".repeat(200 * 1024).into())).await;
+    bad.send_raw(Message::Text("x".repeat(200 * 1024).into()))
+        .await;
     assert_eq!(bad.closed().await, Ended::Close(close::TOO_BIG));
 
     let _ = admin.emit_many(OPERATOR.0, "sla_expired", 1).await;
-    assert!(matches!(good.next().await, ServerFrame::Notification { .. }), "the other client is unaffected");
+    assert!(
+        matches!(good.next().await, ServerFrame::Notification { .. }),
+        "the other client is unaffected"
+    );
 }
 
 #[tokio::test]
 async fn delivery_acks_are_recorded_and_stream_count_is_capped() {
-    let t = TestInstance::start_with(Config { max_streams_per_operator: 2, ..Config::default() }).await;
+    let t = TestInstance::start_with(Config {
+        max_streams_per_operator: 2,
+        ..Config::default()
+    })
+    .await;
     let admin = t.admin().await;
     let api = t.operator().await;
     let (mut s, _) = Stream::connect(t.url(), &api.token, None).await;
@@ -233,12 +332,22 @@ async fn delivery_acks_are_recorded_and_stream_count_is_capped() {
     s.send(&ClientFrame::Ack { ids: ids.clone() }).await;
     s.send(&ClientFrame::Ping { id: Some(2) }).await;
     assert!(matches!(s.next().await, ServerFrame::Pong { .. }));
-    let d: serde_json::Value = admin.get(&format!("/api/v1/admin/operators/{}/notifications/{}", OPERATOR.0, ids[0])).await;
+    let d: serde_json::Value = admin
+        .get(&format!(
+            "/api/v1/admin/operators/{}/notifications/{}",
+            OPERATOR.0, ids[0]
+        ))
+        .await;
     assert!(d["delivered_at"].is_string(), "{d}");
 
     let (_s2, _) = Stream::connect(t.url(), &api.token, None).await;
     let mut s3 = Stream::open(t.url(), &api.token).await.unwrap();
-    s3.send(&ClientFrame::Hello { protocol: 1, last_seq: None, client: None }).await;
+    s3.send(&ClientFrame::Hello {
+        protocol: 1,
+        last_seq: None,
+        client: None,
+    })
+    .await;
     assert_eq!(s3.closed().await, Ended::Close(close::TOO_MANY_CONNECTIONS));
 }
 
@@ -249,8 +358,13 @@ async fn policy_changes_reach_open_streams_and_restart_closes_with_going_away() 
     let api = t.operator().await;
     let (mut s, _) = Stream::connect(t.url(), &api.token, None).await;
     assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
-    let policy = belfry_proto::settings::Policy { extended_settings: true, ..Default::default() };
-    let _: serde_json::Value = admin.send(Method::PUT, "/api/v1/admin/policy", &policy).await;
+    let policy = belfry_proto::settings::Policy {
+        extended_settings: true,
+        ..Default::default()
+    };
+    let _: serde_json::Value = admin
+        .send(Method::PUT, "/api/v1/admin/policy", &policy)
+        .await;
     match s.next().await {
         ServerFrame::Settings { document } => assert!(document.policy.extended_settings),
         other => panic!("{other:?}"),
@@ -260,6 +374,11 @@ async fn policy_changes_reach_open_streams_and_restart_closes_with_going_away() 
     assert_eq!(s.closed().await, Ended::Close(close::GOING_AWAY));
     // The token survives the restart.
     let (_s, _) = Stream::connect(t.url(), &token, None).await;
-    let me: belfry_proto::api::Operator = Api { base: t.url().to_owned(), ..api }.get("/api/v1/me").await;
+    let me: belfry_proto::api::Operator = Api {
+        base: t.url().to_owned(),
+        ..api
+    }
+    .get("/api/v1/me")
+    .await;
     assert_eq!(me.login, OPERATOR.0);
 }

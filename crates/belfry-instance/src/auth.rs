@@ -4,8 +4,8 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use crate::store::Session;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -40,7 +40,11 @@ pub fn hash_password(password: &str) -> Result<String, CryptoError> {
 /// Checks a password against a stored hash. A malformed hash is a mismatch.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -48,7 +52,10 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
 pub fn new_token() -> Result<(String, Vec<u8>), CryptoError> {
     let mut raw = [0u8; 32];
     getrandom::fill(&mut raw).map_err(|e| CryptoError::Random(e.to_string()))?;
-    let token = format!("{TOKEN_PREFIX}{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw));
+    let token = format!(
+        "{TOKEN_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(raw)
+    );
     let hash = token_hash(&token);
     Ok((token, hash))
 }
@@ -60,9 +67,16 @@ pub fn token_hash(token: &str) -> Vec<u8> {
 
 /// The bearer token of a request, if it has one.
 pub fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?;
+    let value = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
 }
 
 /// Looks up the session of a request; 401 when there is none.
@@ -81,7 +95,10 @@ pub struct Auth(pub Session);
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         authenticate(state, parts).await.map(Auth)
     }
 }
@@ -92,7 +109,10 @@ pub struct Admin(pub Session);
 impl FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let session = authenticate(state, parts).await?;
         if session.operator.role != Role::Admin {
             return Err(ApiError::Forbidden);

@@ -67,7 +67,10 @@ impl Rng {
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items.get(self.below(items.len())).copied().unwrap_or_default()
+        items
+            .get(self.below(items.len()))
+            .copied()
+            .unwrap_or_default()
     }
 }
 
@@ -80,33 +83,78 @@ fn next_event(rng: &mut Rng, login: &str) -> EmitEvent {
     let client = rng.pick(&CLIENTS);
     let roll = rng.below(100);
     let (type_id, data) = match roll {
-        0..=17 => ("ticket_created", json!({"ticket_id": ticket, "client": client, "subject": rng.pick(&SUBJECTS)})),
+        0..=17 => (
+            "ticket_created",
+            json!({"ticket_id": ticket, "client": client, "subject": rng.pick(&SUBJECTS)}),
+        ),
         18..=35 => ("chat_created", json!({"chat_id": chat, "client": client})),
-        36..=49 => ("ticket_message", json!({"ticket_id": ticket, "client": client, "message": rng.pick(&MESSAGES)})),
-        50..=55 => ("comment_created", json!({"ticket_id": ticket, "message": rng.pick(&MESSAGES)})),
+        36..=49 => (
+            "ticket_message",
+            json!({"ticket_id": ticket, "client": client, "message": rng.pick(&MESSAGES)}),
+        ),
+        50..=55 => (
+            "comment_created",
+            json!({"ticket_id": ticket, "message": rng.pick(&MESSAGES)}),
+        ),
         56..=61 => ("chat_reassign", json!({"chat_id": chat, "client": client})),
-        62..=66 => ("ticket_reassign", json!({"ticket_id": ticket, "client": client})),
-        67..=69 => ("send_transfer_chat", json!({"chat_id": chat, "client": client})),
+        62..=66 => (
+            "ticket_reassign",
+            json!({"ticket_id": ticket, "client": client}),
+        ),
+        67..=69 => (
+            "send_transfer_chat",
+            json!({"chat_id": chat, "client": client}),
+        ),
         70..=73 => ("ticket_closed", json!({"ticket_id": ticket})),
         74..=76 => ("chat_closed", json!({"chat_id": chat})),
-        77..=78 => ("ticket_reopened", json!({"ticket_id": ticket, "client": client})),
+        77..=78 => (
+            "ticket_reopened",
+            json!({"ticket_id": ticket, "client": client}),
+        ),
         79 => ("watcher_added", json!({"ticket_id": ticket})),
-        80 => ("subject_change", json!({"ticket_id": ticket, "subject": rng.pick(&SUBJECTS)})),
+        80 => (
+            "subject_change",
+            json!({"ticket_id": ticket, "subject": rng.pick(&SUBJECTS)}),
+        ),
         81 => ("ticket_status_name_changed", json!({"ticket_id": ticket})),
         82..=87 => {
             let score = 3 + rng.below(3);
-            ("csat_received", json!({"chat_id": chat, "client": client, "score": score}))
+            (
+                "csat_received",
+                json!({"chat_id": chat, "client": client, "score": score}),
+            )
         }
-        88..=89 => ("csat_negative", json!({"chat_id": chat, "client": client, "score": 1 + rng.below(2)})),
-        90..=91 => ("sla_expired", json!({"ticket_id": ticket, "client": client})),
+        88..=89 => (
+            "csat_negative",
+            json!({"chat_id": chat, "client": client, "score": 1 + rng.below(2)}),
+        ),
+        90..=91 => (
+            "sla_expired",
+            json!({"ticket_id": ticket, "client": client}),
+        ),
         92 => ("sla_time_in_status_exceeded", json!({"ticket_id": ticket})),
         93 => ("normative_response_warning", json!({"chat_id": chat})),
         94 => ("normative_response_overlimit", json!({"chat_id": chat})),
-        95 => ("operator_mentioned", json!({"ticket_id": ticket, "message": "@you could you take a look?"})),
-        96 => ("message_delivery_failed", json!({"chat_id": chat, "client": client, "message": "the client blocked the bot"})),
-        97 => ("channel_disconnected", json!({"message": "Telegram bot token expired"})),
-        98 => ("source_disconnected", json!({"message": "Web shop API key revoked"})),
-        _ => ("channel_payment_needed", json!({"message": "Viber business account payment due in 3 days"})),
+        95 => (
+            "operator_mentioned",
+            json!({"ticket_id": ticket, "message": "@you could you take a look?"}),
+        ),
+        96 => (
+            "message_delivery_failed",
+            json!({"chat_id": chat, "client": client, "message": "the client blocked the bot"}),
+        ),
+        97 => (
+            "channel_disconnected",
+            json!({"message": "Telegram bot token expired"}),
+        ),
+        98 => (
+            "source_disconnected",
+            json!({"message": "Web shop API key revoked"}),
+        ),
+        _ => (
+            "channel_payment_needed",
+            json!({"message": "Viber business account payment due in 3 days"}),
+        ),
     };
     EmitEvent {
         operator: login.to_owned(),

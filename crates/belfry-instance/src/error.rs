@@ -29,6 +29,9 @@ pub enum ApiError {
     /// 404.
     #[error("not found")]
     NotFound,
+    /// 404 for a path the API does not have.
+    #[error("no such route")]
+    NoRoute,
     /// 409 on create.
     #[error("already exists")]
     Conflict,
@@ -62,33 +65,77 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, code, fields, current) = match self {
-            ApiError::Invalid(_) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, vec![], None),
-            ApiError::InvalidFields(f) => (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, f, None),
-            ApiError::InvalidCredentials => (StatusCode::UNAUTHORIZED, ErrorCode::InvalidCredentials, vec![], None),
-            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, vec![], None),
+            ApiError::Invalid(_) => (
+                StatusCode::BAD_REQUEST,
+                ErrorCode::InvalidRequest,
+                vec![],
+                None,
+            ),
+            ApiError::InvalidFields(f) => {
+                (StatusCode::BAD_REQUEST, ErrorCode::InvalidRequest, f, None)
+            }
+            ApiError::InvalidCredentials => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::InvalidCredentials,
+                vec![],
+                None,
+            ),
+            ApiError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::Unauthorized,
+                vec![],
+                None,
+            ),
             ApiError::Forbidden => (StatusCode::FORBIDDEN, ErrorCode::Forbidden, vec![], None),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, ErrorCode::NotFound, vec![], None),
+            ApiError::NotFound | ApiError::NoRoute => {
+                (StatusCode::NOT_FOUND, ErrorCode::NotFound, vec![], None)
+            }
             ApiError::Conflict => (StatusCode::CONFLICT, ErrorCode::Conflict, vec![], None),
-            ApiError::Stale(doc) => (StatusCode::CONFLICT, ErrorCode::StaleVersion, vec![], Some(*doc)),
-            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::PayloadTooLarge, vec![], None),
-            ApiError::Policy(f, doc) => (StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::PolicyViolation, f, Some(*doc)),
+            ApiError::Stale(doc) => (
+                StatusCode::CONFLICT,
+                ErrorCode::StaleVersion,
+                vec![],
+                Some(*doc),
+            ),
+            ApiError::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                vec![],
+                None,
+            ),
+            ApiError::Policy(f, doc) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::PolicyViolation,
+                f,
+                Some(*doc),
+            ),
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
-                (StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Internal, vec![], None)
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    ErrorCode::Internal,
+                    vec![],
+                    None,
+                )
             }
         };
         let mut response = (
             status,
             Json(ErrorBody {
-                error: api::ApiError { code, message, fields },
+                error: api::ApiError {
+                    code,
+                    message,
+                    fields,
+                },
                 current,
             }),
         )
             .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            response
-                .headers_mut()
-                .insert(axum::http::header::WWW_AUTHENTICATE, axum::http::HeaderValue::from_static("Bearer"));
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
         }
         response
     }

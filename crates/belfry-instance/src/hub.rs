@@ -61,7 +61,11 @@ pub struct StreamSlot {
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut map = self.hub.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .hub
+            .inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if let Some(entry) = map.get_mut(&self.operator_id) {
             entry.streams = entry.streams.saturating_sub(1);
         }

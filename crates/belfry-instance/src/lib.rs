@@ -37,13 +37,18 @@ pub fn app(state: AppState) -> Router {
     let doc = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let serve_doc = move || {
         let doc = Arc::clone(&doc);
-        async move { ([(header::CONTENT_TYPE, "application/json")], doc.as_str().to_owned()) }
+        async move {
+            (
+                [(header::CONTENT_TYPE, "application/json")],
+                doc.as_str().to_owned(),
+            )
+        }
     };
     let max_body = state.config.max_body_bytes;
     api.route("/api/v1/stream", get(stream::stream))
         .route("/api-docs", get(serve_doc.clone()))
         .route("/api-docs/openapi.json", get(serve_doc))
-        .fallback(|| async { ApiError::NotFound.into_response() })
+        .fallback(|| async { ApiError::NoRoute.into_response() })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

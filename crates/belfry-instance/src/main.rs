@@ -74,17 +74,24 @@ const DEMO_ACCOUNTS: [(&str, &str, &str, Role); 2] = [
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,belfry_instance=info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,belfry_instance=info".into()),
         )
         .with_writer(std::io::stderr)
         .init();
     match Cli::parse().command {
         Command::Openapi => {
             let doc = api::openapi_json();
-            std::io::Write::write_all(&mut std::io::stdout(), doc.as_bytes()).context("while writing")?;
+            std::io::Write::write_all(&mut std::io::stdout(), doc.as_bytes())
+                .context("while writing")?;
             Ok(())
         }
-        Command::CreateOperator { db, login, name, admin } => create_operator(db, login, name, admin),
+        Command::CreateOperator {
+            db,
+            login,
+            name,
+            admin,
+        } => create_operator(db, login, name, admin),
         Command::Serve {
             listen,
             db,
@@ -104,7 +111,9 @@ async fn main() -> anyhow::Result<()> {
                 replay_window,
                 ..Config::default()
             };
-            let instance = Instance::serve(listener, config).await.context("while starting")?;
+            let instance = Instance::serve(listener, config)
+                .await
+                .context("while starting")?;
             if demo {
                 for (login, password, name, role) in DEMO_ACCOUNTS {
                     let req = CreateOperator {
@@ -135,7 +144,12 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
-fn create_operator(db: PathBuf, login: String, name: Option<String>, admin: bool) -> anyhow::Result<()> {
+fn create_operator(
+    db: PathBuf,
+    login: String,
+    name: Option<String>,
+    admin: bool,
+) -> anyhow::Result<()> {
     if !api::admin::valid_login(&login) {
         bail!("login: 1-64 letters, digits, '.', '_', '-', '@'");
     }
@@ -143,18 +157,24 @@ fn create_operator(db: PathBuf, login: String, name: Option<String>, admin: bool
         Ok(p) => p,
         Err(_) => {
             let mut line = String::new();
-            std::io::stdin().lock().read_line(&mut line).context("while reading the password")?;
+            std::io::stdin()
+                .lock()
+                .read_line(&mut line)
+                .context("while reading the password")?;
             line.trim_end_matches(['\r', '\n']).to_owned()
         }
     };
     if !(8..=256).contains(&password.chars().count()) {
         bail!("password: 8-256 characters");
     }
-    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000).context("while opening the database")?;
+    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000)
+        .context("while opening the database")?;
     let hash = auth::hash_password(&password).context("while hashing")?;
     let role = if admin { Role::Admin } else { Role::Operator };
     let name = name.unwrap_or_else(|| login.clone());
-    let op = store.create_operator(&login, &name, role, &hash).context("while creating the account")?;
+    let op = store
+        .create_operator(&login, &name, role, &hash)
+        .context("while creating the account")?;
     tracing::info!(login = %op.login, id = op.id, ?role, "account created");
     Ok(())
 }

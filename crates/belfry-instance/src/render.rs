@@ -72,7 +72,12 @@ fn default_path(data: &Map<String, Value>) -> Option<String> {
 pub fn render(event: EmitEvent, public_url: &str) -> Result<NewNotification, ApiError> {
     let def = catalogue::type_def(&event.type_id)
         .filter(|d| d.id != "status_reminder")
-        .ok_or_else(|| ApiError::Invalid(format!("unknown notification type {:?}", clip(&event.type_id, 64))))?;
+        .ok_or_else(|| {
+            ApiError::Invalid(format!(
+                "unknown notification type {:?}",
+                clip(&event.type_id, 64)
+            ))
+        })?;
     let path = match event.path {
         Some(p) => Some(p),
         None => default_path(&event.data),
@@ -86,11 +91,17 @@ pub fn render(event: EmitEvent, public_url: &str) -> Result<NewNotification, Api
             }
             Some(link)
         }
-        Some(_) => return Err(ApiError::Invalid("path must start with a single '/'".into())),
+        Some(_) => {
+            return Err(ApiError::Invalid(
+                "path must start with a single '/'".into(),
+            ));
+        }
         None => None,
     };
     let title = event.title.unwrap_or_else(|| def.title_en.to_owned());
-    let body = event.body.unwrap_or_else(|| default_body(def.id, &event.data));
+    let body = event
+        .body
+        .unwrap_or_else(|| default_body(def.id, &event.data));
     Ok(NewNotification {
         type_id: def.id.to_owned(),
         category: def.category,
@@ -118,7 +129,14 @@ mod tests {
 
     #[test]
     fn csat_body_shows_score_and_links_ticket() {
-        let n = render(event("csat_received", serde_json::json!({"ticket_id": 7, "score": 4})), "http://x").unwrap();
+        let n = render(
+            event(
+                "csat_received",
+                serde_json::json!({"ticket_id": 7, "score": 4}),
+            ),
+            "http://x",
+        )
+        .unwrap();
         assert_eq!(n.title, "CSAT received");
         assert_eq!(n.body, "Ticket #7 · rated 4/5");
         assert_eq!(n.link.as_deref(), Some("http://x/tickets/7"));

@@ -8,7 +8,9 @@ use crate::hub::{Hub, HubEvent};
 use belfry_proto::api::{Availability, Operator, OperatorStatus, Role};
 use belfry_proto::catalogue::Category;
 use belfry_proto::inbox::{InboxPage, Notification, ReadResult, UnreadCount};
-use belfry_proto::settings::{self, FieldError, Policy, Preferences, SettingsDocument, SettingsWrite};
+use belfry_proto::settings::{
+    self, FieldError, Policy, Preferences, SettingsDocument, SettingsWrite,
+};
 use belfry_proto::stream::ServerFrame;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
@@ -161,7 +163,9 @@ fn ts(t: DateTime<Utc>) -> String {
 fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+        .map_err(|e| {
+            rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+        })
 }
 
 fn role_str(role: Role) -> &'static str {
@@ -192,7 +196,11 @@ fn operator_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Operator> {
         id: row.get("id")?,
         login: row.get("login")?,
         name: row.get("name")?,
-        role: if role == "admin" { Role::Admin } else { Role::Operator },
+        role: if role == "admin" {
+            Role::Admin
+        } else {
+            Role::Operator
+        },
     })
 }
 
@@ -205,7 +213,11 @@ fn notification_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notificati
         id: row.get("id")?,
         seq: row.get("seq")?,
         type_id: row.get("type")?,
-        category: if category == "system" { Category::System } else { Category::Events },
+        category: if category == "system" {
+            Category::System
+        } else {
+            Category::Events
+        },
         title: row.get("title")?,
         body: row.get("body")?,
         link: row.get("link")?,
@@ -248,7 +260,13 @@ impl Store {
     // ---- operators and tokens ----
 
     /// Creates an account with default preferences under the current policy.
-    pub fn create_operator(&self, login: &str, name: &str, role: Role, password_hash: &str) -> Result<Operator> {
+    pub fn create_operator(
+        &self,
+        login: &str,
+        name: &str,
+        role: Role,
+        password_hash: &str,
+    ) -> Result<Operator> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let policy = load_policy(&tx)?;
@@ -261,7 +279,9 @@ impl Store {
             params![login, name, role_str(role), password_hash, now, serde_json::to_string(&prefs)?],
         );
         match inserted {
-            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::ConstraintViolation => {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
                 return Err(StoreError::Conflict);
             }
             other => other?,
@@ -295,7 +315,13 @@ impl Store {
     }
 
     /// Stores a new token (by hash).
-    pub fn insert_token(&self, operator_id: i64, hash: &[u8], client: Option<&str>, expires_at: DateTime<Utc>) -> Result<i64> {
+    pub fn insert_token(
+        &self,
+        operator_id: i64,
+        hash: &[u8],
+        client: Option<&str>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<i64> {
         let conn = self.lock();
         conn.execute(
             "INSERT INTO tokens (operator_id, token_hash, client, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -346,7 +372,8 @@ impl Store {
             "UPDATE tokens SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
             params![token_id, ts(Utc::now())],
         )?;
-        self.hub.publish(operator_id, HubEvent::Revoked { token_id });
+        self.hub
+            .publish(operator_id, HubEvent::Revoked { token_id });
         Ok(())
     }
 
@@ -373,7 +400,10 @@ impl Store {
             status,
             since: Some(now),
         };
-        self.hub.publish(operator_id, HubEvent::frame(&ServerFrame::Status { status }));
+        self.hub.publish(
+            operator_id,
+            HubEvent::frame(&ServerFrame::Status { status }),
+        );
         Ok(status)
     }
 
@@ -396,7 +426,8 @@ impl Store {
         )?;
         let ids: Vec<i64> = {
             let mut stmt = tx.prepare("SELECT id FROM operators")?;
-            stmt.query_map([], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
         };
         let mut docs = Vec::with_capacity(ids.len());
         for id in ids {
@@ -432,7 +463,11 @@ impl Store {
 
     /// Applies a settings write: refused when stale or against policy.
     /// Type rows missing from the write keep their stored values.
-    pub fn write_settings(&self, operator_id: i64, write: SettingsWrite) -> Result<SettingsDocument> {
+    pub fn write_settings(
+        &self,
+        operator_id: i64,
+        write: SettingsWrite,
+    ) -> Result<SettingsDocument> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let policy = load_policy(&tx)?;
@@ -458,7 +493,11 @@ impl Store {
         };
         tx.execute(
             "UPDATE operators SET preferences = ?2, settings_version = ?3 WHERE id = ?1",
-            params![operator_id, serde_json::to_string(&doc.preferences)?, doc.version],
+            params![
+                operator_id,
+                serde_json::to_string(&doc.preferences)?,
+                doc.version
+            ],
         )?;
         tx.commit()?;
         self.publish_settings(operator_id, doc.clone());
@@ -466,7 +505,11 @@ impl Store {
     }
 
     /// Sets which bot channels the operator linked (the web profile's job).
-    pub fn set_links(&self, operator_id: i64, links: &BTreeMap<String, bool>) -> Result<SettingsDocument> {
+    pub fn set_links(
+        &self,
+        operator_id: i64,
+        links: &BTreeMap<String, bool>,
+    ) -> Result<SettingsDocument> {
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         let policy = load_policy(&tx)?;
@@ -542,9 +585,17 @@ impl Store {
 
     /// Writes frames to the event log, moves the head to `head` and prunes
     /// what falls out of the replay window.
-    fn append_log(&self, tx: &Transaction<'_>, operator_id: i64, head: u64, frames: &[HubEvent]) -> Result<()> {
+    fn append_log(
+        &self,
+        tx: &Transaction<'_>,
+        operator_id: i64,
+        head: u64,
+        frames: &[HubEvent],
+    ) -> Result<()> {
         {
-            let mut insert = tx.prepare_cached("INSERT INTO events (operator_id, seq, frame) VALUES (?1, ?2, ?3)")?;
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events (operator_id, seq, frame) VALUES (?1, ?2, ?3)",
+            )?;
             for f in frames {
                 if let HubEvent::Seq { seq, frame } = f {
                     insert.execute(params![operator_id, seq, frame.as_str()])?;
@@ -579,10 +630,15 @@ impl Store {
             sql.push_str(&format!(" AND category = ?{}", args.len()));
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {
-            let escaped = text.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+            let escaped = text
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_");
             args.push(format!("%{escaped}%").into());
             let n = args.len();
-            sql.push_str(&format!(" AND (title LIKE ?{n} ESCAPE '\\' OR body LIKE ?{n} ESCAPE '\\')"));
+            sql.push_str(&format!(
+                " AND (title LIKE ?{n} ESCAPE '\\' OR body LIKE ?{n} ESCAPE '\\')"
+            ));
         }
         if let Some(before) = filter.before {
             args.push(i64::try_from(before).unwrap_or(i64::MAX).into());
@@ -609,14 +665,21 @@ impl Store {
     }
 
     /// One notification of the operator.
-    pub fn notification(&self, operator_id: i64, id: &str) -> Result<(Notification, Option<DateTime<Utc>>)> {
+    pub fn notification(
+        &self,
+        operator_id: i64,
+        id: &str,
+    ) -> Result<(Notification, Option<DateTime<Utc>>)> {
         let conn = self.lock();
         conn.query_row(
             "SELECT * FROM notifications WHERE operator_id = ?1 AND id = ?2",
             params![operator_id, id],
             |row| {
                 let delivered: Option<String> = row.get("delivered_at")?;
-                Ok((notification_from_row(row)?, delivered.as_deref().map(parse_ts).transpose()?))
+                Ok((
+                    notification_from_row(row)?,
+                    delivered.as_deref().map(parse_ts).transpose()?,
+                ))
             },
         )
         .optional()?
@@ -747,7 +810,9 @@ impl Store {
         let mut stmt = conn.prepare_cached(
             "SELECT seq, frame FROM events WHERE operator_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![operator_id, after, limit], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = stmt.query_map(params![operator_id, after, limit], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
@@ -759,9 +824,13 @@ impl Store {
 }
 
 fn head_seq(conn: &Connection, operator_id: i64) -> Result<u64> {
-    conn.query_row("SELECT head_seq FROM operators WHERE id = ?1", [operator_id], |r| r.get(0))
-        .optional()?
-        .ok_or(StoreError::NotFound)
+    conn.query_row(
+        "SELECT head_seq FROM operators WHERE id = ?1",
+        [operator_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
 }
 
 fn load_policy(conn: &Connection) -> Result<Policy> {

@@ -23,7 +23,11 @@ const MAX_BAD_FRAMES: u32 = 50;
 
 /// `GET /api/v1/stream`: authenticates, then upgrades. A missing, revoked or
 /// expired token gets a plain 401 before any upgrade.
-pub async fn stream(State(state): State<AppState>, Auth(session): Auth, ws: WebSocketUpgrade) -> Response {
+pub async fn stream(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+    ws: WebSocketUpgrade,
+) -> Response {
     let max = MAX_FRAME_BYTES as usize;
     ws.max_message_size(max)
         .max_frame_size(max)
@@ -71,7 +75,10 @@ impl Connection {
     }
 
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        self.socket.send(Message::Text(text)).await.map_err(|_| End::ClientGone)
+        self.socket
+            .send(Message::Text(text))
+            .await
+            .map_err(|_| End::ClientGone)
     }
 
     async fn close(&mut self, code: u16, reason: &'static str) -> End {
@@ -100,7 +107,9 @@ impl Connection {
             Some(Err(e)) => {
                 // The usual cause is a frame over the size limit.
                 tracing::info!(error = %e, "stream read failed");
-                Err(self.close(close::TOO_BIG, "frame too large or malformed").await)
+                Err(self
+                    .close(close::TOO_BIG, "frame too large or malformed")
+                    .await)
             }
             Some(Ok(Message::Text(text))) => Ok(match serde_json::from_str::<ClientFrame>(&text) {
                 Ok(frame) => Incoming::Frame(frame),
@@ -122,9 +131,13 @@ impl Connection {
         let last_seq = match timeout(hb * 2, self.receive()).await {
             Err(_) => return Ok(self.close(close::PROTOCOL_ERROR, "expected hello").await),
             Ok(incoming) => match incoming? {
-                Incoming::Frame(ClientFrame::Hello { protocol, last_seq, .. }) => {
+                Incoming::Frame(ClientFrame::Hello {
+                    protocol, last_seq, ..
+                }) => {
                     if protocol != PROTOCOL_VERSION {
-                        return Ok(self.close(close::INCOMPATIBLE, "unsupported protocol version").await);
+                        return Ok(self
+                            .close(close::INCOMPATIBLE, "unsupported protocol version")
+                            .await);
                     }
                     last_seq
                 }
@@ -134,7 +147,9 @@ impl Connection {
         let op = self.session.operator.id;
         let max = self.state.config.max_streams_per_operator;
         let Some((_slot, mut rx)) = self.state.store.hub().join(op, max) else {
-            return Ok(self.close(close::TOO_MANY_CONNECTIONS, "too many streams").await);
+            return Ok(self
+                .close(close::TOO_MANY_CONNECTIONS, "too many streams")
+                .await);
         };
         let (log, status, doc) = self
             .db(move |s| Ok((s.log_state(op)?, s.status(op)?, s.settings(op)?)))
@@ -163,7 +178,8 @@ impl Connection {
                 self.catch_up().await?;
             }
         }
-        self.send(&ServerFrame::ReplayDone { seq: self.sent }).await?;
+        self.send(&ServerFrame::ReplayDone { seq: self.sent })
+            .await?;
         self.live(&mut rx, hb).await
     }
 
@@ -259,8 +275,13 @@ impl Connection {
     /// After a lag, the settings and status may have changed unseen.
     async fn resend_state(&mut self) -> Result<(), End> {
         let op = self.session.operator.id;
-        let (doc, status) = self.db(move |s| Ok((s.settings(op)?, s.status(op)?))).await?;
-        self.send(&ServerFrame::Settings { document: Box::new(doc) }).await?;
+        let (doc, status) = self
+            .db(move |s| Ok((s.settings(op)?, s.status(op)?)))
+            .await?;
+        self.send(&ServerFrame::Settings {
+            document: Box::new(doc),
+        })
+        .await?;
         self.send(&ServerFrame::Status { status }).await
     }
 

@@ -167,16 +167,76 @@ const fn critical(def: TypeDef) -> TypeDef {
 
 /// Every type this protocol version knows, in display order.
 pub const TYPES: [TypeDef; 26] = [
-    t("ticket_created", Group::Creation, "Ticket created", "Создан тикет", "chime"),
-    t("chat_created", Group::Creation, "Chat created", "Создан чат", "chime"),
-    t("comment_created", Group::Creation, "Comment", "Комментарий", "bubble"),
-    t("ticket_message", Group::Creation, "Message in ticket", "Сообщение в тикете", "bubble"),
-    t("ticket_reassign", Group::Changes, "Ticket reassigned", "Тикет переназначен", "pluck"),
-    t("chat_reassign", Group::Changes, "Chat reassigned", "Чат переназначен", "pluck"),
-    t("send_transfer_chat", Group::Changes, "Chat transfer", "Передача чата", "pluck"),
-    t("ticket_closed", Group::Changes, "Ticket closed", "Тикет закрыт", "ding"),
-    t("ticket_reopened", Group::Changes, "Ticket reopened", "Тикет переоткрыт", "ding"),
-    t("chat_closed", Group::Changes, "Chat closed", "Чат закрыт", "ding"),
+    t(
+        "ticket_created",
+        Group::Creation,
+        "Ticket created",
+        "Создан тикет",
+        "chime",
+    ),
+    t(
+        "chat_created",
+        Group::Creation,
+        "Chat created",
+        "Создан чат",
+        "chime",
+    ),
+    t(
+        "comment_created",
+        Group::Creation,
+        "Comment",
+        "Комментарий",
+        "bubble",
+    ),
+    t(
+        "ticket_message",
+        Group::Creation,
+        "Message in ticket",
+        "Сообщение в тикете",
+        "bubble",
+    ),
+    t(
+        "ticket_reassign",
+        Group::Changes,
+        "Ticket reassigned",
+        "Тикет переназначен",
+        "pluck",
+    ),
+    t(
+        "chat_reassign",
+        Group::Changes,
+        "Chat reassigned",
+        "Чат переназначен",
+        "pluck",
+    ),
+    t(
+        "send_transfer_chat",
+        Group::Changes,
+        "Chat transfer",
+        "Передача чата",
+        "pluck",
+    ),
+    t(
+        "ticket_closed",
+        Group::Changes,
+        "Ticket closed",
+        "Тикет закрыт",
+        "ding",
+    ),
+    t(
+        "ticket_reopened",
+        Group::Changes,
+        "Ticket reopened",
+        "Тикет переоткрыт",
+        "ding",
+    ),
+    t(
+        "chat_closed",
+        Group::Changes,
+        "Chat closed",
+        "Чат закрыт",
+        "ding",
+    ),
     t(
         "ticket_status_name_changed",
         Group::Changes,
@@ -184,11 +244,41 @@ pub const TYPES: [TypeDef; 26] = [
         "Изменено название статуса тикета",
         "ding",
     ),
-    t("watcher_added", Group::Changes, "Watcher added", "Добавлен наблюдатель", "ding"),
-    t("subject_change", Group::Changes, "Subject changed", "Изменена тема", "ding"),
-    t("csat_received", Group::Csat, "CSAT received", "Получена оценка CSAT", "harp"),
-    critical(t("csat_negative", Group::Csat, "Negative CSAT", "Негативная оценка CSAT", "knock")),
-    critical(t("sla_expired", Group::Sla, "SLA breached", "SLA нарушен", "alert")),
+    t(
+        "watcher_added",
+        Group::Changes,
+        "Watcher added",
+        "Добавлен наблюдатель",
+        "ding",
+    ),
+    t(
+        "subject_change",
+        Group::Changes,
+        "Subject changed",
+        "Изменена тема",
+        "ding",
+    ),
+    t(
+        "csat_received",
+        Group::Csat,
+        "CSAT received",
+        "Получена оценка CSAT",
+        "harp",
+    ),
+    critical(t(
+        "csat_negative",
+        Group::Csat,
+        "Negative CSAT",
+        "Негативная оценка CSAT",
+        "knock",
+    )),
+    critical(t(
+        "sla_expired",
+        Group::Sla,
+        "SLA breached",
+        "SLA нарушен",
+        "alert",
+    )),
     critical(t(
         "sla_time_in_status_exceeded",
         Group::Sla,
@@ -210,8 +300,20 @@ pub const TYPES: [TypeDef; 26] = [
         "Превышен лимит норматива ответов",
         "triad",
     ),
-    t("channel_disconnected", Group::System, "Channel disconnected", "Канал отключён", "bells"),
-    t("source_disconnected", Group::System, "Source disconnected", "Источник отключён", "bells"),
+    t(
+        "channel_disconnected",
+        Group::System,
+        "Channel disconnected",
+        "Канал отключён",
+        "bells",
+    ),
+    t(
+        "source_disconnected",
+        Group::System,
+        "Source disconnected",
+        "Источник отключён",
+        "bells",
+    ),
     t(
         "channel_payment_needed",
         Group::System,
@@ -226,11 +328,29 @@ pub const TYPES: [TypeDef; 26] = [
         "Ошибка отправки сообщения",
         "bells",
     ),
-    t("operator_mentioned", Group::Other, "You were mentioned", "Вас упомянули", "marimba"),
-    t(TEST_NOTIFICATION, Group::Other, "Test notification", "Тестовое уведомление", "chime"),
+    t(
+        "operator_mentioned",
+        Group::Other,
+        "You were mentioned",
+        "Вас упомянули",
+        "marimba",
+    ),
+    t(
+        TEST_NOTIFICATION,
+        Group::Other,
+        "Test notification",
+        "Тестовое уведомление",
+        "chime",
+    ),
     // Not a server event: the desktop raises it itself (Reminders tab). Listed
     // here so its melody has a stable home.
-    t("status_reminder", Group::Other, "Status reminder", "Напоминание о статусе", "marimba"),
+    t(
+        "status_reminder",
+        Group::Other,
+        "Status reminder",
+        "Напоминание о статусе",
+        "marimba",
+    ),
 ];
 
 /// The static definition of a type id, if this protocol version knows it.
@@ -246,7 +366,10 @@ pub type Titles = BTreeMap<String, String>;
 
 /// Builds a [`Titles`] map from the English and Russian strings.
 pub fn titles(en: &str, ru: &str) -> Titles {
-    BTreeMap::from([("en".to_owned(), en.to_owned()), ("ru".to_owned(), ru.to_owned())])
+    BTreeMap::from([
+        ("en".to_owned(), en.to_owned()),
+        ("ru".to_owned(), ru.to_owned()),
+    ])
 }
 
 /// A type as the catalogue endpoint reports it: static definition plus the

@@ -66,7 +66,8 @@ impl Policy {
     /// Is `channel` usable on this instance (core channels always; bot channels
     /// when the admin enabled them)?
     pub fn channel_available(&self, channel: &str) -> bool {
-        catalogue::CORE_CHANNELS.contains(&channel) || self.bot_channels.iter().any(|c| c == channel)
+        catalogue::CORE_CHANNELS.contains(&channel)
+            || self.bot_channels.iter().any(|c| c == channel)
     }
 }
 
@@ -251,7 +252,10 @@ impl Default for Preferences {
             .filter(|d| d.listed)
             .map(|d| {
                 let prefs = TypePrefs {
-                    channels: DEFAULT_TYPE_CHANNELS.iter().map(|c| (*c).to_owned()).collect(),
+                    channels: DEFAULT_TYPE_CHANNELS
+                        .iter()
+                        .map(|c| (*c).to_owned())
+                        .collect(),
                     melody: d.default_melody.to_owned(),
                 };
                 (d.id.to_owned(), prefs)
@@ -389,9 +393,16 @@ pub fn validate(policy: &Policy, current: &Preferences, next: &Preferences) -> V
 fn validate_channels(policy: &Policy, next: &Preferences, errors: &mut Vec<FieldError>) {
     let ch = &next.channels;
     if !ch.bell.enabled {
-        errors.push(FieldError::new("preferences.channels.bell.enabled", Reason::BellLocked));
+        errors.push(FieldError::new(
+            "preferences.channels.bell.enabled",
+            Reason::BellLocked,
+        ));
     }
-    for (id, on) in [(BANNER, ch.banner.enabled), (SOUND, ch.sound.enabled), (BROWSER, ch.browser.enabled)] {
+    for (id, on) in [
+        (BANNER, ch.banner.enabled),
+        (SOUND, ch.sound.enabled),
+        (BROWSER, ch.browser.enabled),
+    ] {
         if !on && policy.channel_mandatory(id) {
             errors.push(FieldError::new(
                 format!("preferences.channels.{id}.enabled"),
@@ -400,8 +411,16 @@ fn validate_channels(policy: &Policy, next: &Preferences, errors: &mut Vec<Field
         }
     }
     for (field, value, range) in [
-        ("duration_s", ch.banner.duration_s, limits::BANNER_DURATION_S),
-        ("max_simultaneous", ch.banner.max_simultaneous, limits::BANNER_MAX_SIMULTANEOUS),
+        (
+            "duration_s",
+            ch.banner.duration_s,
+            limits::BANNER_DURATION_S,
+        ),
+        (
+            "max_simultaneous",
+            ch.banner.max_simultaneous,
+            limits::BANNER_MAX_SIMULTANEOUS,
+        ),
         ("repeats", ch.banner.repeats, limits::BANNER_REPEATS),
     ] {
         if !range.contains(&value) {
@@ -422,7 +441,10 @@ fn validate_channels(policy: &Policy, next: &Preferences, errors: &mut Vec<Field
         }
     }
     for id in &policy.mandatory_channels {
-        if BOT_CHANNELS.contains(&id.as_str()) && policy.channel_available(id) && !ch.bots.contains_key(id) {
+        if BOT_CHANNELS.contains(&id.as_str())
+            && policy.channel_available(id)
+            && !ch.bots.contains_key(id)
+        {
             errors.push(FieldError::new(
                 format!("preferences.channels.bots.{id}.enabled"),
                 Reason::MandatoryChannel,
@@ -431,7 +453,12 @@ fn validate_channels(policy: &Policy, next: &Preferences, errors: &mut Vec<Field
     }
 }
 
-fn validate_types(policy: &Policy, current: &Preferences, next: &Preferences, errors: &mut Vec<FieldError>) {
+fn validate_types(
+    policy: &Policy,
+    current: &Preferences,
+    next: &Preferences,
+    errors: &mut Vec<FieldError>,
+) {
     for (id, prefs) in &next.types {
         let path = format!("preferences.types.{id}");
         let Some(def) = catalogue::type_def(id) else {
@@ -457,7 +484,10 @@ fn validate_types(policy: &Policy, current: &Preferences, next: &Preferences, er
         let channels_path = format!("{path}.channels");
         if prefs.channels.is_empty() {
             if policy.type_mandatory(id) {
-                errors.push(FieldError::new(channels_path.clone(), Reason::MandatoryType));
+                errors.push(FieldError::new(
+                    channels_path.clone(),
+                    Reason::MandatoryType,
+                ));
             }
         } else if !prefs.channels.iter().any(|c| c == BELL) {
             errors.push(FieldError::new(channels_path.clone(), Reason::BellLocked));
@@ -466,13 +496,22 @@ fn validate_types(policy: &Policy, current: &Preferences, next: &Preferences, er
             if prefs.channels[..i].contains(channel) {
                 errors.push(FieldError::new(channels_path.clone(), Reason::Duplicate));
             } else if !catalogue::is_known_channel(channel) {
-                errors.push(FieldError::new(channels_path.clone(), Reason::UnknownChannel));
+                errors.push(FieldError::new(
+                    channels_path.clone(),
+                    Reason::UnknownChannel,
+                ));
             } else if !policy.channel_available(channel) {
-                errors.push(FieldError::new(channels_path.clone(), Reason::ChannelNotEnabled));
+                errors.push(FieldError::new(
+                    channels_path.clone(),
+                    Reason::ChannelNotEnabled,
+                ));
             }
         }
         if !is_known_melody(&prefs.melody) {
-            errors.push(FieldError::new(format!("{path}.melody"), Reason::UnknownMelody));
+            errors.push(FieldError::new(
+                format!("{path}.melody"),
+                Reason::UnknownMelody,
+            ));
         }
     }
 }
@@ -485,7 +524,9 @@ pub fn enforce(policy: &Policy, prefs: &mut Preferences) {
     for (id, row) in &defaults.types {
         prefs.types.entry(id.clone()).or_insert_with(|| row.clone());
     }
-    prefs.types.retain(|id, _| catalogue::type_def(id).is_some_and(|d| d.listed));
+    prefs
+        .types
+        .retain(|id, _| catalogue::type_def(id).is_some_and(|d| d.listed));
     prefs.channels.bell.enabled = true;
     for id in &policy.mandatory_channels {
         match id.as_str() {
@@ -493,14 +534,20 @@ pub fn enforce(policy: &Policy, prefs: &mut Preferences) {
             SOUND => prefs.channels.sound.enabled = true,
             BROWSER => prefs.channels.browser.enabled = true,
             bot if policy.channel_available(bot) => {
-                prefs.channels.bots.insert(bot.to_owned(), Toggle { enabled: true });
+                prefs
+                    .channels
+                    .bots
+                    .insert(bot.to_owned(), Toggle { enabled: true });
             }
             _ => {}
         }
     }
     for (id, row) in &mut prefs.types {
         if row.channels.is_empty() && policy.type_mandatory(id) {
-            row.channels = DEFAULT_TYPE_CHANNELS.iter().map(|c| (*c).to_owned()).collect();
+            row.channels = DEFAULT_TYPE_CHANNELS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect();
         }
         if !row.channels.is_empty() && !row.channels.iter().any(|c| c == BELL) {
             row.channels.insert(0, BELL.to_owned());
@@ -521,7 +568,12 @@ mod tests {
         let prefs = Preferences::default();
         assert!(validate(&Policy::default(), &prefs, &prefs).is_empty());
         assert_eq!(prefs.types.len(), 23);
-        assert!(prefs.types.values().all(|t| t.channels == ["bell", "banner"]));
+        assert!(
+            prefs
+                .types
+                .values()
+                .all(|t| t.channels == ["bell", "banner"])
+        );
     }
 
     #[test]
@@ -531,8 +583,14 @@ mod tests {
         next.channels.bell.enabled = false;
         next.types.get_mut("ticket_created").unwrap().channels = vec!["banner".into()];
         let got = reasons(&validate(&Policy::default(), &current, &next));
-        assert!(got.contains(&("preferences.channels.bell.enabled".into(), Reason::BellLocked)));
-        assert!(got.contains(&("preferences.types.ticket_created.channels".into(), Reason::BellLocked)));
+        assert!(got.contains(&(
+            "preferences.channels.bell.enabled".into(),
+            Reason::BellLocked
+        )));
+        assert!(got.contains(&(
+            "preferences.types.ticket_created.channels".into(),
+            Reason::BellLocked
+        )));
     }
 
     #[test]
@@ -542,7 +600,10 @@ mod tests {
         next.types.get_mut("sla_expired").unwrap().melody = "harp".into();
         let mut policy = Policy::default();
         let got = reasons(&validate(&policy, &current, &next));
-        assert_eq!(got, vec![("preferences.types.sla_expired".into(), Reason::ViewOnly)]);
+        assert_eq!(
+            got,
+            vec![("preferences.types.sla_expired".into(), Reason::ViewOnly)]
+        );
         policy.extended_settings = true;
         assert!(validate(&policy, &current, &next).is_empty());
     }
@@ -555,7 +616,12 @@ mod tests {
             ..Policy::default()
         };
         let mut prefs = Preferences::default();
-        prefs.types.get_mut("chat_created").unwrap().channels.clear();
+        prefs
+            .types
+            .get_mut("chat_created")
+            .unwrap()
+            .channels
+            .clear();
         enforce(&policy, &mut prefs);
         assert!(prefs.channels.sound.enabled);
         assert_eq!(prefs.types["chat_created"].channels, ["bell", "banner"]);

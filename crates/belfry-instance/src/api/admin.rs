@@ -10,8 +10,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use belfry_proto::api::{
-    BatchResult, CreateOperator, EmitBatch, EmitEvent, ErrorBody, MAX_BATCH, Operator, OperatorStatus, Role,
-    SetLinks,
+    BatchResult, CreateOperator, EmitBatch, EmitEvent, ErrorBody, MAX_BATCH, Operator,
+    OperatorStatus, Role, SetLinks,
 };
 use belfry_proto::catalogue::{self, BOT_CHANNELS};
 use belfry_proto::inbox::Notification;
@@ -22,7 +22,10 @@ use serde::{Deserialize, Serialize};
 #[utoipa::path(get, path = "/api/v1/admin/policy", tag = "admin",
     security(("bearer" = [])),
     responses((status = 200, body = Policy), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn get_policy(State(state): State<AppState>, Admin(_): Admin) -> Result<Json<Policy>, ApiError> {
+pub async fn get_policy(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+) -> Result<Json<Policy>, ApiError> {
     Ok(Json(state.db(|s| s.policy()).await?))
 }
 
@@ -45,7 +48,10 @@ fn check_policy(policy: &Policy) -> Vec<FieldError> {
             push(format!("bot_channels.{i}"), Reason::UnknownChannel);
         }
     }
-    for (field, list) in [("mandatory_types", &policy.mandatory_types), ("unavailable_types", &policy.unavailable_types)] {
+    for (field, list) in [
+        ("mandatory_types", &policy.mandatory_types),
+        ("unavailable_types", &policy.unavailable_types),
+    ] {
         for (i, t) in list.iter().enumerate() {
             match catalogue::type_def(t) {
                 None => push(format!("{field}.{i}"), Reason::UnknownType),
@@ -88,14 +94,19 @@ pub async fn put_policy(
 #[utoipa::path(get, path = "/api/v1/admin/operators", tag = "admin",
     security(("bearer" = [])),
     responses((status = 200, body = Vec<Operator>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
-pub async fn list_operators(State(state): State<AppState>, Admin(_): Admin) -> Result<Json<Vec<Operator>>, ApiError> {
+pub async fn list_operators(
+    State(state): State<AppState>,
+    Admin(_): Admin,
+) -> Result<Json<Vec<Operator>>, ApiError> {
     Ok(Json(state.db(|s| s.operators()).await?))
 }
 
 /// Checks a login: 1–64 characters of letters, digits, `.`, `_`, `-`, `@`.
 pub fn valid_login(login: &str) -> bool {
     (1..=64).contains(&login.len())
-        && login.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && login
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
 /// Creates an account with default preferences.
@@ -122,7 +133,9 @@ pub async fn create_operator(
 /// Validates and creates an account (also used by the demo set-up).
 pub async fn create(state: &AppState, req: CreateOperator) -> Result<Operator, ApiError> {
     if !valid_login(&req.login) {
-        return Err(ApiError::Invalid("login: 1-64 letters, digits, '.', '_', '-', '@'".into()));
+        return Err(ApiError::Invalid(
+            "login: 1-64 letters, digits, '.', '_', '-', '@'".into(),
+        ));
     }
     if !(8..=256).contains(&req.password.chars().count()) {
         return Err(ApiError::Invalid("password: 8-256 characters".into()));
@@ -135,7 +148,9 @@ pub async fn create(state: &AppState, req: CreateOperator) -> Result<Operator, A
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let login = req.login;
-    state.db(move |s| s.create_operator(&login, &name, role, &hash)).await
+    state
+        .db(move |s| s.create_operator(&login, &name, role, &hash))
+        .await
 }
 
 async fn operator_id(state: &AppState, login: String) -> Result<i64, ApiError> {
@@ -166,8 +181,15 @@ pub async fn set_links(
     Path(login): Path<String>,
     ApiJson(req): ApiJson<SetLinks>,
 ) -> Result<Json<SettingsDocument>, ApiError> {
-    if let Some(bad) = req.links.keys().find(|k| !BOT_CHANNELS.contains(&k.as_str())) {
-        return Err(ApiError::Invalid(format!("not a bot channel: {:?}", render::clip(bad, 64))));
+    if let Some(bad) = req
+        .links
+        .keys()
+        .find(|k| !BOT_CHANNELS.contains(&k.as_str()))
+    {
+        return Err(ApiError::Invalid(format!(
+            "not a bot channel: {:?}",
+            render::clip(bad, 64)
+        )));
     }
     let id = operator_id(&state, login).await?;
     Ok(Json(state.db(move |s| s.set_links(id, &req.links)).await?))
@@ -215,7 +237,9 @@ pub async fn emit(
     ApiJson(event): ApiJson<EmitEvent>,
 ) -> Result<(StatusCode, Json<Notification>), ApiError> {
     let mut out = emit_all(&state, vec![event]).await?;
-    let n = out.pop().ok_or_else(|| ApiError::Internal("emit returned nothing".into()))?;
+    let n = out
+        .pop()
+        .ok_or_else(|| ApiError::Internal("emit returned nothing".into()))?;
     Ok((StatusCode::CREATED, Json(n)))
 }
 
@@ -238,7 +262,9 @@ pub async fn emit_batch(
     ApiJson(batch): ApiJson<EmitBatch>,
 ) -> Result<(StatusCode, Json<BatchResult>), ApiError> {
     if batch.events.len() > MAX_BATCH {
-        return Err(ApiError::Invalid(format!("at most {MAX_BATCH} events per batch")));
+        return Err(ApiError::Invalid(format!(
+            "at most {MAX_BATCH} events per batch"
+        )));
     }
     let out = emit_all(&state, batch.events).await?;
     let result = BatchResult {
@@ -250,7 +276,10 @@ pub async fn emit_batch(
 }
 
 /// Renders and stores events; consecutive events of one operator go in one transaction.
-pub async fn emit_all(state: &AppState, events: Vec<EmitEvent>) -> Result<Vec<Notification>, ApiError> {
+pub async fn emit_all(
+    state: &AppState,
+    events: Vec<EmitEvent>,
+) -> Result<Vec<Notification>, ApiError> {
     let mut runs: Vec<(String, Vec<crate::store::NewNotification>)> = Vec::new();
     for event in events {
         let login = event.operator.clone();

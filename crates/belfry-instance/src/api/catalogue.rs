@@ -8,7 +8,8 @@ use axum::Json;
 use axum::extract::State;
 use belfry_proto::api::ErrorBody;
 use belfry_proto::catalogue::{
-    self, BOT_CHANNELS, CORE_CHANNELS, Catalogue, ChannelInfo, ChannelKind, Group, GroupInfo, TypeInfo,
+    self, BOT_CHANNELS, CORE_CHANNELS, Catalogue, ChannelInfo, ChannelKind, Group, GroupInfo,
+    TypeInfo,
 };
 use belfry_proto::settings::SettingsDocument;
 
@@ -33,7 +34,10 @@ pub fn build(doc: &SettingsDocument) -> Catalogue {
             group: d.group,
             category: d.category,
             titles: catalogue::titles(d.title_en, d.title_ru),
-            default_channels: catalogue::DEFAULT_TYPE_CHANNELS.iter().map(|c| (*c).to_owned()).collect(),
+            default_channels: catalogue::DEFAULT_TYPE_CHANNELS
+                .iter()
+                .map(|c| (*c).to_owned())
+                .collect(),
             default_melody: d.default_melody.to_owned(),
             extended: d.extended,
             unavailable: policy.unavailable_types.iter().any(|t| t == d.id),
@@ -70,7 +74,10 @@ pub fn build(doc: &SettingsDocument) -> Catalogue {
         groups,
         types,
         channels: core.chain(bots).collect(),
-        melodies: catalogue::MELODIES.iter().map(|m| (*m).to_owned()).collect(),
+        melodies: catalogue::MELODIES
+            .iter()
+            .map(|m| (*m).to_owned())
+            .collect(),
     }
 }
 
@@ -78,7 +85,10 @@ pub fn build(doc: &SettingsDocument) -> Catalogue {
 #[utoipa::path(get, path = "/api/v1/catalogue", tag = "catalogue",
     security(("bearer" = [])),
     responses((status = 200, body = Catalogue), (status = 401, body = ErrorBody)))]
-pub async fn catalogue(State(state): State<AppState>, Auth(session): Auth) -> Result<Json<Catalogue>, ApiError> {
+pub async fn catalogue(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<Catalogue>, ApiError> {
     let id = session.operator.id;
     let doc = state.db(move |s| s.settings(id)).await?;
     Ok(Json(build(&doc)))

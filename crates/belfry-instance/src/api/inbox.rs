@@ -49,7 +49,10 @@ pub async fn list(
     }
     let before = match query.cursor.as_deref() {
         None | Some("") => None,
-        Some(c) => Some(c.parse::<u64>().map_err(|_| ApiError::Invalid("bad cursor".into()))?),
+        Some(c) => Some(
+            c.parse::<u64>()
+                .map_err(|_| ApiError::Invalid("bad cursor".into()))?,
+        ),
     };
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         return Err(ApiError::Invalid("q is longer than 200 characters".into()));
@@ -69,7 +72,10 @@ pub async fn list(
 #[utoipa::path(get, path = "/api/v1/inbox/unread-count", tag = "inbox",
     security(("bearer" = [])),
     responses((status = 200, body = UnreadCount), (status = 401, body = ErrorBody)))]
-pub async fn unread_count(State(state): State<AppState>, Auth(session): Auth) -> Result<Json<UnreadCount>, ApiError> {
+pub async fn unread_count(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<UnreadCount>, ApiError> {
     let id = session.operator.id;
     Ok(Json(state.db(move |s| s.unread(id)).await?))
 }
@@ -104,7 +110,9 @@ pub async fn mark_read(
     ApiJson(req): ApiJson<MarkRead>,
 ) -> Result<Json<ReadResult>, ApiError> {
     if req.ids.len() > MAX_READ_IDS {
-        return Err(ApiError::Invalid(format!("at most {MAX_READ_IDS} ids per request")));
+        return Err(ApiError::Invalid(format!(
+            "at most {MAX_READ_IDS} ids per request"
+        )));
     }
     let op = session.operator.id;
     Ok(Json(state.db(move |s| s.mark_read(op, &req.ids)).await?))
@@ -126,5 +134,9 @@ pub async fn mark_all_read(
     ApiJson(req): ApiJson<MarkAllRead>,
 ) -> Result<Json<ReadResult>, ApiError> {
     let op = session.operator.id;
-    Ok(Json(state.db(move |s| s.mark_all_read(op, req.up_to_seq)).await?))
+    Ok(Json(
+        state
+            .db(move |s| s.mark_all_read(op, req.up_to_seq))
+            .await?,
+    ))
 }

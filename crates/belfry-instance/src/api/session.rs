@@ -61,7 +61,8 @@ pub async fn login(
         }
     };
     let (token, hash) = auth::new_token().map_err(|e| ApiError::Internal(e.to_string()))?;
-    let ttl = chrono::Duration::from_std(state.config.token_ttl).unwrap_or(chrono::Duration::days(30));
+    let ttl =
+        chrono::Duration::from_std(state.config.token_ttl).unwrap_or(chrono::Duration::days(30));
     let expires_at = chrono::Utc::now() + ttl;
     let client = req.client.map(|c| crate::render::clip(&c, 200));
     let id = operator.id;
@@ -85,7 +86,10 @@ static DUMMY_HASH: std::sync::LazyLock<String> =
 #[utoipa::path(post, path = "/api/v1/auth/logout", tag = "session",
     security(("bearer" = [])),
     responses((status = 204), (status = 401, body = ErrorBody)))]
-pub async fn logout(State(state): State<AppState>, Auth(session): Auth) -> Result<StatusCode, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> Result<StatusCode, ApiError> {
     let (op, token) = (session.operator.id, session.token_id);
     state.db(move |s| s.revoke_token(op, token)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -13,7 +13,10 @@ use belfry_proto::settings::{SettingsDocument, SettingsWrite};
 #[utoipa::path(get, path = "/api/v1/settings", tag = "settings",
     security(("bearer" = [])),
     responses((status = 200, body = SettingsDocument), (status = 401, body = ErrorBody)))]
-pub async fn get_settings(State(state): State<AppState>, Auth(session): Auth) -> Result<Json<SettingsDocument>, ApiError> {
+pub async fn get_settings(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<SettingsDocument>, ApiError> {
     let id = session.operator.id;
     Ok(Json(state.db(move |s| s.settings(id)).await?))
 }

@@ -16,7 +16,10 @@ use belfry_proto::inbox::Notification;
 #[utoipa::path(get, path = "/api/v1/status", tag = "status",
     security(("bearer" = [])),
     responses((status = 200, body = OperatorStatus), (status = 401, body = ErrorBody)))]
-pub async fn get_status(State(state): State<AppState>, Auth(session): Auth) -> Result<Json<OperatorStatus>, ApiError> {
+pub async fn get_status(
+    State(state): State<AppState>,
+    Auth(session): Auth,
+) -> Result<Json<OperatorStatus>, ApiError> {
     let id = session.operator.id;
     Ok(Json(state.db(move |s| s.status(id)).await?))
 }
@@ -61,7 +64,9 @@ pub async fn test_notification(
     }
     let policy = state.db(|s| s.policy()).await?;
     if !policy.channel_available(&req.channel) {
-        return Err(ApiError::Invalid("the admin has not enabled this channel".into()));
+        return Err(ApiError::Invalid(
+            "the admin has not enabled this channel".into(),
+        ));
     }
     let mut data = serde_json::Map::new();
     data.insert("channel".into(), req.channel.into());
@@ -76,6 +81,8 @@ pub async fn test_notification(
     let n = render::render(event, &state.public_url)?;
     let id = session.operator.id;
     let mut out = state.db(move |s| s.emit(id, vec![n])).await?;
-    let n = out.pop().ok_or_else(|| ApiError::Internal("emit returned nothing".into()))?;
+    let n = out
+        .pop()
+        .ok_or_else(|| ApiError::Internal("emit returned nothing".into()))?;
     Ok((StatusCode::CREATED, Json(n)))
 }
