@@ -64,17 +64,22 @@ impl Group {
         }
     }
 
-    /// English and Russian titles.
-    pub fn titles(self) -> (&'static str, &'static str) {
-        match self {
-            Group::Creation => ("Creation and messages", "Создание и сообщения"),
-            Group::Changes => ("Changes", "Изменения"),
-            Group::Csat => ("CSAT", "CSAT"),
-            Group::Sla => ("SLA", "SLA"),
-            Group::Normatives => ("Normatives", "Нормативы"),
-            Group::System => ("System", "Системные"),
-            Group::Other => ("Other", "Прочее"),
-        }
+    /// Titles in English, Russian and Ukrainian.
+    pub fn titles(self) -> Titles {
+        let (en, ru, uk) = match self {
+            Group::Creation => (
+                "Creation and messages",
+                "Создание и сообщения",
+                "Створення та повідомлення",
+            ),
+            Group::Changes => ("Changes", "Изменения", "Зміни"),
+            Group::Csat => ("CSAT", "CSAT", "CSAT"),
+            Group::Sla => ("SLA", "SLA", "SLA"),
+            Group::Normatives => ("Normatives", "Нормативы", "Нормативи"),
+            Group::System => ("System", "Системные", "Системні"),
+            Group::Other => ("Other", "Прочее", "Інше"),
+        };
+        titles(en, ru, uk)
     }
 }
 
@@ -361,15 +366,56 @@ pub fn type_def(id: &str) -> Option<&'static TypeDef> {
 /// Channels a new operator has on for every listed type (the seeds: bell + banner).
 pub const DEFAULT_TYPE_CHANNELS: [&str; 2] = [BELL, BANNER];
 
-/// Localized strings, keyed by language tag (`en`, `ru`).
+/// Localized strings, keyed by language tag (`en`, `ru`, `uk`).
 pub type Titles = BTreeMap<String, String>;
 
-/// Builds a [`Titles`] map from the English and Russian strings.
-pub fn titles(en: &str, ru: &str) -> Titles {
+/// Builds a [`Titles`] map from the English, Russian and Ukrainian strings.
+pub fn titles(en: &str, ru: &str, uk: &str) -> Titles {
     BTreeMap::from([
         ("en".to_owned(), en.to_owned()),
         ("ru".to_owned(), ru.to_owned()),
+        ("uk".to_owned(), uk.to_owned()),
     ])
+}
+
+impl TypeDef {
+    /// The type's titles in every language the catalogue has.
+    pub fn titles(&self) -> Titles {
+        titles(self.title_en, self.title_ru, uk_title(self.id))
+    }
+}
+
+/// Ukrainian titles, kept apart from [`TYPES`] so the table stays readable.
+fn uk_title(id: &str) -> &'static str {
+    match id {
+        "ticket_created" => "Створено тікет",
+        "chat_created" => "Створено чат",
+        "comment_created" => "Коментар",
+        "ticket_message" => "Повідомлення в тікеті",
+        "ticket_reassign" => "Тікет перепризначено",
+        "chat_reassign" => "Чат перепризначено",
+        "send_transfer_chat" => "Передача чату",
+        "ticket_closed" => "Тікет закрито",
+        "ticket_reopened" => "Тікет знову відкрито",
+        "chat_closed" => "Чат закрито",
+        "ticket_status_name_changed" => "Змінено назву статусу тікета",
+        "watcher_added" => "Додано спостерігача",
+        "subject_change" => "Змінено тему",
+        "csat_received" => "Отримано оцінку CSAT",
+        "csat_negative" => "Негативна оцінка CSAT",
+        "sla_expired" => "SLA порушено",
+        "sla_time_in_status_exceeded" => "Перевищено час у статусі",
+        "normative_response_warning" => "Попередження про норматив відповіді",
+        "normative_response_overlimit" => "Перевищено ліміт нормативу відповідей",
+        "channel_disconnected" => "Канал відключено",
+        "source_disconnected" => "Джерело відключено",
+        "channel_payment_needed" => "Потрібна оплата каналу",
+        "message_delivery_failed" => "Помилка надсилання повідомлення",
+        "operator_mentioned" => "Вас згадали",
+        "test_notification" => "Тестове сповіщення",
+        "status_reminder" => "Нагадування про статус",
+        _ => "",
+    }
 }
 
 /// A type as the catalogue endpoint reports it: static definition plus the
@@ -466,17 +512,42 @@ pub struct Catalogue {
 
 /// Titles for a channel id.
 pub fn channel_titles(id: &str) -> Titles {
-    let (en, ru) = match id {
-        BELL => ("Bell", "Колокольчик"),
-        BANNER => ("Banner", "Баннер"),
-        SOUND => ("Sound", "Звук"),
-        BROWSER => ("Browser", "Браузер"),
-        "telegram" => ("Telegram", "Telegram"),
-        "viber" => ("Viber", "Viber"),
-        "whatsapp" => ("WhatsApp", "WhatsApp"),
-        "echat" => ("eChat", "eChat"),
-        "email" => ("Email", "Email"),
-        _ => ("Custom channel", "Свой канал"),
+    let (en, ru, uk) = match id {
+        BELL => ("Bell", "Колокольчик", "Дзвіночок"),
+        BANNER => ("Banner", "Баннер", "Банер"),
+        SOUND => ("Sound", "Звук", "Звук"),
+        BROWSER => ("Browser", "Браузер", "Браузер"),
+        "telegram" => ("Telegram", "Telegram", "Telegram"),
+        "viber" => ("Viber", "Viber", "Viber"),
+        "whatsapp" => ("WhatsApp", "WhatsApp", "WhatsApp"),
+        "echat" => ("eChat", "eChat", "eChat"),
+        "email" => ("Email", "Email", "Email"),
+        _ => ("Custom channel", "Свой канал", "Власний канал"),
     };
-    titles(en, ru)
+    titles(en, ru, uk)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_type_has_three_languages_and_a_known_melody() {
+        for d in TYPES {
+            let t = d.titles();
+            assert!(
+                ["en", "ru", "uk"].iter().all(|l| !t[*l].is_empty()),
+                "{}",
+                d.id
+            );
+            assert!(is_known_melody(d.default_melody), "{}", d.id);
+        }
+        assert_eq!(
+            TYPES
+                .iter()
+                .filter(|d| d.listed && d.group != Group::System)
+                .count(),
+            19
+        );
+    }
 }

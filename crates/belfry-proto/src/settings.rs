@@ -92,6 +92,8 @@ pub struct BannerPrefs {
     pub max_simultaneous: u32,
     /// How many times an unread toast is shown again, 0–5.
     pub repeats: u32,
+    /// Seconds between repeats, 10–3600.
+    pub repeat_interval_s: u32,
 }
 
 impl Default for BannerPrefs {
@@ -101,6 +103,7 @@ impl Default for BannerPrefs {
             duration_s: 6,
             max_simultaneous: 3,
             repeats: 0,
+            repeat_interval_s: 60,
         }
     }
 }
@@ -114,6 +117,8 @@ pub mod limits {
     pub const BANNER_MAX_SIMULTANEOUS: RangeInclusive<u32> = 1..=10;
     /// `banner.repeats`.
     pub const BANNER_REPEATS: RangeInclusive<u32> = 0..=5;
+    /// `banner.repeat_interval_s`.
+    pub const BANNER_REPEAT_INTERVAL_S: RangeInclusive<u32> = 10..=3600;
     /// `reminders.status.after_minutes`.
     pub const REMINDER_MINUTES: RangeInclusive<u32> = 1..=240;
 }
@@ -422,6 +427,11 @@ fn validate_channels(policy: &Policy, next: &Preferences, errors: &mut Vec<Field
             limits::BANNER_MAX_SIMULTANEOUS,
         ),
         ("repeats", ch.banner.repeats, limits::BANNER_REPEATS),
+        (
+            "repeat_interval_s",
+            ch.banner.repeat_interval_s,
+            limits::BANNER_REPEAT_INTERVAL_S,
+        ),
     ] {
         if !range.contains(&value) {
             errors.push(FieldError::new(

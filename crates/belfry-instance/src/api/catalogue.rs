@@ -18,12 +18,9 @@ pub fn build(doc: &SettingsDocument) -> Catalogue {
     let policy = &doc.policy;
     let groups = Group::ALL
         .iter()
-        .map(|g| {
-            let (en, ru) = g.titles();
-            GroupInfo {
-                id: *g,
-                titles: catalogue::titles(en, ru),
-            }
+        .map(|g| GroupInfo {
+            id: *g,
+            titles: g.titles(),
         })
         .collect();
     let types = catalogue::TYPES
@@ -33,7 +30,7 @@ pub fn build(doc: &SettingsDocument) -> Catalogue {
             id: d.id.to_owned(),
             group: d.group,
             category: d.category,
-            titles: catalogue::titles(d.title_en, d.title_ru),
+            titles: d.titles(),
             default_channels: catalogue::DEFAULT_TYPE_CHANNELS
                 .iter()
                 .map(|c| (*c).to_owned())
