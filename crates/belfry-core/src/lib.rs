@@ -1,0 +1,8 @@
+//! Belfry's headless client engine: the connection to the instance, the
+//! local store, preference sync with an offline outbox, and the delivery
+//! router. No GUI: the Tauri shell and the headless mode both drive it.
+
+pub mod backoff;
+pub mod clock;
+pub mod patch;
+pub mod router;

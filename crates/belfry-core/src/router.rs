@@ -1,0 +1,670 @@
+//! The delivery router: for every notification, what the operator gets
+//! besides the inbox (which always gets everything): a toast, a melody, or
+//! nothing. Pure logic over an `Instant` the caller passes in; the sinks
+//! carry out its [`Action`]s.
+//!
+//! The rules, in the order they apply:
+//! 1. Already read (elsewhere) by the time it arrives: nothing.
+//! 2. Replayed history after a reconnect: nothing per item; one summary
+//!    toast ("12 new while you were away") and at most one melody at the end.
+//! 3. The inbox window has focus: nothing (the operator is looking at it).
+//! 4. Master switch off, or paused: nothing, except that **mandatory types
+//!    still raise their toast, silently** — the admin requires them to be
+//!    seen; the pause and the master switch keep them quiet.
+//! 5. Otherwise the type's channels decide: a toast when the type lists
+//!    `banner` and the banner channel is on; a melody when the type lists
+//!    `sound` and the sound channel is on. In simplified mode (Notification
+//!    Center off) the classic toggles decide for new dialogues (ticket or
+//!    chat created) and new messages; other types get the inbox only.
+//! 6. Toasts: one per item (a second message in the same ticket or chat
+//!    replaces that item's toast); never more than `max_simultaneous` on
+//!    screen; beyond that, one summary toast counts the rest. An unread
+//!    toast is raised again every `repeat_interval_s`, `repeats` times, and
+//!    stops the moment it is read anywhere. Repeats are silent.
+//! 7. Melodies: one at a time; none within [`MIN_SOUND_GAP`] of the last
+//!    one (a burst plays once); the same melody not within
+//!    [`SAME_MELODY_GAP`].
+
+use belfry_proto::catalogue::{self, BANNER, SOUND, TEST_NOTIFICATION};
+use belfry_proto::inbox::Notification;
+use belfry_proto::settings::{Preferences, SettingsDocument};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// No melody starts within this time of the previous one.
+pub const MIN_SOUND_GAP: Duration = Duration::from_millis(1500);
+/// The same melody does not play again within this time.
+pub const SAME_MELODY_GAP: Duration = Duration::from_secs(4);
+/// The melody of the "while you were away" summary.
+pub const SUMMARY_MELODY: &str = "chime";
+
+/// Which toast a toast replaces: one per ticket or chat, else per notification.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ToastKey {
+    /// A ticket's toast.
+    Ticket(String),
+    /// A chat's toast.
+    Chat(String),
+    /// A notification without an item.
+    Notification(String),
+    /// The burst / away summary.
+    Summary,
+}
+
+impl ToastKey {
+    /// The key of a notification's toast.
+    pub fn of(n: &Notification) -> Self {
+        let id = |k: &str| match n.data.get(k) {
+            Some(serde_json::Value::String(s)) => Some(s.clone()),
+            Some(serde_json::Value::Number(x)) => Some(x.to_string()),
+            _ => None,
+        };
+        if let Some(t) = id("ticket_id") {
+            ToastKey::Ticket(t)
+        } else if let Some(c) = id("chat_id") {
+            ToastKey::Chat(c)
+        } else {
+            ToastKey::Notification(n.id.clone())
+        }
+    }
+}
+
+/// How loud a toast is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Urgency {
+    /// Most types.
+    Normal,
+    /// SLA breaches, negative CSAT.
+    Critical,
+}
+
+/// What a toast shows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ToastBody {
+    /// One notification.
+    Item(Box<Notification>),
+    /// `count` notifications that did not get a toast of their own.
+    Burst {
+        /// How many.
+        count: u32,
+    },
+    /// `count` notifications that arrived while the app was away.
+    Away {
+        /// How many.
+        count: u32,
+    },
+}
+
+/// A toast to show (or to replace the toast with the same key).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Toast {
+    /// Replacement key.
+    pub key: ToastKey,
+    /// Content.
+    pub body: ToastBody,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// How long it stays.
+    pub timeout: Duration,
+    /// 0 for the first showing, then 1, 2… for repeats.
+    pub repeat: u32,
+}
+
+/// What the router asks the sinks to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Show or replace a toast.
+    Toast(Toast),
+    /// Close a toast (its notification was read).
+    Close(ToastKey),
+    /// Play a melody.
+    Play {
+        /// Melody id.
+        melody: String,
+    },
+}
+
+/// What happened.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// A notification arrived live.
+    Live(Notification),
+    /// A notification arrived in a replay (catch-up after reconnect).
+    Replayed(Notification),
+    /// The replay is over.
+    ReplayDone,
+    /// These were read (here or elsewhere).
+    Read(Vec<String>),
+    /// Everything up to this sequence was read.
+    ReadAll(u64),
+    /// The toast with this key was closed by the user or timed out.
+    Closed(ToastKey),
+    /// Time passed.
+    Tick,
+}
+
+/// The local state the decision needs besides the settings.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Local {
+    /// Notifications are paused (tray menu).
+    pub paused: bool,
+    /// The inbox window has focus and shows new notifications.
+    pub inbox_focused: bool,
+}
+
+/// What one notification gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decision {
+    /// A toast.
+    pub toast: bool,
+    /// A melody.
+    pub melody: Option<String>,
+}
+
+/// Decides rules 1, 3, 4 and 5 for one notification.
+pub fn decide(n: &Notification, doc: &SettingsDocument, local: Local) -> Decision {
+    let nothing = Decision { toast: false, melody: None };
+    if n.read_at.is_some() || local.inbox_focused {
+        return nothing;
+    }
+    let prefs = &doc.preferences;
+    let mandatory = doc.policy.type_mandatory(&n.type_id);
+    let (toast, sound, melody) = channels_for(n, doc);
+    if !prefs.receive || local.paused {
+        return Decision {
+            toast: mandatory && toast,
+            melody: None,
+        };
+    }
+    Decision {
+        toast,
+        melody: sound.then_some(melody),
+    }
+}
+
+/// Whether the type's channels ask for a toast and a sound, and its melody.
+fn channels_for(n: &Notification, doc: &SettingsDocument) -> (bool, bool, String) {
+    let prefs: &Preferences = &doc.preferences;
+    let def = catalogue::type_def(&n.type_id);
+    let default_melody = def.map_or("chime", |d| d.default_melody).to_owned();
+    let banner_on = prefs.channels.banner.enabled;
+    let sound_on = prefs.channels.sound.enabled;
+    if n.type_id == TEST_NOTIFICATION {
+        // "Send test" shows on the channel it names, whatever the type table says.
+        let channel = n.data.get("channel").and_then(|c| c.as_str()).unwrap_or_default();
+        return (channel == BANNER, channel == SOUND, default_melody);
+    }
+    if !doc.policy.notification_center {
+        let s = &prefs.simplified;
+        return match n.type_id.as_str() {
+            "ticket_created" | "chat_created" => (s.new_dialogue_popup, s.new_dialogue_sound, default_melody),
+            "ticket_message" | "comment_created" => (s.new_message_popup, s.new_message_sound, default_melody),
+            _ if doc.policy.type_mandatory(&n.type_id) => (true, false, default_melody),
+            _ => (false, false, default_melody),
+        };
+    }
+    match prefs.types.get(&n.type_id) {
+        Some(row) => {
+            let has = |c: &str| row.channels.iter().any(|x| x == c);
+            (has(BANNER) && banner_on, has(SOUND) && sound_on, row.melody.clone())
+        }
+        // Unlisted or unknown types follow the defaults: bell + banner.
+        None => (banner_on, false, default_melody),
+    }
+}
+
+#[derive(Debug)]
+struct Shown {
+    notification_id: String,
+    seq: u64,
+    expires: Instant,
+}
+
+#[derive(Debug)]
+struct Repeat {
+    notification: Notification,
+    left: u32,
+    done: u32,
+    next: Instant,
+}
+
+/// The router's state between inputs.
+#[derive(Debug, Default)]
+pub struct Router {
+    shown: HashMap<ToastKey, Shown>,
+    summary: Option<(u32, Instant)>,
+    repeats: HashMap<String, Repeat>,
+    last_sound: Option<Instant>,
+    last_by_melody: HashMap<String, Instant>,
+    away_count: u32,
+    away_sound: bool,
+}
+
+impl Router {
+    /// A router with nothing on screen.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Toasts the router believes are on screen, the summary included.
+    pub fn on_screen(&self) -> usize {
+        self.shown.len() + usize::from(self.summary.is_some())
+    }
+
+    /// Pending repeats.
+    pub fn pending_repeats(&self) -> usize {
+        self.repeats.len()
+    }
+
+    /// Feeds one input at `now`; returns what to do.
+    pub fn handle(&mut self, input: Input, now: Instant, doc: &SettingsDocument, local: Local) -> Vec<Action> {
+        self.expire(now);
+        let mut out = Vec::new();
+        match input {
+            Input::Live(n) => self.live(n, now, doc, local, &mut out),
+            Input::Replayed(n) => {
+                let d = decide(&n, doc, local);
+                if d.toast || d.melody.is_some() {
+                    self.away_count += 1;
+                }
+                self.away_sound |= d.melody.is_some();
+            }
+            Input::ReplayDone => self.replay_done(now, doc, &mut out),
+            Input::Read(ids) => {
+                for id in ids {
+                    self.read(|nid, _| nid == id, &mut out);
+                }
+            }
+            Input::ReadAll(up_to) => self.read(|_, seq| seq <= up_to, &mut out),
+            Input::Closed(key) => {
+                if key == ToastKey::Summary {
+                    self.summary = None;
+                } else {
+                    self.shown.remove(&key);
+                }
+            }
+            Input::Tick => self.due_repeats(now, doc, &mut out),
+        }
+        out
+    }
+
+    fn expire(&mut self, now: Instant) {
+        self.shown.retain(|_, s| s.expires > now);
+        if self.summary.is_some_and(|(_, until)| until <= now) {
+            self.summary = None;
+        }
+    }
+
+    fn timeout(doc: &SettingsDocument) -> Duration {
+        Duration::from_secs(u64::from(doc.preferences.channels.banner.duration_s.max(1)))
+    }
+
+    fn live(&mut self, n: Notification, now: Instant, doc: &SettingsDocument, local: Local, out: &mut Vec<Action>) {
+        let d = decide(&n, doc, local);
+        if let Some(melody) = d.melody {
+            self.play(melody, now, out);
+        }
+        if !d.toast {
+            return;
+        }
+        let key = ToastKey::of(&n);
+        // A newer notification of the same item supersedes the older one's repeats.
+        let superseded: Vec<String> = self
+            .repeats
+            .iter()
+            .filter(|(_, r)| ToastKey::of(&r.notification) == key)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in superseded {
+            self.repeats.remove(&id);
+        }
+        let banner = &doc.preferences.channels.banner;
+        if self.shown.contains_key(&key) || self.shown.len() < banner.max_simultaneous.max(1) as usize {
+            if banner.repeats > 0 {
+                self.repeats.insert(
+                    n.id.clone(),
+                    Repeat {
+                        notification: n.clone(),
+                        left: banner.repeats,
+                        done: 0,
+                        next: now + Duration::from_secs(u64::from(banner.repeat_interval_s.max(1))),
+                    },
+                );
+            }
+            self.show(n, 0, now, doc, out);
+        } else {
+            let count = self.summary.map_or(0, |(c, _)| c) + 1;
+            let timeout = Self::timeout(doc);
+            self.summary = Some((count, now + timeout));
+            out.push(Action::Toast(Toast {
+                key: ToastKey::Summary,
+                body: ToastBody::Burst { count },
+                urgency: Urgency::Normal,
+                timeout,
+                repeat: 0,
+            }));
+        }
+    }
+
+    fn show(&mut self, n: Notification, repeat: u32, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
+        let key = ToastKey::of(&n);
+        let timeout = Self::timeout(doc);
+        let critical = catalogue::type_def(&n.type_id).is_some_and(|d| d.critical);
+        self.shown.insert(
+            key.clone(),
+            Shown {
+                notification_id: n.id.clone(),
+                seq: n.seq,
+                expires: now + timeout,
+            },
+        );
+        out.push(Action::Toast(Toast {
+            key,
+            body: ToastBody::Item(Box::new(n)),
+            urgency: if critical { Urgency::Critical } else { Urgency::Normal },
+            timeout,
+            repeat,
+        }));
+    }
+
+    fn play(&mut self, melody: String, now: Instant, out: &mut Vec<Action>) {
+        let recent = |t: Option<&Instant>, gap: Duration| t.is_some_and(|t| now.saturating_duration_since(*t) < gap);
+        if recent(self.last_sound.as_ref(), MIN_SOUND_GAP) || recent(self.last_by_melody.get(&melody), SAME_MELODY_GAP) {
+            return;
+        }
+        self.last_sound = Some(now);
+        self.last_by_melody.insert(melody.clone(), now);
+        out.push(Action::Play { melody });
+    }
+
+    fn replay_done(&mut self, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
+        let count = std::mem::take(&mut self.away_count);
+        let sound = std::mem::take(&mut self.away_sound);
+        if count == 0 {
+            return;
+        }
+        let timeout = Self::timeout(doc);
+        self.summary = Some((count, now + timeout));
+        out.push(Action::Toast(Toast {
+            key: ToastKey::Summary,
+            body: ToastBody::Away { count },
+            urgency: Urgency::Normal,
+            timeout,
+            repeat: 0,
+        }));
+        if sound {
+            self.play(SUMMARY_MELODY.to_owned(), now, out);
+        }
+    }
+
+    fn read(&mut self, is_read: impl Fn(&str, u64) -> bool, out: &mut Vec<Action>) {
+        self.repeats.retain(|id, r| !is_read(id, r.notification.seq));
+        let closed: Vec<ToastKey> = self
+            .shown
+            .iter()
+            .filter(|(_, s)| is_read(&s.notification_id, s.seq))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in closed {
+            self.shown.remove(&key);
+            out.push(Action::Close(key));
+        }
+    }
+
+    fn due_repeats(&mut self, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
+        let max = doc.preferences.channels.banner.max_simultaneous.max(1) as usize;
+        let interval = Duration::from_secs(u64::from(doc.preferences.channels.banner.repeat_interval_s.max(1)));
+        let mut due: Vec<String> = self.repeats.iter().filter(|(_, r)| r.next <= now).map(|(id, _)| id.clone()).collect();
+        due.sort_by_key(|id| self.repeats.get(id).map(|r| r.notification.seq));
+        for id in due {
+            let Some(r) = self.repeats.get_mut(&id) else { continue };
+            let key = ToastKey::of(&r.notification);
+            if !self.shown.contains_key(&key) && self.shown.len() >= max {
+                // No room now; try again next interval.
+                r.next = now + interval;
+                continue;
+            }
+            r.left -= 1;
+            r.done += 1;
+            r.next = now + interval;
+            let (n, done, finished) = (r.notification.clone(), r.done, r.left == 0);
+            if finished {
+                self.repeats.remove(&id);
+            }
+            self.show(n, done, now, doc, out);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use belfry_proto::catalogue::Category;
+    use belfry_proto::settings::Policy;
+    use serde_json::json;
+
+    fn doc() -> SettingsDocument {
+        SettingsDocument {
+            version: 1,
+            policy: Policy::default(),
+            links: Default::default(),
+            preferences: Preferences::default(),
+        }
+    }
+
+    fn with_sound(mut d: SettingsDocument, type_id: &str) -> SettingsDocument {
+        d.preferences.channels.sound.enabled = true;
+        d.preferences.types.get_mut(type_id).unwrap().channels.push("sound".into());
+        d
+    }
+
+    fn n(seq: u64, type_id: &str, data: serde_json::Value) -> Notification {
+        Notification {
+            id: format!("n{seq}"),
+            seq,
+            type_id: type_id.into(),
+            category: Category::Events,
+            title: format!("title {seq}"),
+            body: String::new(),
+            link: None,
+            created_at: chrono::Utc::now(),
+            read_at: None,
+            data: data.as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn toasts(actions: &[Action]) -> Vec<&Toast> {
+        actions.iter().filter_map(|a| if let Action::Toast(t) = a { Some(t) } else { None }).collect()
+    }
+
+    fn plays(actions: &[Action]) -> usize {
+        actions.iter().filter(|a| matches!(a, Action::Play { .. })).count()
+    }
+
+    #[test]
+    fn type_channels_decide_toast_and_melody() {
+        let t0 = Instant::now();
+        let d = with_sound(doc(), "sla_expired");
+        let mut r = Router::new();
+        let a = r.handle(Input::Live(n(1, "sla_expired", json!({}))), t0, &d, Local::default());
+        assert_eq!(toasts(&a).len(), 1);
+        assert_eq!(toasts(&a)[0].urgency, Urgency::Critical);
+        assert_eq!(a.iter().find(|x| matches!(x, Action::Play { .. })), Some(&Action::Play { melody: "alert".into() }));
+        // ticket_created has bell + banner only: a toast, no melody.
+        let a = r.handle(Input::Live(n(2, "ticket_created", json!({}))), t0 + Duration::from_secs(10), &d, Local::default());
+        assert_eq!((toasts(&a).len(), plays(&a)), (1, 0));
+        // A type switched off gets the inbox only.
+        let mut off = d.clone();
+        off.preferences.types.get_mut("chat_created").unwrap().channels.clear();
+        let a = r.handle(Input::Live(n(3, "chat_created", json!({}))), t0, &off, Local::default());
+        assert!(a.is_empty());
+        // Banner channel off: no toasts for anything.
+        let mut no_banner = d.clone();
+        no_banner.preferences.channels.banner.enabled = false;
+        let a = r.handle(Input::Live(n(4, "ticket_created", json!({}))), t0, &no_banner, Local::default());
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn never_more_than_max_simultaneous_and_a_burst_coalesces() {
+        let t0 = Instant::now();
+        let d = with_sound(doc(), "chat_created");
+        let max = d.preferences.channels.banner.max_simultaneous as usize;
+        let mut r = Router::new();
+        let mut all = Vec::new();
+        for i in 0..50 {
+            let a = r.handle(
+                Input::Live(n(i, "chat_created", json!({ "chat_id": i }))),
+                t0 + Duration::from_millis(i * 10),
+                &d,
+                Local::default(),
+            );
+            assert!(r.on_screen() <= max + 1, "on screen: {}", r.on_screen());
+            all.extend(a);
+        }
+        let items = toasts(&all).iter().filter(|t| t.key != ToastKey::Summary).count();
+        assert_eq!(items, max);
+        let last_summary = toasts(&all).into_iter().rev().find(|t| t.key == ToastKey::Summary).unwrap();
+        assert_eq!(last_summary.body, ToastBody::Burst { count: 50 - max as u32 });
+        assert_eq!(plays(&all), 1, "a burst plays once");
+        // Once the toasts time out, new ones get their own toast again.
+        let later = t0 + Duration::from_secs(60);
+        let a = r.handle(Input::Live(n(99, "chat_created", json!({"chat_id": 99}))), later, &d, Local::default());
+        assert_eq!(toasts(&a)[0].key, ToastKey::Chat("99".into()));
+    }
+
+    #[test]
+    fn a_second_message_in_the_same_ticket_replaces_its_toast() {
+        let t0 = Instant::now();
+        let d = doc();
+        let mut r = Router::new();
+        r.handle(Input::Live(n(1, "ticket_message", json!({"ticket_id": 7}))), t0, &d, Local::default());
+        let a = r.handle(Input::Live(n(2, "ticket_message", json!({"ticket_id": 7}))), t0, &d, Local::default());
+        assert_eq!(toasts(&a)[0].key, ToastKey::Ticket("7".into()));
+        assert_eq!(r.on_screen(), 1);
+    }
+
+    #[test]
+    fn repeats_come_back_on_time_and_stop_when_read() {
+        let t0 = Instant::now();
+        let mut d = doc();
+        d.preferences.channels.banner.repeats = 2;
+        d.preferences.channels.banner.repeat_interval_s = 30;
+        let mut r = Router::new();
+        r.handle(Input::Live(n(1, "ticket_created", json!({"ticket_id": 1}))), t0, &d, Local::default());
+        r.handle(Input::Live(n(2, "ticket_created", json!({"ticket_id": 2}))), t0, &d, Local::default());
+        assert!(r.handle(Input::Tick, t0 + Duration::from_secs(29), &d, Local::default()).is_empty());
+        let a = r.handle(Input::Tick, t0 + Duration::from_secs(30), &d, Local::default());
+        assert_eq!(toasts(&a).iter().map(|t| t.repeat).collect::<Vec<_>>(), [1, 1]);
+        // Read #1 elsewhere: its toast closes and it never comes back.
+        let a = r.handle(Input::Read(vec!["n1".into()]), t0 + Duration::from_secs(31), &d, Local::default());
+        assert_eq!(a, vec![Action::Close(ToastKey::Ticket("1".into()))]);
+        let a = r.handle(Input::Tick, t0 + Duration::from_secs(60), &d, Local::default());
+        assert_eq!(toasts(&a).len(), 1);
+        assert_eq!(toasts(&a)[0].key, ToastKey::Ticket("2".into()));
+        assert_eq!(toasts(&a)[0].repeat, 2);
+        assert_eq!(r.pending_repeats(), 0, "two repeats and done");
+        assert!(r.handle(Input::Tick, t0 + Duration::from_secs(200), &d, Local::default()).is_empty());
+    }
+
+    #[test]
+    fn read_all_stops_repeats_up_to_the_sequence() {
+        let t0 = Instant::now();
+        let mut d = doc();
+        d.preferences.channels.banner.repeats = 5;
+        let mut r = Router::new();
+        r.handle(Input::Live(n(1, "ticket_created", json!({}))), t0, &d, Local::default());
+        r.handle(Input::Live(n(5, "ticket_created", json!({}))), t0, &d, Local::default());
+        r.handle(Input::ReadAll(3), t0, &d, Local::default());
+        assert_eq!(r.pending_repeats(), 1);
+    }
+
+    #[test]
+    fn master_switch_and_pause_silence_all_but_mandatory_types() {
+        let t0 = Instant::now();
+        let mut d = with_sound(doc(), "sla_expired");
+        d.policy.mandatory_types = vec!["sla_expired".into()];
+        let paused = Local { paused: true, ..Local::default() };
+        let mut r = Router::new();
+        let a = r.handle(Input::Live(n(1, "ticket_created", json!({}))), t0, &d, paused);
+        assert!(a.is_empty(), "paused: inbox only");
+        let a = r.handle(Input::Live(n(2, "sla_expired", json!({}))), t0, &d, paused);
+        assert_eq!((toasts(&a).len(), plays(&a)), (1, 0), "mandatory: silent toast");
+        d.preferences.receive = false;
+        let a = r.handle(Input::Live(n(3, "ticket_created", json!({}))), t0, &d, Local::default());
+        assert!(a.is_empty(), "master switch off: inbox only");
+        let a = r.handle(Input::Live(n(4, "sla_expired", json!({}))), t0, &d, Local::default());
+        assert_eq!((toasts(&a).len(), plays(&a)), (1, 0));
+    }
+
+    #[test]
+    fn replayed_history_is_one_summary_and_one_melody() {
+        let t0 = Instant::now();
+        let d = with_sound(doc(), "chat_created");
+        let mut r = Router::new();
+        for i in 0..12 {
+            assert!(r.handle(Input::Replayed(n(i, "chat_created", json!({}))), t0, &d, Local::default()).is_empty());
+        }
+        let mut read = n(100, "chat_created", json!({}));
+        read.read_at = Some(chrono::Utc::now());
+        r.handle(Input::Replayed(read), t0, &d, Local::default());
+        let a = r.handle(Input::ReplayDone, t0, &d, Local::default());
+        assert_eq!(toasts(&a).len(), 1);
+        assert_eq!(toasts(&a)[0].body, ToastBody::Away { count: 12 });
+        assert_eq!(plays(&a), 1);
+        // A second replay with nothing new says nothing.
+        assert!(r.handle(Input::ReplayDone, t0 + Duration::from_secs(9), &d, Local::default()).is_empty());
+    }
+
+    #[test]
+    fn one_melody_at_a_time_and_not_the_same_one_too_often() {
+        let t0 = Instant::now();
+        let mut d = with_sound(with_sound(doc(), "chat_created"), "sla_expired");
+        d.preferences.channels.banner.enabled = false;
+        let mut r = Router::new();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        assert_eq!(plays(&r.handle(Input::Live(n(1, "chat_created", json!({}))), at(0), &d, Local::default())), 1);
+        assert_eq!(plays(&r.handle(Input::Live(n(2, "sla_expired", json!({}))), at(1000), &d, Local::default())), 0);
+        assert_eq!(plays(&r.handle(Input::Live(n(3, "sla_expired", json!({}))), at(1600), &d, Local::default())), 1);
+        assert_eq!(plays(&r.handle(Input::Live(n(4, "chat_created", json!({}))), at(3500), &d, Local::default())), 0, "same melody within 4 s");
+        assert_eq!(plays(&r.handle(Input::Live(n(5, "chat_created", json!({}))), at(4100), &d, Local::default())), 1);
+    }
+
+    #[test]
+    fn read_elsewhere_or_watched_inbox_means_no_toast() {
+        let t0 = Instant::now();
+        let d = doc();
+        let mut r = Router::new();
+        let mut read = n(1, "ticket_created", json!({}));
+        read.read_at = Some(chrono::Utc::now());
+        assert!(r.handle(Input::Live(read), t0, &d, Local::default()).is_empty());
+        let focused = Local { inbox_focused: true, ..Local::default() };
+        assert!(r.handle(Input::Live(n(2, "ticket_created", json!({}))), t0, &d, focused).is_empty());
+    }
+
+    #[test]
+    fn simplified_mode_uses_the_classic_toggles() {
+        let t0 = Instant::now();
+        let mut d = doc();
+        d.policy.notification_center = false;
+        d.preferences.channels.sound.enabled = true;
+        let mut r = Router::new();
+        let a = r.handle(Input::Live(n(1, "chat_created", json!({}))), t0, &d, Local::default());
+        assert_eq!((toasts(&a).len(), plays(&a)), (1, 1), "new dialogue: pop-up and sound");
+        let a = r.handle(Input::Live(n(2, "ticket_message", json!({}))), t0 + Duration::from_secs(10), &d, Local::default());
+        assert_eq!((toasts(&a).len(), plays(&a)), (0, 1), "new message: sound only by default");
+        let a = r.handle(Input::Live(n(3, "ticket_closed", json!({}))), t0 + Duration::from_secs(20), &d, Local::default());
+        assert!(a.is_empty());
+    }
+
+    #[test]
+    fn test_notifications_show_on_the_channel_they_name() {
+        let t0 = Instant::now();
+        let d = doc();
+        let mut r = Router::new();
+        let a = r.handle(Input::Live(n(1, TEST_NOTIFICATION, json!({"channel": "sound"}))), t0, &d, Local::default());
+        assert_eq!((toasts(&a).len(), plays(&a)), (0, 1), "sound is off in the settings, the test still plays");
+        let a = r.handle(Input::Live(n(2, TEST_NOTIFICATION, json!({"channel": "banner"}))), t0, &d, Local::default());
+        assert_eq!(toasts(&a).len(), 1);
+    }
+}
