@@ -4,6 +4,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod proxy;
+
 use belfry_instance::{Config, Instance};
 use belfry_proto::api::{EmitBatch, EmitEvent, LoginRequest, LoginResponse};
 use belfry_proto::stream::{ClientFrame, ServerFrame};
@@ -83,6 +85,18 @@ impl TestInstance {
         }
     }
 
+    /// Stops the server (the database stays); `resume` starts it again on the same port.
+    pub async fn pause(self) -> Stopped {
+        let Self {
+            instance,
+            dir,
+            config,
+        } = self;
+        let addr = instance.addr;
+        instance.stop().await.unwrap();
+        Stopped { addr, dir, config }
+    }
+
     pub fn url(&self) -> &str {
         &self.instance.url
     }
@@ -93,6 +107,39 @@ impl TestInstance {
 
     pub async fn operator(&self) -> Api {
         Api::login(self.url(), OPERATOR.0, OPERATOR.1).await
+    }
+}
+
+/// An instance that was stopped, with its database and port kept.
+pub struct Stopped {
+    pub addr: std::net::SocketAddr,
+    pub dir: tempfile::TempDir,
+    pub config: Config,
+}
+
+impl Stopped {
+    /// Starts again on the same port and database.
+    pub async fn resume(self) -> TestInstance {
+        let mut tries = 0;
+        let listener = loop {
+            match tokio::net::TcpListener::bind(self.addr).await {
+                Ok(l) => break l,
+                Err(e) if tries < 50 => {
+                    tries += 1;
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("rebinding {}: {e}", self.addr),
+            }
+        };
+        let instance = Instance::serve(listener, self.config.clone())
+            .await
+            .unwrap();
+        TestInstance {
+            instance,
+            dir: self.dir,
+            config: self.config,
+        }
     }
 }
 
@@ -325,4 +372,120 @@ impl Stream {
 /// A close code as tungstenite reports it.
 pub fn code(c: u16) -> CloseCode {
     CloseCode::from(c)
+}
+
+/// A headless Belfry core signed in to an instance, recording what it
+/// would show and play.
+pub struct Desk {
+    pub engine: belfry_core::engine::Engine,
+    /// The desktop's own token (to revoke it from "elsewhere").
+    pub token: String,
+    pub recorder: belfry_core::sinks::Recorder,
+    pub dir: tempfile::TempDir,
+}
+
+/// Fast reconnects for tests.
+pub fn quick_config() -> belfry_core::engine::EngineConfig {
+    belfry_core::engine::EngineConfig {
+        backoff: belfry_core::backoff::Backoff {
+            base: Duration::from_millis(50),
+            cap: Duration::from_millis(400),
+        },
+        connect_timeout: Duration::from_secs(3),
+        ..Default::default()
+    }
+}
+
+impl Desk {
+    /// Signs in as `login` at `url` and starts the core with a fresh local store.
+    pub async fn start(
+        url: &str,
+        login: &str,
+        password: &str,
+        config: belfry_core::engine::EngineConfig,
+    ) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, url, login, password, config).await
+    }
+
+    /// The same with the local store in `dir` (kept from an earlier run).
+    pub async fn start_in(
+        dir: tempfile::TempDir,
+        url: &str,
+        login: &str,
+        password: &str,
+        config: belfry_core::engine::EngineConfig,
+    ) -> Self {
+        init_logs();
+        use belfry_core::{net, secret::Secret, sinks::Sinks, store::Store};
+        let base = net::instance_url(url, false).unwrap();
+        let tls = net::tls_config(None).unwrap();
+        let (api, _) = net::Api::login(&base, &tls, login, &Secret::new(password))
+            .await
+            .unwrap();
+        let token = api.token().expose().to_owned();
+        let store = Store::open(&dir.path().join("inbox.db")).unwrap();
+        let recorder = belfry_core::sinks::Recorder::default();
+        let engine = belfry_core::engine::Engine::start(
+            config,
+            store,
+            api,
+            tls,
+            Sinks::recording(&recorder),
+        )
+        .await;
+        Self {
+            engine,
+            token,
+            recorder,
+            dir,
+        }
+    }
+
+    /// Waits until the connection reaches a state matching `pred`.
+    pub async fn wait_state(
+        &self,
+        what: &str,
+        pred: impl Fn(&belfry_core::event::ConnState) -> bool,
+    ) {
+        let mut rx = self.engine.state();
+        let reached = tokio::time::timeout(Duration::from_secs(20), rx.wait_for(|s| pred(s)))
+            .await
+            .is_ok();
+        assert!(reached, "never reached {what}; state is {:?}", *rx.borrow());
+    }
+
+    pub async fn connected(&self) {
+        self.wait_state("connected", |s| {
+            *s == belfry_core::event::ConnState::Connected
+        })
+        .await;
+    }
+
+    /// Stored notification ids, oldest first.
+    pub fn stored(&self) -> Vec<(u64, String)> {
+        self.engine.store().all_ids().unwrap()
+    }
+}
+
+/// Polls `cond` every 20 ms until it holds, failing after `limit`.
+pub async fn eventually(what: &str, limit: Duration, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Logs to the test's captured output (shown when a test fails); RUST_LOG filters.
+pub fn init_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| "info,belfry_core=debug".into());
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_test_writer()
+            .try_init();
+    });
 }

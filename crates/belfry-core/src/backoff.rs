@@ -23,7 +23,9 @@ impl Default for Backoff {
 impl Backoff {
     /// The ceiling for attempt `n` (1-based): `base * 2^(n-1)`, capped.
     pub fn ceiling(&self, attempt: u32) -> Duration {
-        let factor = 1u32.checked_shl(attempt.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
+        let factor = 1u32
+            .checked_shl(attempt.saturating_sub(1).min(20))
+            .unwrap_or(u32::MAX);
         self.base.saturating_mul(factor).min(self.cap)
     }
 

@@ -54,8 +54,17 @@ mod tests {
             threshold: Duration::from_secs(20),
         };
         assert!(!d.observe(mono + Duration::from_secs(5), wall + Duration::from_secs(5)));
-        assert!(d.observe(mono + Duration::from_secs(10), wall + Duration::from_secs(600)));
-        assert!(!d.observe(mono + Duration::from_secs(15), wall + Duration::from_secs(605)));
-        assert!(d.observe(mono + Duration::from_secs(60), wall + Duration::from_secs(650)));
+        assert!(d.observe(
+            mono + Duration::from_secs(10),
+            wall + Duration::from_secs(600)
+        ));
+        assert!(!d.observe(
+            mono + Duration::from_secs(15),
+            wall + Duration::from_secs(605)
+        ));
+        assert!(d.observe(
+            mono + Duration::from_secs(60),
+            wall + Duration::from_secs(650)
+        ));
     }
 }

@@ -4,5 +4,11 @@
 
 pub mod backoff;
 pub mod clock;
+pub mod engine;
+pub mod event;
+pub mod net;
 pub mod patch;
 pub mod router;
+pub mod secret;
+pub mod sinks;
+pub mod store;

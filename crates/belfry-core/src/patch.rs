@@ -36,7 +36,12 @@ impl Patch {
     /// The changes that turn `before` into `after`.
     pub fn diff(before: &Preferences, after: &Preferences) -> Result<Self, PatchError> {
         let mut changes = Vec::new();
-        diff_values(&mut Vec::new(), &serde_json::to_value(before)?, &serde_json::to_value(after)?, &mut changes);
+        diff_values(
+            &mut Vec::new(),
+            &serde_json::to_value(before)?,
+            &serde_json::to_value(after)?,
+            &mut changes,
+        );
         Ok(Self { changes })
     }
 
@@ -57,7 +62,8 @@ impl Patch {
     /// Later changes to the same path win.
     pub fn merge(&mut self, later: Patch) {
         for c in later.changes {
-            self.changes.retain(|old| !(old.path.starts_with(&c.path) || c.path.starts_with(&old.path)));
+            self.changes
+                .retain(|old| !(old.path.starts_with(&c.path) || c.path.starts_with(&old.path)));
             self.changes.push(c);
         }
     }
@@ -68,7 +74,11 @@ impl Patch {
     pub fn drop_paths<'a>(&mut self, paths: impl IntoIterator<Item = &'a str>) -> usize {
         let before = self.changes.len();
         for p in paths {
-            let refused: Vec<&str> = p.strip_prefix("preferences.").unwrap_or(p).split('.').collect();
+            let refused: Vec<&str> = p
+                .strip_prefix("preferences.")
+                .unwrap_or(p)
+                .split('.')
+                .collect();
             self.changes.retain(|c| {
                 let path: Vec<&str> = c.path.iter().map(String::as_str).collect();
                 !(path.starts_with(&refused) || refused.starts_with(&path))
@@ -112,7 +122,9 @@ fn set(root: &mut Value, path: &[String], value: Value) {
             *node = Value::Object(Map::new());
         }
         let Value::Object(map) = node else { return };
-        node = map.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+        node = map
+            .entry(key.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
     }
     if !node.is_object() {
         *node = Value::Object(Map::new());
@@ -140,8 +152,14 @@ mod tests {
         server.channels.sound.enabled = true;
         server.types.get_mut("chat_created").unwrap().melody = "bells".into();
         let merged = patch.apply(&server).unwrap();
-        assert!(merged.channels.sound.enabled, "untouched field takes the server's value");
-        assert_eq!(merged.channels.banner.duration_s, 20, "touched field keeps mine");
+        assert!(
+            merged.channels.sound.enabled,
+            "untouched field takes the server's value"
+        );
+        assert_eq!(
+            merged.channels.banner.duration_s, 20,
+            "touched field keeps mine"
+        );
         assert_eq!(merged.types["chat_created"].melody, "harp");
     }
 

@@ -163,7 +163,10 @@ pub struct Decision {
 
 /// Decides rules 1, 3, 4 and 5 for one notification.
 pub fn decide(n: &Notification, doc: &SettingsDocument, local: Local) -> Decision {
-    let nothing = Decision { toast: false, melody: None };
+    let nothing = Decision {
+        toast: false,
+        melody: None,
+    };
     if n.read_at.is_some() || local.inbox_focused {
         return nothing;
     }
@@ -191,14 +194,22 @@ fn channels_for(n: &Notification, doc: &SettingsDocument) -> (bool, bool, String
     let sound_on = prefs.channels.sound.enabled;
     if n.type_id == TEST_NOTIFICATION {
         // "Send test" shows on the channel it names, whatever the type table says.
-        let channel = n.data.get("channel").and_then(|c| c.as_str()).unwrap_or_default();
+        let channel = n
+            .data
+            .get("channel")
+            .and_then(|c| c.as_str())
+            .unwrap_or_default();
         return (channel == BANNER, channel == SOUND, default_melody);
     }
     if !doc.policy.notification_center {
         let s = &prefs.simplified;
         return match n.type_id.as_str() {
-            "ticket_created" | "chat_created" => (s.new_dialogue_popup, s.new_dialogue_sound, default_melody),
-            "ticket_message" | "comment_created" => (s.new_message_popup, s.new_message_sound, default_melody),
+            "ticket_created" | "chat_created" => {
+                (s.new_dialogue_popup, s.new_dialogue_sound, default_melody)
+            }
+            "ticket_message" | "comment_created" => {
+                (s.new_message_popup, s.new_message_sound, default_melody)
+            }
             _ if doc.policy.type_mandatory(&n.type_id) => (true, false, default_melody),
             _ => (false, false, default_melody),
         };
@@ -206,7 +217,11 @@ fn channels_for(n: &Notification, doc: &SettingsDocument) -> (bool, bool, String
     match prefs.types.get(&n.type_id) {
         Some(row) => {
             let has = |c: &str| row.channels.iter().any(|x| x == c);
-            (has(BANNER) && banner_on, has(SOUND) && sound_on, row.melody.clone())
+            (
+                has(BANNER) && banner_on,
+                has(SOUND) && sound_on,
+                row.melody.clone(),
+            )
         }
         // Unlisted or unknown types follow the defaults: bell + banner.
         None => (banner_on, false, default_melody),
@@ -257,7 +272,13 @@ impl Router {
     }
 
     /// Feeds one input at `now`; returns what to do.
-    pub fn handle(&mut self, input: Input, now: Instant, doc: &SettingsDocument, local: Local) -> Vec<Action> {
+    pub fn handle(
+        &mut self,
+        input: Input,
+        now: Instant,
+        doc: &SettingsDocument,
+        local: Local,
+    ) -> Vec<Action> {
         self.expire(now);
         let mut out = Vec::new();
         match input {
@@ -299,7 +320,14 @@ impl Router {
         Duration::from_secs(u64::from(doc.preferences.channels.banner.duration_s.max(1)))
     }
 
-    fn live(&mut self, n: Notification, now: Instant, doc: &SettingsDocument, local: Local, out: &mut Vec<Action>) {
+    fn live(
+        &mut self,
+        n: Notification,
+        now: Instant,
+        doc: &SettingsDocument,
+        local: Local,
+        out: &mut Vec<Action>,
+    ) {
         let d = decide(&n, doc, local);
         if let Some(melody) = d.melody {
             self.play(melody, now, out);
@@ -319,7 +347,9 @@ impl Router {
             self.repeats.remove(&id);
         }
         let banner = &doc.preferences.channels.banner;
-        if self.shown.contains_key(&key) || self.shown.len() < banner.max_simultaneous.max(1) as usize {
+        if self.shown.contains_key(&key)
+            || self.shown.len() < banner.max_simultaneous.max(1) as usize
+        {
             if banner.repeats > 0 {
                 self.repeats.insert(
                     n.id.clone(),
@@ -346,7 +376,14 @@ impl Router {
         }
     }
 
-    fn show(&mut self, n: Notification, repeat: u32, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
+    fn show(
+        &mut self,
+        n: Notification,
+        repeat: u32,
+        now: Instant,
+        doc: &SettingsDocument,
+        out: &mut Vec<Action>,
+    ) {
         let key = ToastKey::of(&n);
         let timeout = Self::timeout(doc);
         let critical = catalogue::type_def(&n.type_id).is_some_and(|d| d.critical);
@@ -361,15 +398,23 @@ impl Router {
         out.push(Action::Toast(Toast {
             key,
             body: ToastBody::Item(Box::new(n)),
-            urgency: if critical { Urgency::Critical } else { Urgency::Normal },
+            urgency: if critical {
+                Urgency::Critical
+            } else {
+                Urgency::Normal
+            },
             timeout,
             repeat,
         }));
     }
 
     fn play(&mut self, melody: String, now: Instant, out: &mut Vec<Action>) {
-        let recent = |t: Option<&Instant>, gap: Duration| t.is_some_and(|t| now.saturating_duration_since(*t) < gap);
-        if recent(self.last_sound.as_ref(), MIN_SOUND_GAP) || recent(self.last_by_melody.get(&melody), SAME_MELODY_GAP) {
+        let recent = |t: Option<&Instant>, gap: Duration| {
+            t.is_some_and(|t| now.saturating_duration_since(*t) < gap)
+        };
+        if recent(self.last_sound.as_ref(), MIN_SOUND_GAP)
+            || recent(self.last_by_melody.get(&melody), SAME_MELODY_GAP)
+        {
             return;
         }
         self.last_sound = Some(now);
@@ -398,7 +443,8 @@ impl Router {
     }
 
     fn read(&mut self, is_read: impl Fn(&str, u64) -> bool, out: &mut Vec<Action>) {
-        self.repeats.retain(|id, r| !is_read(id, r.notification.seq));
+        self.repeats
+            .retain(|id, r| !is_read(id, r.notification.seq));
         let closed: Vec<ToastKey> = self
             .shown
             .iter()
@@ -413,11 +459,20 @@ impl Router {
 
     fn due_repeats(&mut self, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
         let max = doc.preferences.channels.banner.max_simultaneous.max(1) as usize;
-        let interval = Duration::from_secs(u64::from(doc.preferences.channels.banner.repeat_interval_s.max(1)));
-        let mut due: Vec<String> = self.repeats.iter().filter(|(_, r)| r.next <= now).map(|(id, _)| id.clone()).collect();
+        let interval = Duration::from_secs(u64::from(
+            doc.preferences.channels.banner.repeat_interval_s.max(1),
+        ));
+        let mut due: Vec<String> = self
+            .repeats
+            .iter()
+            .filter(|(_, r)| r.next <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
         due.sort_by_key(|id| self.repeats.get(id).map(|r| r.notification.seq));
         for id in due {
-            let Some(r) = self.repeats.get_mut(&id) else { continue };
+            let Some(r) = self.repeats.get_mut(&id) else {
+                continue;
+            };
             let key = ToastKey::of(&r.notification);
             if !self.shown.contains_key(&key) && self.shown.len() >= max {
                 // No room now; try again next interval.
@@ -454,7 +509,12 @@ mod tests {
 
     fn with_sound(mut d: SettingsDocument, type_id: &str) -> SettingsDocument {
         d.preferences.channels.sound.enabled = true;
-        d.preferences.types.get_mut(type_id).unwrap().channels.push("sound".into());
+        d.preferences
+            .types
+            .get_mut(type_id)
+            .unwrap()
+            .channels
+            .push("sound".into());
         d
     }
 
@@ -474,11 +534,23 @@ mod tests {
     }
 
     fn toasts(actions: &[Action]) -> Vec<&Toast> {
-        actions.iter().filter_map(|a| if let Action::Toast(t) = a { Some(t) } else { None }).collect()
+        actions
+            .iter()
+            .filter_map(|a| {
+                if let Action::Toast(t) = a {
+                    Some(t)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn plays(actions: &[Action]) -> usize {
-        actions.iter().filter(|a| matches!(a, Action::Play { .. })).count()
+        actions
+            .iter()
+            .filter(|a| matches!(a, Action::Play { .. }))
+            .count()
     }
 
     #[test]
@@ -486,22 +558,52 @@ mod tests {
         let t0 = Instant::now();
         let d = with_sound(doc(), "sla_expired");
         let mut r = Router::new();
-        let a = r.handle(Input::Live(n(1, "sla_expired", json!({}))), t0, &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(1, "sla_expired", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         assert_eq!(toasts(&a).len(), 1);
         assert_eq!(toasts(&a)[0].urgency, Urgency::Critical);
-        assert_eq!(a.iter().find(|x| matches!(x, Action::Play { .. })), Some(&Action::Play { melody: "alert".into() }));
+        assert_eq!(
+            a.iter().find(|x| matches!(x, Action::Play { .. })),
+            Some(&Action::Play {
+                melody: "alert".into()
+            })
+        );
         // ticket_created has bell + banner only: a toast, no melody.
-        let a = r.handle(Input::Live(n(2, "ticket_created", json!({}))), t0 + Duration::from_secs(10), &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(2, "ticket_created", json!({}))),
+            t0 + Duration::from_secs(10),
+            &d,
+            Local::default(),
+        );
         assert_eq!((toasts(&a).len(), plays(&a)), (1, 0));
         // A type switched off gets the inbox only.
         let mut off = d.clone();
-        off.preferences.types.get_mut("chat_created").unwrap().channels.clear();
-        let a = r.handle(Input::Live(n(3, "chat_created", json!({}))), t0, &off, Local::default());
+        off.preferences
+            .types
+            .get_mut("chat_created")
+            .unwrap()
+            .channels
+            .clear();
+        let a = r.handle(
+            Input::Live(n(3, "chat_created", json!({}))),
+            t0,
+            &off,
+            Local::default(),
+        );
         assert!(a.is_empty());
         // Banner channel off: no toasts for anything.
         let mut no_banner = d.clone();
         no_banner.preferences.channels.banner.enabled = false;
-        let a = r.handle(Input::Live(n(4, "ticket_created", json!({}))), t0, &no_banner, Local::default());
+        let a = r.handle(
+            Input::Live(n(4, "ticket_created", json!({}))),
+            t0,
+            &no_banner,
+            Local::default(),
+        );
         assert!(a.is_empty());
     }
 
@@ -522,14 +624,31 @@ mod tests {
             assert!(r.on_screen() <= max + 1, "on screen: {}", r.on_screen());
             all.extend(a);
         }
-        let items = toasts(&all).iter().filter(|t| t.key != ToastKey::Summary).count();
+        let items = toasts(&all)
+            .iter()
+            .filter(|t| t.key != ToastKey::Summary)
+            .count();
         assert_eq!(items, max);
-        let last_summary = toasts(&all).into_iter().rev().find(|t| t.key == ToastKey::Summary).unwrap();
-        assert_eq!(last_summary.body, ToastBody::Burst { count: 50 - max as u32 });
+        let last_summary = toasts(&all)
+            .into_iter()
+            .rev()
+            .find(|t| t.key == ToastKey::Summary)
+            .unwrap();
+        assert_eq!(
+            last_summary.body,
+            ToastBody::Burst {
+                count: 50 - max as u32
+            }
+        );
         assert_eq!(plays(&all), 1, "a burst plays once");
         // Once the toasts time out, new ones get their own toast again.
         let later = t0 + Duration::from_secs(60);
-        let a = r.handle(Input::Live(n(99, "chat_created", json!({"chat_id": 99}))), later, &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(99, "chat_created", json!({"chat_id": 99}))),
+            later,
+            &d,
+            Local::default(),
+        );
         assert_eq!(toasts(&a)[0].key, ToastKey::Chat("99".into()));
     }
 
@@ -538,8 +657,18 @@ mod tests {
         let t0 = Instant::now();
         let d = doc();
         let mut r = Router::new();
-        r.handle(Input::Live(n(1, "ticket_message", json!({"ticket_id": 7}))), t0, &d, Local::default());
-        let a = r.handle(Input::Live(n(2, "ticket_message", json!({"ticket_id": 7}))), t0, &d, Local::default());
+        r.handle(
+            Input::Live(n(1, "ticket_message", json!({"ticket_id": 7}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        let a = r.handle(
+            Input::Live(n(2, "ticket_message", json!({"ticket_id": 7}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         assert_eq!(toasts(&a)[0].key, ToastKey::Ticket("7".into()));
         assert_eq!(r.on_screen(), 1);
     }
@@ -551,20 +680,64 @@ mod tests {
         d.preferences.channels.banner.repeats = 2;
         d.preferences.channels.banner.repeat_interval_s = 30;
         let mut r = Router::new();
-        r.handle(Input::Live(n(1, "ticket_created", json!({"ticket_id": 1}))), t0, &d, Local::default());
-        r.handle(Input::Live(n(2, "ticket_created", json!({"ticket_id": 2}))), t0, &d, Local::default());
-        assert!(r.handle(Input::Tick, t0 + Duration::from_secs(29), &d, Local::default()).is_empty());
-        let a = r.handle(Input::Tick, t0 + Duration::from_secs(30), &d, Local::default());
-        assert_eq!(toasts(&a).iter().map(|t| t.repeat).collect::<Vec<_>>(), [1, 1]);
+        r.handle(
+            Input::Live(n(1, "ticket_created", json!({"ticket_id": 1}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        r.handle(
+            Input::Live(n(2, "ticket_created", json!({"ticket_id": 2}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        assert!(
+            r.handle(
+                Input::Tick,
+                t0 + Duration::from_secs(29),
+                &d,
+                Local::default()
+            )
+            .is_empty()
+        );
+        let a = r.handle(
+            Input::Tick,
+            t0 + Duration::from_secs(30),
+            &d,
+            Local::default(),
+        );
+        assert_eq!(
+            toasts(&a).iter().map(|t| t.repeat).collect::<Vec<_>>(),
+            [1, 1]
+        );
         // Read #1 elsewhere: its toast closes and it never comes back.
-        let a = r.handle(Input::Read(vec!["n1".into()]), t0 + Duration::from_secs(31), &d, Local::default());
+        let a = r.handle(
+            Input::Read(vec!["n1".into()]),
+            t0 + Duration::from_secs(31),
+            &d,
+            Local::default(),
+        );
         assert_eq!(a, vec![Action::Close(ToastKey::Ticket("1".into()))]);
-        let a = r.handle(Input::Tick, t0 + Duration::from_secs(60), &d, Local::default());
+        let a = r.handle(
+            Input::Tick,
+            t0 + Duration::from_secs(60),
+            &d,
+            Local::default(),
+        );
         assert_eq!(toasts(&a).len(), 1);
         assert_eq!(toasts(&a)[0].key, ToastKey::Ticket("2".into()));
         assert_eq!(toasts(&a)[0].repeat, 2);
         assert_eq!(r.pending_repeats(), 0, "two repeats and done");
-        assert!(r.handle(Input::Tick, t0 + Duration::from_secs(200), &d, Local::default()).is_empty());
+        assert!(
+            r.handle(
+                Input::Tick,
+                t0 + Duration::from_secs(200),
+                &d,
+                Local::default()
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -573,8 +746,18 @@ mod tests {
         let mut d = doc();
         d.preferences.channels.banner.repeats = 5;
         let mut r = Router::new();
-        r.handle(Input::Live(n(1, "ticket_created", json!({}))), t0, &d, Local::default());
-        r.handle(Input::Live(n(5, "ticket_created", json!({}))), t0, &d, Local::default());
+        r.handle(
+            Input::Live(n(1, "ticket_created", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        r.handle(
+            Input::Live(n(5, "ticket_created", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         r.handle(Input::ReadAll(3), t0, &d, Local::default());
         assert_eq!(r.pending_repeats(), 1);
     }
@@ -584,16 +767,38 @@ mod tests {
         let t0 = Instant::now();
         let mut d = with_sound(doc(), "sla_expired");
         d.policy.mandatory_types = vec!["sla_expired".into()];
-        let paused = Local { paused: true, ..Local::default() };
+        let paused = Local {
+            paused: true,
+            ..Local::default()
+        };
         let mut r = Router::new();
-        let a = r.handle(Input::Live(n(1, "ticket_created", json!({}))), t0, &d, paused);
+        let a = r.handle(
+            Input::Live(n(1, "ticket_created", json!({}))),
+            t0,
+            &d,
+            paused,
+        );
         assert!(a.is_empty(), "paused: inbox only");
         let a = r.handle(Input::Live(n(2, "sla_expired", json!({}))), t0, &d, paused);
-        assert_eq!((toasts(&a).len(), plays(&a)), (1, 0), "mandatory: silent toast");
+        assert_eq!(
+            (toasts(&a).len(), plays(&a)),
+            (1, 0),
+            "mandatory: silent toast"
+        );
         d.preferences.receive = false;
-        let a = r.handle(Input::Live(n(3, "ticket_created", json!({}))), t0, &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(3, "ticket_created", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         assert!(a.is_empty(), "master switch off: inbox only");
-        let a = r.handle(Input::Live(n(4, "sla_expired", json!({}))), t0, &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(4, "sla_expired", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         assert_eq!((toasts(&a).len(), plays(&a)), (1, 0));
     }
 
@@ -603,7 +808,15 @@ mod tests {
         let d = with_sound(doc(), "chat_created");
         let mut r = Router::new();
         for i in 0..12 {
-            assert!(r.handle(Input::Replayed(n(i, "chat_created", json!({}))), t0, &d, Local::default()).is_empty());
+            assert!(
+                r.handle(
+                    Input::Replayed(n(i, "chat_created", json!({}))),
+                    t0,
+                    &d,
+                    Local::default()
+                )
+                .is_empty()
+            );
         }
         let mut read = n(100, "chat_created", json!({}));
         read.read_at = Some(chrono::Utc::now());
@@ -613,7 +826,15 @@ mod tests {
         assert_eq!(toasts(&a)[0].body, ToastBody::Away { count: 12 });
         assert_eq!(plays(&a), 1);
         // A second replay with nothing new says nothing.
-        assert!(r.handle(Input::ReplayDone, t0 + Duration::from_secs(9), &d, Local::default()).is_empty());
+        assert!(
+            r.handle(
+                Input::ReplayDone,
+                t0 + Duration::from_secs(9),
+                &d,
+                Local::default()
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -623,11 +844,52 @@ mod tests {
         d.preferences.channels.banner.enabled = false;
         let mut r = Router::new();
         let at = |ms: u64| t0 + Duration::from_millis(ms);
-        assert_eq!(plays(&r.handle(Input::Live(n(1, "chat_created", json!({}))), at(0), &d, Local::default())), 1);
-        assert_eq!(plays(&r.handle(Input::Live(n(2, "sla_expired", json!({}))), at(1000), &d, Local::default())), 0);
-        assert_eq!(plays(&r.handle(Input::Live(n(3, "sla_expired", json!({}))), at(1600), &d, Local::default())), 1);
-        assert_eq!(plays(&r.handle(Input::Live(n(4, "chat_created", json!({}))), at(3500), &d, Local::default())), 0, "same melody within 4 s");
-        assert_eq!(plays(&r.handle(Input::Live(n(5, "chat_created", json!({}))), at(4100), &d, Local::default())), 1);
+        assert_eq!(
+            plays(&r.handle(
+                Input::Live(n(1, "chat_created", json!({}))),
+                at(0),
+                &d,
+                Local::default()
+            )),
+            1
+        );
+        assert_eq!(
+            plays(&r.handle(
+                Input::Live(n(2, "sla_expired", json!({}))),
+                at(1000),
+                &d,
+                Local::default()
+            )),
+            0
+        );
+        assert_eq!(
+            plays(&r.handle(
+                Input::Live(n(3, "sla_expired", json!({}))),
+                at(1600),
+                &d,
+                Local::default()
+            )),
+            1
+        );
+        assert_eq!(
+            plays(&r.handle(
+                Input::Live(n(4, "chat_created", json!({}))),
+                at(3500),
+                &d,
+                Local::default()
+            )),
+            0,
+            "same melody within 4 s"
+        );
+        assert_eq!(
+            plays(&r.handle(
+                Input::Live(n(5, "chat_created", json!({}))),
+                at(4100),
+                &d,
+                Local::default()
+            )),
+            1
+        );
     }
 
     #[test]
@@ -637,9 +899,23 @@ mod tests {
         let mut r = Router::new();
         let mut read = n(1, "ticket_created", json!({}));
         read.read_at = Some(chrono::Utc::now());
-        assert!(r.handle(Input::Live(read), t0, &d, Local::default()).is_empty());
-        let focused = Local { inbox_focused: true, ..Local::default() };
-        assert!(r.handle(Input::Live(n(2, "ticket_created", json!({}))), t0, &d, focused).is_empty());
+        assert!(
+            r.handle(Input::Live(read), t0, &d, Local::default())
+                .is_empty()
+        );
+        let focused = Local {
+            inbox_focused: true,
+            ..Local::default()
+        };
+        assert!(
+            r.handle(
+                Input::Live(n(2, "ticket_created", json!({}))),
+                t0,
+                &d,
+                focused
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -649,11 +925,34 @@ mod tests {
         d.policy.notification_center = false;
         d.preferences.channels.sound.enabled = true;
         let mut r = Router::new();
-        let a = r.handle(Input::Live(n(1, "chat_created", json!({}))), t0, &d, Local::default());
-        assert_eq!((toasts(&a).len(), plays(&a)), (1, 1), "new dialogue: pop-up and sound");
-        let a = r.handle(Input::Live(n(2, "ticket_message", json!({}))), t0 + Duration::from_secs(10), &d, Local::default());
-        assert_eq!((toasts(&a).len(), plays(&a)), (0, 1), "new message: sound only by default");
-        let a = r.handle(Input::Live(n(3, "ticket_closed", json!({}))), t0 + Duration::from_secs(20), &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(1, "chat_created", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        assert_eq!(
+            (toasts(&a).len(), plays(&a)),
+            (1, 1),
+            "new dialogue: pop-up and sound"
+        );
+        let a = r.handle(
+            Input::Live(n(2, "ticket_message", json!({}))),
+            t0 + Duration::from_secs(10),
+            &d,
+            Local::default(),
+        );
+        assert_eq!(
+            (toasts(&a).len(), plays(&a)),
+            (0, 1),
+            "new message: sound only by default"
+        );
+        let a = r.handle(
+            Input::Live(n(3, "ticket_closed", json!({}))),
+            t0 + Duration::from_secs(20),
+            &d,
+            Local::default(),
+        );
         assert!(a.is_empty());
     }
 
@@ -662,9 +961,23 @@ mod tests {
         let t0 = Instant::now();
         let d = doc();
         let mut r = Router::new();
-        let a = r.handle(Input::Live(n(1, TEST_NOTIFICATION, json!({"channel": "sound"}))), t0, &d, Local::default());
-        assert_eq!((toasts(&a).len(), plays(&a)), (0, 1), "sound is off in the settings, the test still plays");
-        let a = r.handle(Input::Live(n(2, TEST_NOTIFICATION, json!({"channel": "banner"}))), t0, &d, Local::default());
+        let a = r.handle(
+            Input::Live(n(1, TEST_NOTIFICATION, json!({"channel": "sound"}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        assert_eq!(
+            (toasts(&a).len(), plays(&a)),
+            (0, 1),
+            "sound is off in the settings, the test still plays"
+        );
+        let a = r.handle(
+            Input::Live(n(2, TEST_NOTIFICATION, json!({"channel": "banner"}))),
+            t0,
+            &d,
+            Local::default(),
+        );
         assert_eq!(toasts(&a).len(), 1);
     }
 }

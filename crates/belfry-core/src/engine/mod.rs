@@ -1,0 +1,321 @@
+//! The running core: the connection task, the outbox task and the delivery
+//! task around one local store, and the handle front ends hold.
+
+mod connection;
+mod delivery;
+mod outbox;
+
+use crate::backoff::Backoff;
+use crate::event::{ConnState, CoreEvent};
+use crate::net::Api;
+use crate::patch::Patch;
+use crate::router::{Input, Local};
+use crate::sinks::Sinks;
+use crate::store::{Op, Retention, Store, StoreError};
+use belfry_proto::settings::{self, FieldError, Policy, Preferences, SettingsDocument};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Notify, broadcast, mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// How the engine runs.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Reconnect delays.
+    pub backoff: Backoff,
+    /// How much read history the local store keeps.
+    pub retention: Retention,
+    /// Heartbeat interval until the server's `welcome` says otherwise.
+    pub heartbeat: Duration,
+    /// How long to wait for the stream to open and answer `hello`.
+    pub connect_timeout: Duration,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            backoff: Backoff::default(),
+            retention: Retention::default(),
+            heartbeat: Duration::from_secs(u64::from(belfry_proto::stream::DEFAULT_HEARTBEAT_S)),
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// A settings edit that could not be queued.
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    /// The policy forbids these fields; nothing was changed.
+    #[error("the instance policy does not allow this change")]
+    Refused(Vec<FieldError>),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The edit did not survive a round trip.
+    #[error(transparent)]
+    Patch(#[from] crate::patch::PatchError),
+}
+
+/// What the tasks share.
+pub(crate) struct Ctx {
+    pub store: Store,
+    pub api: Api,
+    pub tls: Arc<rustls::ClientConfig>,
+    pub config: EngineConfig,
+    pub events: broadcast::Sender<CoreEvent>,
+    pub state: watch::Sender<ConnState>,
+    pub settings: watch::Sender<SettingsDocument>,
+    pub router: mpsc::UnboundedSender<Input>,
+    pub outbox_kick: Notify,
+}
+
+impl Ctx {
+    pub fn emit(&self, event: CoreEvent) {
+        // No subscribers is fine: a headless run may not listen.
+        let _ = self.events.send(event);
+    }
+
+    pub fn set_state(&self, state: ConnState) {
+        if *self.state.borrow() != state {
+            tracing::info!(?state, "connection");
+            self.state.send_replace(state.clone());
+            self.emit(CoreEvent::State(state));
+        }
+    }
+
+    pub fn route(&self, input: Input) {
+        let _ = self.router.send(input);
+    }
+
+    /// Blocking store work off the async threads.
+    pub async fn db<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Store) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.store.clone();
+        match tokio::task::spawn_blocking(move || f(&store)).await {
+            Ok(r) => r,
+            Err(e) => Err(StoreError::Sqlite(rusqlite::Error::ToSqlConversionFailure(
+                Box::new(e),
+            ))),
+        }
+    }
+
+    /// Reports a store failure to the user and the log; the app goes on.
+    pub fn problem(&self, what: &str, e: &dyn std::fmt::Display) {
+        tracing::warn!(error = %e, "{what}");
+        self.emit(CoreEvent::Problem {
+            message: format!("{what}: {e}"),
+        });
+    }
+
+    /// Recomputes the effective settings: the server's document with the
+    /// queued edits applied on top, in order.
+    pub async fn refresh_settings(&self) {
+        let computed = self
+            .db(|s| {
+                let doc = s.settings()?;
+                let ops = s.outbox()?;
+                Ok((doc, ops))
+            })
+            .await;
+        let (doc, ops) = match computed {
+            Ok(v) => v,
+            Err(e) => return self.problem("reading settings", &e),
+        };
+        let mut doc = doc.unwrap_or_else(default_document);
+        for (_, op) in ops {
+            if let Op::Settings { patch } = op {
+                match patch.apply(&doc.preferences) {
+                    Ok(p) => doc.preferences = p,
+                    Err(e) => tracing::warn!(error = %e, "skipping an unusable queued edit"),
+                }
+            }
+        }
+        if *self.settings.borrow() != doc {
+            self.settings.send_replace(doc.clone());
+            self.emit(CoreEvent::Settings(Box::new(doc)));
+        }
+    }
+}
+
+/// The document used before the server's first one arrives.
+pub fn default_document() -> SettingsDocument {
+    SettingsDocument {
+        version: 0,
+        policy: Policy::default(),
+        links: Default::default(),
+        preferences: Preferences::default(),
+    }
+}
+
+enum ConnCmd {
+    RetryNow,
+    Shutdown,
+}
+
+/// The running core.
+pub struct Engine {
+    ctx: Arc<Ctx>,
+    conn_cmd: mpsc::Sender<ConnCmd>,
+    local: watch::Sender<Local>,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Engine {
+    /// Starts the core for an account: `api` is signed in, `store` is that
+    /// account's local store.
+    pub async fn start(
+        config: EngineConfig,
+        store: Store,
+        api: Api,
+        tls: Arc<rustls::ClientConfig>,
+        sinks: Sinks,
+    ) -> Self {
+        let (events, _) = broadcast::channel(1024);
+        let (state, _) = watch::channel(ConnState::Connecting);
+        let (settings_tx, _) = watch::channel(default_document());
+        let (router_tx, router_rx) = mpsc::unbounded_channel();
+        let (local, local_rx) = watch::channel(Local::default());
+        let (shutdown, shutdown_rx) = watch::channel(false);
+        let (conn_cmd, conn_rx) = mpsc::channel(16);
+        let ctx = Arc::new(Ctx {
+            store,
+            api,
+            tls,
+            config,
+            events,
+            state,
+            settings: settings_tx,
+            router: router_tx,
+            outbox_kick: Notify::new(),
+        });
+        ctx.refresh_settings().await;
+        let tasks = vec![
+            tokio::spawn(delivery::run(
+                Arc::clone(&ctx),
+                router_rx,
+                local_rx,
+                sinks,
+                shutdown_rx.clone(),
+            )),
+            tokio::spawn(outbox::run(Arc::clone(&ctx), shutdown_rx)),
+            tokio::spawn(connection::run(Arc::clone(&ctx), conn_rx)),
+        ];
+        Self {
+            ctx,
+            conn_cmd,
+            local,
+            shutdown,
+            tasks,
+        }
+    }
+
+    /// Events for a front end.
+    pub fn events(&self) -> broadcast::Receiver<CoreEvent> {
+        self.ctx.events.subscribe()
+    }
+
+    /// The connection state, as it changes.
+    pub fn state(&self) -> watch::Receiver<ConnState> {
+        self.ctx.state.subscribe()
+    }
+
+    /// The effective settings (server's document plus queued edits).
+    pub fn settings(&self) -> SettingsDocument {
+        self.ctx.settings.borrow().clone()
+    }
+
+    /// The local store (pages and counts for the inbox window).
+    pub fn store(&self) -> &Store {
+        &self.ctx.store
+    }
+
+    /// Marks notifications read: at once locally, then on the server.
+    pub async fn mark_read(&self, ids: Vec<String>) -> Result<Vec<String>, StoreError> {
+        let changed = self.ctx.db(move |s| s.mark_read(&ids)).await?;
+        if !changed.is_empty() {
+            self.ctx.route(Input::Read(changed.clone()));
+            self.ctx.emit(CoreEvent::Read {
+                ids: changed.clone(),
+            });
+            self.after_read().await;
+        }
+        Ok(changed)
+    }
+
+    /// Marks everything stored read.
+    pub async fn mark_all_read(&self) -> Result<usize, StoreError> {
+        let Some(up_to) = self.ctx.db(|s| s.max_seq()).await? else {
+            return Ok(0);
+        };
+        let n = self.ctx.db(move |s| s.mark_all_read(up_to)).await?;
+        self.ctx.route(Input::ReadAll(up_to));
+        self.ctx.emit(CoreEvent::ReadAll { up_to_seq: up_to });
+        self.after_read().await;
+        Ok(n)
+    }
+
+    async fn after_read(&self) {
+        if let Ok(u) = self.ctx.db(|s| s.unread()).await {
+            self.ctx.emit(CoreEvent::Unread(u));
+        }
+        self.ctx.outbox_kick.notify_one();
+    }
+
+    /// Edits the preferences: checked against the policy, applied at once
+    /// locally, queued for the server. Returns the new effective document.
+    pub async fn edit_settings(&self, next: Preferences) -> Result<SettingsDocument, EditError> {
+        let current = self.settings();
+        let errors = settings::validate(&current.policy, &current.preferences, &next);
+        if !errors.is_empty() {
+            self.ctx.emit(CoreEvent::Refused {
+                fields: errors.clone(),
+            });
+            return Err(EditError::Refused(errors));
+        }
+        let patch = Patch::diff(&current.preferences, &next)?;
+        if patch.is_empty() {
+            return Ok(current);
+        }
+        self.ctx
+            .db(move |s| s.push(&Op::Settings { patch }))
+            .await?;
+        self.ctx.refresh_settings().await;
+        self.ctx.outbox_kick.notify_one();
+        Ok(self.settings())
+    }
+
+    /// Reconnects now instead of waiting for the backoff (the network came
+    /// back, or the user pressed Retry).
+    pub fn retry_now(&self) {
+        let _ = self.conn_cmd.try_send(ConnCmd::RetryNow);
+    }
+
+    /// Pauses or resumes toasts and melodies (the inbox still fills).
+    pub fn set_paused(&self, paused: bool) {
+        self.local.send_modify(|l| l.paused = paused);
+    }
+
+    /// Tells the router whether the inbox window has focus.
+    pub fn set_inbox_focused(&self, focused: bool) {
+        self.local.send_modify(|l| l.inbox_focused = focused);
+    }
+
+    /// Tells the router a toast was closed by the user.
+    pub fn toast_closed(&self, key: crate::router::ToastKey) {
+        self.ctx.route(Input::Closed(key));
+    }
+
+    /// Stops every task and closes the stream.
+    pub async fn shutdown(self) {
+        let _ = self.conn_cmd.send(ConnCmd::Shutdown).await;
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.ctx.set_state(ConnState::Stopped);
+    }
+}

@@ -1,0 +1,382 @@
+//! Talking to the instance over HTTP: the URL rules, TLS (the system's
+//! roots plus an admin's extra CA), and the REST calls the core makes.
+
+use crate::secret::Secret;
+use belfry_proto::api::{ErrorBody, ErrorCode, LoginRequest, LoginResponse, ServerInfo};
+use belfry_proto::inbox::{InboxPage, MarkAllRead, MarkRead, ReadResult};
+use belfry_proto::settings::{SettingsDocument, SettingsWrite};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use url::Url;
+
+/// Problems with the instance address or TLS set-up (fatal for a start).
+#[derive(Debug, thiserror::Error)]
+pub enum SetupError {
+    /// Not a URL.
+    #[error("instance address: {0}")]
+    Url(#[from] url::ParseError),
+    /// Not http(s).
+    #[error("instance address must start with https:// (or http:// for this machine)")]
+    Scheme,
+    /// Plain http to another machine without the explicit permission.
+    #[error(
+        "plain http is only allowed to this machine; use https:// or allow insecure connections explicitly"
+    )]
+    Insecure,
+    /// The extra CA file could not be used.
+    #[error("extra CA certificate {path}: {reason}")]
+    Ca {
+        /// The file.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+    /// The TLS library refused the configuration.
+    #[error("TLS: {0}")]
+    Tls(String),
+}
+
+/// A failed REST call, as the core needs to tell them apart.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 401: the token is revoked or expired.
+    #[error("signed out")]
+    Unauthorized,
+    /// The server answered with an error body.
+    #[error("server refused ({status}): {}", body.error.message)]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The body.
+        body: Box<ErrorBody>,
+    },
+    /// No answer: network down, timeout, TLS failure, server gone.
+    #[error("network: {0}")]
+    Network(String),
+    /// An answer that is not what the protocol says.
+    #[error("unexpected answer: {0}")]
+    Decode(String),
+}
+
+impl ApiError {
+    /// The error code when the server refused.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ApiError::Refused { body, .. } => Some(body.error.code),
+            _ => None,
+        }
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
+    }
+}
+
+/// Parses and checks an instance address: https anywhere, http only to
+/// loopback unless `allow_insecure`.
+pub fn instance_url(address: &str, allow_insecure: bool) -> Result<Url, SetupError> {
+    let mut url = Url::parse(address.trim())?;
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&url) || allow_insecure => {}
+        "http" => return Err(SetupError::Insecure),
+        _ => return Err(SetupError::Scheme),
+    }
+    url.set_path("");
+    url.set_query(None);
+    url.set_fragment(None);
+    Ok(url)
+}
+
+/// The URL of the stream for an instance address.
+pub fn stream_url(base: &Url) -> String {
+    let origin = base.as_str().trim_end_matches('/');
+    let ws = origin
+        .replacen("https://", "wss://", 1)
+        .replacen("http://", "ws://", 1);
+    format!("{ws}/api/v1/stream")
+}
+
+/// TLS settings: the system's trusted roots, plus the PEM certificates in
+/// `extra_ca` (an on-premises instance's own CA). Certificates are always
+/// verified.
+pub fn tls_config(extra_ca: Option<&Path>) -> Result<Arc<rustls::ClientConfig>, SetupError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    for cert in native.certs {
+        // A single unusable system certificate must not stop the app.
+        let _ = roots.add(cert);
+    }
+    if let Some(path) = extra_ca {
+        let ca_err = |reason: String| SetupError::Ca {
+            path: path.display().to_string(),
+            reason,
+        };
+        let pem = std::fs::read(path).map_err(|e| ca_err(e.to_string()))?;
+        let mut added = 0;
+        for cert in rustls::pki_types::pem::PemObject::pem_slice_iter(&pem) {
+            let cert: rustls::pki_types::CertificateDer<'static> =
+                cert.map_err(|e| ca_err(e.to_string()))?;
+            roots.add(cert).map_err(|e| ca_err(e.to_string()))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(ca_err("no PEM certificate in the file".into()));
+        }
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| SetupError::Tls(e.to_string()))?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+fn http_client(tls: &Arc<rustls::ClientConfig>) -> Result<reqwest::Client, SetupError> {
+    reqwest::Client::builder()
+        .use_preconfigured_tls((**tls).clone())
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .user_agent(concat!("Belfry/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| SetupError::Tls(e.to_string()))
+}
+
+/// The instance's REST API, signed in.
+#[derive(Clone)]
+pub struct Api {
+    base: Url,
+    token: Secret,
+    http: reqwest::Client,
+}
+
+impl std::fmt::Debug for Api {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Api")
+            .field("base", &self.base.as_str())
+            .field("token", &self.token)
+            .finish()
+    }
+}
+
+async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ApiError> {
+    let status = res.status();
+    let bytes = res
+        .bytes()
+        .await
+        .map_err(|e| ApiError::Network(e.to_string()))?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        return Err(ApiError::Unauthorized);
+    }
+    match serde_json::from_slice::<ErrorBody>(&bytes) {
+        Ok(body) => Err(ApiError::Refused {
+            status: status.as_u16(),
+            body: Box::new(body),
+        }),
+        Err(_) => Err(ApiError::Decode(format!(
+            "HTTP {status} without an error body"
+        ))),
+    }
+}
+
+impl Api {
+    /// A client for `base` with `token`.
+    pub fn new(
+        base: Url,
+        token: Secret,
+        tls: &Arc<rustls::ClientConfig>,
+    ) -> Result<Self, SetupError> {
+        Ok(Self {
+            base,
+            token,
+            http: http_client(tls)?,
+        })
+    }
+
+    /// The instance address.
+    pub fn base(&self) -> &Url {
+        &self.base
+    }
+
+    /// The token (for the stream's upgrade request).
+    pub fn token(&self) -> &Secret {
+        &self.token
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<&impl Serialize>,
+    ) -> Result<T, ApiError> {
+        let mut req = self
+            .http
+            .request(method, self.url(path))
+            .bearer_auth(self.token.expose());
+        if let Some(b) = body {
+            req = req.json(b);
+        }
+        let res = req
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        decode(res).await
+    }
+
+    /// `GET /info` (no token needed).
+    pub async fn info(base: &Url, tls: &Arc<rustls::ClientConfig>) -> Result<ServerInfo, ApiError> {
+        let http = http_client(tls).map_err(|e| ApiError::Network(e.to_string()))?;
+        let url = format!("{}/api/v1/info", base.as_str().trim_end_matches('/'));
+        let res = http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        decode(res).await
+    }
+
+    /// Signs in; returns the API client and who signed in.
+    pub async fn login(
+        base: &Url,
+        tls: &Arc<rustls::ClientConfig>,
+        login: &str,
+        password: &Secret,
+    ) -> Result<(Self, LoginResponse), ApiError> {
+        let http = http_client(tls).map_err(|e| ApiError::Network(e.to_string()))?;
+        let url = format!("{}/api/v1/auth/login", base.as_str().trim_end_matches('/'));
+        let body = LoginRequest {
+            login: login.to_owned(),
+            password: password.expose().to_owned(),
+            client: Some(concat!("Belfry ", env!("CARGO_PKG_VERSION")).to_owned()),
+        };
+        let res = http
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let answer: LoginResponse = decode(res).await?;
+        let api = Self {
+            base: base.clone(),
+            token: Secret::new(answer.token.clone()),
+            http,
+        };
+        Ok((api, answer))
+    }
+
+    /// Revokes the token.
+    pub async fn logout(&self) -> Result<(), ApiError> {
+        let res = self
+            .http
+            .post(self.url("/api/v1/auth/logout"))
+            .bearer_auth(self.token.expose())
+            .send()
+            .await
+            .map_err(|e| ApiError::Network(e.to_string()))?;
+        match res.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED => Ok(()),
+            s => Err(ApiError::Decode(format!("logout answered {s}"))),
+        }
+    }
+
+    /// The settings document.
+    pub async fn settings(&self) -> Result<SettingsDocument, ApiError> {
+        self.call(Method::GET, "/api/v1/settings", None::<&()>)
+            .await
+    }
+
+    /// Writes preferences.
+    pub async fn put_settings(&self, write: &SettingsWrite) -> Result<SettingsDocument, ApiError> {
+        self.call(Method::PUT, "/api/v1/settings", Some(write))
+            .await
+    }
+
+    /// One inbox page.
+    pub async fn inbox(
+        &self,
+        unread: bool,
+        cursor: Option<&str>,
+        limit: u32,
+    ) -> Result<InboxPage, ApiError> {
+        let mut path = format!("/api/v1/inbox?limit={limit}&unread={unread}");
+        if let Some(c) = cursor {
+            path.push_str("&cursor=");
+            path.push_str(&url::form_urlencoded::byte_serialize(c.as_bytes()).collect::<String>());
+        }
+        self.call(Method::GET, &path, None::<&()>).await
+    }
+
+    /// Marks read.
+    pub async fn mark_read(&self, ids: &[String]) -> Result<ReadResult, ApiError> {
+        self.call(
+            Method::POST,
+            "/api/v1/inbox/read",
+            Some(&MarkRead { ids: ids.to_vec() }),
+        )
+        .await
+    }
+
+    /// Marks everything up to a sequence read.
+    pub async fn mark_all_read(&self, up_to_seq: u64) -> Result<ReadResult, ApiError> {
+        self.call(
+            Method::POST,
+            "/api/v1/inbox/read-all",
+            Some(&MarkAllRead {
+                up_to_seq: Some(up_to_seq),
+            }),
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_this_machine() {
+        assert!(instance_url("http://127.0.0.1:8700", false).is_ok());
+        assert!(instance_url("http://localhost:8700/x?y", false).is_ok());
+        assert!(instance_url("http://[::1]:8700", false).is_ok());
+        assert!(matches!(
+            instance_url("http://help.example.com", false),
+            Err(SetupError::Insecure)
+        ));
+        assert!(instance_url("http://help.example.com", true).is_ok());
+        assert!(instance_url("https://help.example.com", false).is_ok());
+        assert!(matches!(
+            instance_url("ftp://help.example.com", true),
+            Err(SetupError::Scheme)
+        ));
+        let u = instance_url("https://help.example.com/some/path", false).unwrap();
+        assert_eq!(stream_url(&u), "wss://help.example.com/api/v1/stream");
+    }
+
+    #[test]
+    fn a_bad_extra_ca_is_a_clear_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ca.pem");
+        std::fs::write(&path, "not a certificate").unwrap();
+        let err = tls_config(Some(&path)).unwrap_err();
+        assert!(err.to_string().contains("ca.pem"), "{err}");
+        assert!(tls_config(None).is_ok());
+    }
+}

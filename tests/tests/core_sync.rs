@@ -1,0 +1,433 @@
+//! The headless core against the reference instance over loopback: resume
+//! without loss or duplicates through restarts and cuts, the offline outbox,
+//! settings re-basing, sign-out, half-open connections.
+
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use belfry_core::event::{ConnState, CoreEvent};
+use belfry_core::router::{ToastBody, ToastKey};
+use belfry_core::sinks::Record;
+use belfry_instance::Config;
+use belfry_proto::inbox::{InboxPage, UnreadCount};
+use belfry_proto::settings::{Policy, Reason, SettingsDocument, SettingsWrite};
+use belfry_tests::proxy::Proxy;
+use belfry_tests::{Api, Desk, OPERATOR, TestInstance, eventually, quick_config};
+use reqwest::Method;
+use std::time::Duration;
+
+async fn server_ids(api: &Api) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/inbox?limit=500&cursor={c}"),
+            None => "/api/v1/inbox?limit=500".to_owned(),
+        };
+        let page: InboxPage = api.get(&path).await;
+        out.extend(page.items.into_iter().map(|n| (n.seq, n.id)));
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    out.reverse();
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_events_through_restarts_and_cuts_land_once_in_order() {
+    let mut t = TestInstance::start().await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let desk = Desk::start(&proxy.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    let mut events = desk.engine.events();
+    fastrand::seed(7);
+    let mut emitted = 0;
+    for _round in 0..5 {
+        let admin = t.admin().await;
+        for _batch in 0..10 {
+            let n = admin
+                .emit_many(OPERATOR.0, "ticket_message", 200)
+                .await
+                .len();
+            emitted += n;
+            if fastrand::u8(..3) == 0 {
+                // Cut the stream somewhere in the middle of the traffic.
+                tokio::time::sleep(Duration::from_millis(fastrand::u64(0..30))).await;
+                proxy.cut();
+            }
+        }
+        // Restart the server on the same database and port.
+        t = t.pause().await.resume().await;
+    }
+    assert_eq!(emitted, 10_000);
+    let api = t.operator().await;
+    let want = server_ids(&api).await;
+    assert_eq!(want.len(), 10_000);
+    eventually("all 10,000 stored", Duration::from_secs(60), || {
+        desk.stored().len() >= 10_000
+    })
+    .await;
+    let got = desk.stored();
+    assert_eq!(got, want, "every notification once, in the server's order");
+    let mut reconnects = 0;
+    loop {
+        match events.try_recv() {
+            Ok(CoreEvent::State(ConnState::Connected)) => reconnects += 1,
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert!(
+        reconnects >= 5 + 3,
+        "the stream really was cut and restarted ({reconnects} reconnects)"
+    );
+    assert_eq!(desk.engine.store().integrity_check().unwrap(), "ok");
+}
+
+#[tokio::test]
+async fn marks_made_offline_reach_the_server_in_order() {
+    let t = TestInstance::start().await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let admin = t.admin().await;
+    let ids = admin.emit_many(OPERATOR.0, "chat_created", 20).await;
+    let desk = Desk::start(&proxy.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    eventually("inbox filled", Duration::from_secs(10), || {
+        desk.stored().len() == 20
+    })
+    .await;
+
+    // Go offline: the server is gone.
+    let stopped = t.pause().await;
+    proxy.cut();
+    desk.wait_state("offline or reconnecting", |s| {
+        !matches!(s, ConnState::Connected | ConnState::Connecting)
+    })
+    .await;
+    desk.engine
+        .mark_read(vec![ids[15].clone(), ids[3].clone()])
+        .await
+        .unwrap();
+    desk.engine.mark_all_read().await.unwrap();
+    assert_eq!(
+        desk.engine.store().unread().unwrap().total,
+        0,
+        "applied locally at once"
+    );
+    assert_eq!(desk.engine.store().outbox().unwrap().len(), 2);
+
+    let t = stopped.resume().await;
+    desk.connected().await;
+    eventually("outbox sent", Duration::from_secs(10), || {
+        desk.engine.store().outbox().unwrap().is_empty()
+    })
+    .await;
+    let api = t.operator().await;
+    let count: UnreadCount = api.get("/api/v1/inbox/unread-count").await;
+    assert_eq!(count.unread, 0);
+    // The server's log shows the two operations in the order they were made.
+    let (mut s, _) =
+        belfry_tests::Stream::connect(t.url(), &api.token, Some(ids.len() as u64)).await;
+    match s.next().await {
+        belfry_proto::stream::ServerFrame::Read { ids: read, .. } => {
+            assert_eq!(read, vec![ids[15].clone(), ids[3].clone()])
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        s.next().await,
+        belfry_proto::stream::ServerFrame::ReadAll { .. }
+    ));
+}
+
+#[tokio::test]
+async fn a_read_on_the_server_clears_it_locally_and_stops_its_repeats() {
+    let t = TestInstance::start().await;
+    let api = t.operator().await;
+    let doc: SettingsDocument = api.get("/api/v1/settings").await;
+    let mut prefs = doc.preferences.clone();
+    prefs.channels.banner.repeats = 3;
+    prefs.channels.banner.repeat_interval_s = 10;
+    let _: SettingsDocument = api
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            &SettingsWrite {
+                base_version: doc.version,
+                preferences: prefs,
+            },
+        )
+        .await;
+    let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    eventually("settings synced", Duration::from_secs(10), || {
+        desk.engine.settings().preferences.channels.banner.repeats == 3
+    })
+    .await;
+
+    let admin = t.admin().await;
+    let id = admin
+        .emit_many(OPERATOR.0, "sla_expired", 1)
+        .await
+        .remove(0);
+    let shown = |r: &[Record]| {
+        r.iter().filter(|x| matches!(x, Record::Shown(_, t) if matches!(&t.body, ToastBody::Item(n) if n.id == id))).count()
+    };
+    eventually("toast shown", Duration::from_secs(10), || {
+        shown(&desk.recorder.records()) == 1
+    })
+    .await;
+
+    let _: serde_json::Value = api
+        .send(
+            Method::POST,
+            "/api/v1/inbox/read",
+            &serde_json::json!({ "ids": [id] }),
+        )
+        .await;
+    eventually("read locally", Duration::from_secs(10), || {
+        desk.engine.store().is_read(&id).unwrap()
+    })
+    .await;
+    eventually("toast closed", Duration::from_secs(5), || {
+        desk.recorder
+            .records()
+            .iter()
+            .any(|r| matches!(r, Record::Closed(_, ToastKey::Notification(_))))
+    })
+    .await;
+    // Past the first repeat's time, nothing came back.
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(
+        shown(&desk.recorder.records()),
+        1,
+        "no repeat after the read"
+    );
+}
+
+#[tokio::test]
+async fn a_settings_edit_racing_a_server_edit_merges_and_policy_wins() {
+    let t = TestInstance::start().await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let desk = Desk::start(&proxy.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    eventually("settings synced", Duration::from_secs(10), || {
+        desk.engine.settings().version >= 1
+    })
+    .await;
+
+    // Offline, the desktop changes the banner duration and turns the banner off…
+    let stopped = t.pause().await;
+    proxy.cut();
+    desk.wait_state("not connected", |s| {
+        !matches!(s, ConnState::Connected | ConnState::Connecting)
+    })
+    .await;
+    let mut mine = desk.engine.settings().preferences;
+    mine.channels.banner.duration_s = 25;
+    mine.types.get_mut("ticket_created").unwrap().melody = "harp".into();
+    mine.channels.banner.enabled = false;
+    let effective = desk.engine.edit_settings(mine).await.unwrap();
+    assert_eq!(
+        effective.preferences.channels.banner.duration_s, 25,
+        "applied at once"
+    );
+
+    // …while the web profile turns sound on and the admin makes the banner mandatory.
+    // (The desktop stays cut off until both are done.)
+    proxy.stall(true);
+    let t = stopped.resume().await;
+    let web = t.operator().await;
+    let mut events = desk.engine.events();
+    let doc: SettingsDocument = web.get("/api/v1/settings").await;
+    let mut theirs = doc.preferences.clone();
+    theirs.channels.sound.enabled = true;
+    theirs.types.get_mut("ticket_created").unwrap().melody = "bells".into();
+    let _: SettingsDocument = web
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            &SettingsWrite {
+                base_version: doc.version,
+                preferences: theirs,
+            },
+        )
+        .await;
+    let admin = t.admin().await;
+    let _: Policy = admin
+        .send(
+            Method::PUT,
+            "/api/v1/admin/policy",
+            &Policy {
+                mandatory_channels: vec!["banner".into()],
+                ..Policy::default()
+            },
+        )
+        .await;
+    proxy.stall(false);
+    proxy.cut();
+
+    desk.connected().await;
+    eventually("outbox sent", Duration::from_secs(10), || {
+        desk.engine.store().outbox().unwrap().is_empty()
+    })
+    .await;
+    let server: SettingsDocument = web.get("/api/v1/settings").await;
+    let p = &server.preferences;
+    assert_eq!(p.channels.banner.duration_s, 25, "my field");
+    assert_eq!(
+        p.types["ticket_created"].melody, "harp",
+        "my field wins where both edited"
+    );
+    assert!(p.channels.sound.enabled, "their field");
+    assert!(
+        p.channels.banner.enabled,
+        "policy wins: the banner stays on"
+    );
+    eventually(
+        "desktop has the server's document",
+        Duration::from_secs(5),
+        || desk.engine.settings() == server,
+    )
+    .await;
+    let mut refused = None;
+    while let Ok(Ok(ev)) = tokio::time::timeout(Duration::from_secs(5), events.recv()).await {
+        if let CoreEvent::Refused { fields } = ev {
+            refused = Some(fields);
+            break;
+        }
+    }
+    let fields = refused.expect("the refusal reached the front end");
+    assert!(
+        fields
+            .iter()
+            .any(|f| f.path == "preferences.channels.banner.enabled"
+                && f.reason == Reason::MandatoryChannel),
+        "{fields:?}"
+    );
+
+    // Online, an edit that breaks policy is refused at once and nothing changes.
+    let mut bad = desk.engine.settings().preferences;
+    bad.channels.banner.enabled = false;
+    let before = desk.engine.settings();
+    let err = desk.engine.edit_settings(bad).await.unwrap_err();
+    assert!(
+        matches!(err, belfry_core::engine::EditError::Refused(ref f) if f[0].reason == Reason::MandatoryChannel)
+    );
+    assert_eq!(desk.engine.settings(), before);
+}
+
+#[tokio::test]
+async fn a_revoked_token_stops_the_reconnect_loop() {
+    let t = TestInstance::start().await;
+    let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    assert_eq!(t.instance.state.store.hub().streams(2), 1);
+    // Sign this desktop's session out from elsewhere.
+    let api = Api {
+        base: t.url().to_owned(),
+        token: desk.token.clone(),
+        http: reqwest::Client::new(),
+    };
+    let a = api
+        .call(Method::POST, "/api/v1/auth/logout", None::<&()>)
+        .await;
+    assert_eq!(a.status, reqwest::StatusCode::NO_CONTENT);
+    desk.wait_state("signed out", |s| *s == ConnState::SignedOut)
+        .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        *desk.engine.state().borrow(),
+        ConnState::SignedOut,
+        "no retries"
+    );
+    assert_eq!(t.instance.state.store.hub().streams(2), 0);
+}
+
+#[tokio::test]
+async fn a_half_open_connection_is_replaced_within_two_heartbeats() {
+    let t = TestInstance::start_with(Config {
+        heartbeat: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let desk = Desk::start(&proxy.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    proxy.stall(true);
+    let started = std::time::Instant::now();
+    desk.wait_state("lost", |s| *s != ConnState::Connected)
+        .await;
+    let detected = started.elapsed();
+    assert!(
+        detected <= Duration::from_millis(3500),
+        "detected after {detected:?}"
+    );
+    proxy.stall(false);
+    desk.connected().await;
+    // And the new connection carries events.
+    let admin = t.admin().await;
+    let id = admin
+        .emit_many(OPERATOR.0, "chat_created", 1)
+        .await
+        .remove(0);
+    eventually(
+        "event over the new connection",
+        Duration::from_secs(10),
+        || desk.stored().iter().any(|(_, i)| *i == id),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_long_outage_resyncs_and_announces_once() {
+    let t = TestInstance::start_with(Config {
+        replay_window: 50,
+        ..Config::default()
+    })
+    .await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let admin = t.admin().await;
+    let desk = Desk::start(&proxy.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    let stopped = t.pause().await;
+    proxy.cut();
+    desk.wait_state("not connected", |s| {
+        !matches!(s, ConnState::Connected | ConnState::Connecting)
+    })
+    .await;
+    proxy.stall(true);
+    let t = stopped.resume().await;
+    let admin = Api {
+        base: t.url().to_owned(),
+        ..admin
+    };
+    let _ = admin.emit_many(OPERATOR.0, "ticket_created", 300).await;
+    proxy.stall(false);
+    proxy.cut();
+    desk.connected().await;
+    eventually("all 300 stored", Duration::from_secs(20), || {
+        desk.stored().len() == 300
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let records = desk.recorder.records();
+    let items = records
+        .iter()
+        .filter(|r| matches!(r, Record::Shown(_, t) if matches!(t.body, ToastBody::Item(_))))
+        .count();
+    let away: Vec<u32> = records
+        .iter()
+        .filter_map(|r| match r {
+            Record::Shown(_, t) => match t.body {
+                ToastBody::Away { count } => Some(count),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(items, 0, "no toast storm");
+    assert_eq!(away, vec![300], "one summary");
+}
