@@ -112,7 +112,8 @@ pub struct Unread {
 }
 
 /// How much history to keep. Unread notifications are always kept.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Retention {
     /// Keep at most this many read notifications.
     pub max_read: u64,

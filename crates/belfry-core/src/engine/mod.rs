@@ -150,6 +150,26 @@ pub fn default_document() -> SettingsDocument {
     }
 }
 
+/// How often the local store is trimmed to the retention.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Trims read history to the retention at start and then hourly.
+async fn maintain(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(PRUNE_EVERY);
+    loop {
+        tokio::select! {
+            _ = every.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        let retention = ctx.config.retention;
+        match ctx.db(move |s| s.prune(retention)).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(dropped = n, "trimmed read history"),
+            Err(e) => ctx.problem("trimming the local inbox", &e),
+        }
+    }
+}
+
 enum ConnCmd {
     RetryNow,
     Shutdown,
@@ -201,7 +221,8 @@ impl Engine {
                 sinks,
                 shutdown_rx.clone(),
             )),
-            tokio::spawn(outbox::run(Arc::clone(&ctx), shutdown_rx)),
+            tokio::spawn(outbox::run(Arc::clone(&ctx), shutdown_rx.clone())),
+            tokio::spawn(maintain(Arc::clone(&ctx), shutdown_rx)),
             tokio::spawn(connection::run(Arc::clone(&ctx), conn_rx)),
         ];
         Self {
