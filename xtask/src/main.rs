@@ -1,11 +1,13 @@
 //! `cargo xtask`: the project's commands.
 //!
-//! - `demo`: runs Belfry's demo (for now the reference instance with its
-//!   event generator; the desktop app joins it in a later step).
-//! - `test`: installs what the suite needs and runs every test inside the
-//!   Linux test rig: a temp HOME, a private D-Bus session, Xvfb, a
-//!   notification daemon, an unlocked keyring and the ALSA null device.
-//! - `lint`: rustfmt and clippy, as CI runs them.
+//! - `demo`: runs Belfry's demo: the app (headless for now) against an
+//!   embedded reference instance with its event generator.
+//! - `test`: installs what the suite needs, builds and tests the front end,
+//!   then runs every Rust test inside the Linux test rig: a temp HOME, a
+//!   private D-Bus session, Xvfb, a notification daemon, an unlocked keyring
+//!   and the ALSA null device.
+//! - `lint`: builds the front end (src-tauri embeds it), then rustfmt and
+//!   clippy, as CI runs them.
 //! - `openapi`: rewrites `docs/openapi.json` from the routes.
 
 mod rig;
@@ -16,9 +18,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi> [args]
-  demo [--listen ADDR]    run the demo instance (sign in as demo / belfry-demo)
-  test [nextest args]     install what is missing, then run every test in the rig
-  lint                    cargo fmt --check and clippy -D warnings
+  demo [app args]         run the app against an embedded demo instance
+  test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
+  lint                    build the UI, then cargo fmt --check and clippy -D warnings
   openapi                 regenerate docs/openapi.json";
 
 fn main() -> Result<()> {
@@ -63,42 +65,30 @@ fn cargo() -> Command {
 }
 
 fn demo(args: &[String]) -> Result<()> {
-    setup::rust_only()?;
-    let data = setup::data_dir().join("demo");
-    std::fs::create_dir_all(&data).with_context(|| format!("while creating {}", data.display()))?;
-    let listen = args
-        .windows(2)
-        .find(|w| w[0] == "--listen")
-        .map_or("127.0.0.1:8700", |w| w[1].as_str())
-        .to_owned();
+    setup::system_packages()?;
+    setup::ui()?;
     eprintln!(
-        "Belfry demo: the reference instance at http://{listen} with a demo event every few seconds.\n\
-         Accounts: demo / belfry-demo (operator), admin / belfry-admin (admin).\n\
-         Try: curl -s -XPOST http://{listen}/api/v1/auth/login -H 'content-type: application/json' \\\n\
-         \x20      -d '{{\"login\":\"demo\",\"password\":\"belfry-demo\"}}'\n\
-         The API is described at http://{listen}/api-docs. Ctrl-C stops it."
+        "Belfry demo: the app in headless mode against an embedded reference instance that\n\
+         makes a helpdesk event every few seconds. Watch the toasts, hear the melodies;\n\
+         the log shows each notification. Ctrl-C stops it. (The tray and inbox window\n\
+         come with the desktop app step.)"
     );
     run(cargo()
-        .args([
-            "run",
-            "--release",
-            "-p",
-            "belfry-instance",
-            "--",
-            "serve",
-            "--demo",
-        ])
-        .args(["--listen", &listen])
-        .arg("--db")
-        .arg(data.join("instance.db")))
+        .args(["run", "-p", "belfry-desktop", "--bin", "belfry", "--"])
+        .args(["--headless", "--demo", "--verbose"])
+        .args(args))
 }
 
 fn test(args: &[String]) -> Result<()> {
     setup::system_packages()?;
+    setup::ui()?;
+    setup::ui_tests()?;
     let nextest = setup::nextest()?;
     let schemathesis = setup::schemathesis()?;
     // Build first, outside the rig, so compile output is not mixed into it.
     run(cargo().args(["nextest", "run", "--workspace", "--no-run"]))?;
+    // The headless tests run the real `belfry` binary.
+    run(cargo().args(["build", "-p", "belfry-desktop", "--bin", "belfry"]))?;
     let mut inner = vec![
         nextest.to_string_lossy().into_owned(),
         "nextest".into(),
@@ -113,6 +103,8 @@ fn test(args: &[String]) -> Result<()> {
 }
 
 fn lint() -> Result<()> {
+    // Clippy compiles src-tauri, which embeds ui/dist.
+    setup::ui()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([
         "clippy",

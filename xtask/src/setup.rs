@@ -1,9 +1,10 @@
 //! Installs or checks what the commands need: Debian packages, cargo-nextest,
-//! schemathesis (PyPI, in a venv under target/).
+//! schemathesis (PyPI, in a venv under target/), and the front end built
+//! into ui/dist (npm).
 
 use crate::{root, run};
 use anyhow::{Context, Result, bail};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Debian/Ubuntu packages for building the app and running the test rig.
@@ -33,20 +34,6 @@ pub const PACKAGES: &[&str] = &[
     "haskell-status-notifier-item-utils",
     "python3-venv",
 ];
-
-/// Checks that cargo is usable (the demo needs nothing else yet).
-pub fn rust_only() -> Result<()> {
-    Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()))
-        .arg("--version")
-        .output()
-        .context("cargo is not on PATH: install Rust from https://rustup.rs")?;
-    Ok(())
-}
-
-/// Where the demo keeps its data: `target/belfry-data` (never the user's real profile).
-pub fn data_dir() -> PathBuf {
-    root().join("target").join("belfry-data")
-}
 
 fn missing_packages() -> Vec<&'static str> {
     PACKAGES
@@ -139,4 +126,73 @@ pub fn schemathesis() -> Result<PathBuf> {
         bail!("schemathesis did not install to {}", bin.display());
     }
     Ok(bin)
+}
+
+/// The oldest Node.js major version the front end's tools (Vite 7) run on.
+const NODE_MAJOR: u32 = 20;
+
+/// The npm command (a `.cmd` shim on Windows).
+fn npm() -> Command {
+    Command::new(if cfg!(windows) { "npm.cmd" } else { "npm" })
+}
+
+/// Checks that npm is there and Node.js is recent enough.
+fn check_node() -> Result<()> {
+    let install = format!("install Node.js {NODE_MAJOR}+ (with npm) from https://nodejs.org");
+    let npm_ok = npm()
+        .arg("--version")
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !npm_ok {
+        bail!("npm is not on PATH: {install}");
+    }
+    let out = Command::new("node")
+        .arg("--version")
+        .output()
+        .with_context(|| format!("node is not on PATH: {install}"))?;
+    let version = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let major = version
+        .trim_start_matches('v')
+        .split('.')
+        .next()
+        .and_then(|m| m.parse::<u32>().ok());
+    match major {
+        Some(m) if m >= NODE_MAJOR => Ok(()),
+        _ => bail!("Node.js {version:?} is too old: {install}"),
+    }
+}
+
+/// Whether `ui/node_modules` is missing or older than `ui/package-lock.json`.
+/// npm rewrites `node_modules/.package-lock.json` on every install, so its
+/// time stamp is the install's.
+fn ui_needs_install(ui: &Path) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    match (
+        modified(ui.join("node_modules").join(".package-lock.json")),
+        modified(ui.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(locked)) => installed < locked,
+        _ => true,
+    }
+}
+
+/// Builds the front end into `ui/dist`, which src-tauri embeds at compile
+/// time (so this runs before anything compiles it): `npm ci` when
+/// `ui/node_modules` is missing or stale, then `npm run build`.
+pub fn ui() -> Result<()> {
+    check_node()?;
+    let ui = root().join("ui");
+    if ui_needs_install(&ui) {
+        eprintln!("xtask: installing the front end's packages (npm ci)");
+        run(npm()
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&ui))?;
+    }
+    run(npm().args(["run", "build"]).current_dir(&ui))
+}
+
+/// Runs the front end's own tests (vitest).
+pub fn ui_tests() -> Result<()> {
+    run(npm().arg("test").current_dir(root().join("ui")))
 }

@@ -178,14 +178,19 @@ async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ApiErr
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
     }
-    if status == StatusCode::UNAUTHORIZED {
-        return Err(ApiError::Unauthorized);
-    }
     match serde_json::from_slice::<ErrorBody>(&bytes) {
+        // A wrong password is a refusal to explain, not a lost session.
+        Ok(body)
+            if status == StatusCode::UNAUTHORIZED
+                && body.error.code != ErrorCode::InvalidCredentials =>
+        {
+            Err(ApiError::Unauthorized)
+        }
         Ok(body) => Err(ApiError::Refused {
             status: status.as_u16(),
             body: Box::new(body),
         }),
+        Err(_) if status == StatusCode::UNAUTHORIZED => Err(ApiError::Unauthorized),
         Err(_) => Err(ApiError::Decode(format!(
             "HTTP {status} without an error body"
         ))),

@@ -5,3 +5,29 @@
 pub mod melody;
 pub mod player;
 pub mod toast;
+
+use belfry_core::router::{Toast, ToastKey};
+use belfry_core::sinks::{Player, SinkError, Toaster};
+
+/// The sink used when the real one is unavailable (no notification service,
+/// no audio thread): it drops what it is given, so the inbox goes on alone.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Quiet;
+
+impl Toaster for Quiet {
+    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+        tracing::debug!(key = ?toast.key, "toast dropped: no notification service");
+        Ok(())
+    }
+
+    fn close(&self, _key: &ToastKey) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+impl Player for Quiet {
+    fn play(&self, melody: &str) -> Result<(), SinkError> {
+        tracing::debug!(melody, "melody dropped: no audio");
+        Ok(())
+    }
+}

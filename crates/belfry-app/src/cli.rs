@@ -1,0 +1,48 @@
+//! The command line of the `belfry` binary.
+
+use clap::Parser;
+use std::path::PathBuf;
+
+/// Belfry: helpdesk notifications in your tray.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "belfry", version, about)]
+pub struct Cli {
+    /// Run without a window or tray: toasts, melodies and a log only.
+    #[arg(long)]
+    pub headless: bool,
+    /// The instance address, e.g. https://help.example.com (saved for next time).
+    #[arg(long, env = "BELFRY_INSTANCE")]
+    pub instance: Option<String>,
+    /// Sign in as this login (saved for next time). The password comes from
+    /// BELFRY_PASSWORD or is asked for on the terminal.
+    #[arg(long, env = "BELFRY_LOGIN")]
+    pub login: Option<String>,
+    /// Start an embedded reference instance with demo events and sign in to it.
+    #[arg(long)]
+    pub demo: bool,
+    /// Milliseconds between demo events.
+    #[arg(long, default_value_t = 3000)]
+    pub demo_every_ms: u64,
+    /// Allow plain http to an instance that is not on this machine.
+    #[arg(long)]
+    pub allow_insecure: bool,
+    /// An extra CA certificate (PEM) to trust for the instance.
+    #[arg(long)]
+    pub extra_ca: Option<PathBuf>,
+    /// Log to standard error as well as to the log file.
+    #[arg(long)]
+    pub verbose: bool,
+}
+
+impl Cli {
+    /// Parses the process arguments.
+    pub fn from_env() -> Self {
+        Self::parse()
+    }
+
+    /// Is `--headless` among the arguments? (Checked before clap runs, so the
+    /// shell can decide without building a GUI.)
+    pub fn wants_headless<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
+        args.into_iter().any(|a| a.as_ref() == "--headless")
+    }
+}

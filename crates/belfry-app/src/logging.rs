@@ -1,0 +1,38 @@
+//! Logs: a daily-rolling file in the platform's log directory, and standard
+//! error when asked. Nothing here ever logs a token: tokens are `Secret`s.
+
+use std::path::Path;
+use tracing_appender::non_blocking::WorkerGuard;
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+/// Keep the guard alive for the process: dropping it flushes the file.
+pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
+    std::fs::create_dir_all(log_dir)?;
+    let appender = tracing_appender::rolling::Builder::new()
+        .rotation(tracing_appender::rolling::Rotation::DAILY)
+        .filename_prefix("belfry")
+        .filename_suffix("log")
+        .max_log_files(7)
+        .build(log_dir)?;
+    let (file, guard) = tracing_appender::non_blocking(appender);
+    let filter =
+        || EnvFilter::try_from_env("BELFRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let file_layer = tracing_subscriber::fmt::layer()
+        .with_writer(file)
+        .with_ansi(false)
+        .with_filter(filter());
+    let stderr_layer = to_stderr.then(|| {
+        tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_filter(filter())
+    });
+    tracing_subscriber::registry()
+        .with(file_layer)
+        .with(stderr_layer)
+        .try_init()?;
+    Ok(guard)
+}
+
+use tracing_subscriber::Layer as _;

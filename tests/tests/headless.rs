@@ -1,0 +1,192 @@
+//! The `belfry` binary in headless mode, as a user runs it: signs in from
+//! the terminal, raises real toasts through the rig's notification daemon,
+//! acknowledges delivery, and exits cleanly on SIGTERM.
+
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use belfry_proto::api::EmitEvent;
+use belfry_tests::{OPERATOR, TestInstance, eventually};
+use reqwest::Method;
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+fn belfry_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    let bin = dir.join("belfry");
+    assert!(
+        bin.exists(),
+        "{} is not built: run the suite with `cargo xtask test`",
+        bin.display()
+    );
+    bin
+}
+
+struct App {
+    child: Child,
+    log: Arc<Mutex<Vec<String>>>,
+    _home: tempfile::TempDir,
+}
+
+impl App {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        assert!(
+            std::env::var_os("BELFRY_RIG").is_some(),
+            "needs the rig: run with `cargo xtask test`"
+        );
+        let home = tempfile::tempdir().unwrap();
+        let mut cmd = Command::new(belfry_binary());
+        cmd.arg("--headless")
+            .arg("--verbose")
+            .args(args)
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("BELFRY_LOG", "info,belfry_core=debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Self {
+            child,
+            log,
+            _home: home,
+        }
+    }
+
+    fn logged(&self, needle: &str) -> bool {
+        self.log.lock().unwrap().iter().any(|l| l.contains(needle))
+    }
+
+    fn dump(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+
+    async fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let start = std::time::Instant::now();
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "did not stop on SIGTERM:\n{}",
+                self.dump()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        assert!(status.success(), "exit {status}:\n{}", self.dump());
+    }
+}
+
+fn dunst_history() -> String {
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let out = Command::new("dunstctl").arg("history").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn headless_signs_in_toasts_acknowledges_and_stops_on_sigterm() {
+    let t = TestInstance::start().await;
+    let app = App::start(
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", OPERATOR.1)],
+    );
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    assert!(
+        !app.logged(OPERATOR.1),
+        "the password never reaches the log"
+    );
+
+    let admin = t.admin().await;
+    let n: belfry_proto::inbox::Notification = admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/events",
+            &EmitEvent {
+                operator: OPERATOR.0.into(),
+                type_id: "sla_expired".into(),
+                title: Some("Headless SLA check".into()),
+                body: Some("Ticket #42 breached".into()),
+                path: Some("/tickets/42".into()),
+                data: Default::default(),
+            },
+        )
+        .await;
+    eventually(
+        "the toast reached the daemon",
+        Duration::from_secs(10),
+        || dunst_history().contains("Headless SLA check"),
+    )
+    .await;
+    let path = format!(
+        "/api/v1/admin/operators/{}/notifications/{}",
+        OPERATOR.0, n.id
+    );
+    let mut delivered = false;
+    for _ in 0..100 {
+        let d: serde_json::Value = admin.get(&path).await;
+        if d["delivered_at"].is_string() {
+            delivered = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(delivered, "the desktop acknowledged the notification");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn headless_demo_runs_its_own_instance() {
+    let app = App::start(&["--demo", "--demo-every-ms", "200"], &[]);
+    eventually("demo events arrive", Duration::from_secs(30), || {
+        app.logged("notification")
+    })
+    .await;
+    eventually(
+        "demo toasts reach the daemon",
+        Duration::from_secs(10),
+        || dunst_history().contains("\"Belfry\""),
+    )
+    .await;
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_a_clear_error() {
+    let t = TestInstance::start().await;
+    let mut app = App::start(
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", "wrong-password")],
+    );
+    let status = tokio::task::spawn_blocking(move || {
+        let s = app.child.wait().unwrap();
+        (s, app)
+    })
+    .await
+    .unwrap();
+    assert!(!status.0.success());
+    eventually("the reason", Duration::from_secs(5), || {
+        status.1.logged("wrong login or password")
+    })
+    .await;
+}
