@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod proxy;
+pub mod tls;
 
 use belfry_instance::{Config, Instance};
 use belfry_proto::api::{EmitBatch, EmitEvent, LoginRequest, LoginResponse};
@@ -406,6 +407,24 @@ impl Desk {
     ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         Self::start_in(dir, url, login, password, config).await
+    }
+
+    /// Signs in and starts the core with the given sinks and TLS trust.
+    pub async fn start_with(
+        url: &str,
+        login: &str,
+        password: &str,
+        config: belfry_core::engine::EngineConfig,
+        sinks: belfry_core::sinks::Sinks,
+        extra_ca: Option<&std::path::Path>,
+    ) -> Result<belfry_core::engine::Engine, belfry_core::net::ApiError> {
+        use belfry_core::{net, secret::Secret, store::Store};
+        init_logs();
+        let base = net::instance_url(url, false).unwrap();
+        let tls = net::tls_config(extra_ca).unwrap();
+        let (api, _) = net::Api::login(&base, &tls, login, &Secret::new(password)).await?;
+        let store = Store::in_memory().unwrap();
+        Ok(belfry_core::engine::Engine::start(config, store, api, tls, sinks).await)
     }
 
     /// The same with the local store in `dir` (kept from an earlier run).

@@ -431,3 +431,132 @@ async fn a_long_outage_resyncs_and_announces_once() {
     assert_eq!(items, 0, "no toast storm");
     assert_eq!(away, vec![300], "one summary");
 }
+
+/// A toaster as slow as a notification daemon under load (650 ms a call).
+struct SlowDaemon(belfry_core::sinks::Recorder);
+
+impl belfry_core::sinks::Toaster for SlowDaemon {
+    fn show(
+        &self,
+        toast: &belfry_core::router::Toast,
+    ) -> Result<(), belfry_core::sinks::SinkError> {
+        std::thread::sleep(Duration::from_millis(650));
+        belfry_core::sinks::Toaster::show(&self.0, toast)
+    }
+
+    fn close(&self, key: &ToastKey) -> Result<(), belfry_core::sinks::SinkError> {
+        belfry_core::sinks::Toaster::close(&self.0, key)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_daemon_never_slows_the_stream() {
+    let t = TestInstance::start_with(Config {
+        heartbeat: Duration::from_secs(1),
+        ..Config::default()
+    })
+    .await;
+    let recorder = belfry_core::sinks::Recorder::default();
+    let sinks = belfry_core::sinks::Sinks {
+        toaster: std::sync::Arc::new(SlowDaemon(recorder.clone())),
+        player: std::sync::Arc::new(recorder.clone()),
+    };
+    let engine = Desk::start_with(t.url(), OPERATOR.0, OPERATOR.1, quick_config(), sinks, None)
+        .await
+        .unwrap();
+    let mut state = engine.state();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| *s == ConnState::Connected),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let mut events = engine.events();
+    let admin = t.admin().await;
+    let started = std::time::Instant::now();
+    // A burst, in one batch: thousands of frames reach the socket at once.
+    let _ = admin.emit_many(OPERATOR.0, "chat_created", 5000).await;
+    eventually("all stored", Duration::from_secs(20), || {
+        engine.store().all_ids().unwrap().len() == 5000
+    })
+    .await;
+    let stored_in = started.elapsed();
+    let toasts = recorder.records().len();
+    assert!(
+        toasts < 10,
+        "storing did not wait for the daemon ({toasts} toasts shown while 5000 were stored in {stored_in:?})"
+    );
+    // Heartbeats kept flowing (the server would have closed a silent client after 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    loop {
+        match events.try_recv() {
+            Ok(CoreEvent::State(s)) if s != ConnState::Connected => {
+                panic!("the connection changed state during the burst: {s:?}")
+            }
+            Ok(_) | Err(tokio::sync::broadcast::error::TryRecvError::Lagged(_)) => {}
+            Err(_) => break,
+        }
+    }
+    assert_eq!(*engine.state().borrow(), ConnState::Connected);
+    engine.shutdown().await;
+}
+
+#[tokio::test]
+async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
+    let t = TestInstance::start().await;
+    let front = belfry_tests::tls::TlsFront::start(t.instance.addr).await;
+    let sinks = belfry_core::sinks::Sinks::recording(&belfry_core::sinks::Recorder::default());
+    // Without the on-premises CA, the certificate is refused.
+    let refused = Desk::start_with(
+        &front.url(),
+        OPERATOR.0,
+        OPERATOR.1,
+        quick_config(),
+        sinks.clone(),
+        None,
+    )
+    .await;
+    match refused {
+        Err(belfry_core::net::ApiError::Network(why)) => assert!(
+            why.contains("certificate") || why.contains("error sending request"),
+            "{why}"
+        ),
+        Err(other) => panic!("expected a TLS failure, got {other}"),
+        Ok(_) => panic!("an unknown CA was trusted"),
+    }
+    // With it, REST and the stream both work over TLS.
+    let engine = Desk::start_with(
+        &front.url(),
+        OPERATOR.0,
+        OPERATOR.1,
+        quick_config(),
+        sinks,
+        Some(&front.ca_file),
+    )
+    .await
+    .unwrap();
+    let mut state = engine.state();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        state.wait_for(|s| *s == ConnState::Connected),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let admin = t.admin().await;
+    let id = admin
+        .emit_many(OPERATOR.0, "ticket_created", 1)
+        .await
+        .remove(0);
+    eventually("event over wss", Duration::from_secs(10), || {
+        engine
+            .store()
+            .all_ids()
+            .unwrap()
+            .iter()
+            .any(|(_, i)| *i == id)
+    })
+    .await;
+    engine.shutdown().await;
+}

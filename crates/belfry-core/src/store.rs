@@ -167,13 +167,6 @@ fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
         })
 }
 
-fn category_str(c: Category) -> &'static str {
-    match c {
-        Category::Events => "events",
-        Category::System => "system",
-    }
-}
-
 fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification> {
     let category: String = row.get("category")?;
     let data: String = row.get("data")?;
@@ -183,11 +176,7 @@ fn row_to_notification(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notification
         id: row.get("id")?,
         seq: row.get("seq")?,
         type_id: row.get("type")?,
-        category: if category == "system" {
-            Category::System
-        } else {
-            Category::Events
-        },
+        category: Category::from_name(&category),
         title: row.get("title")?,
         body: row.get("body")?,
         link: row.get("link")?,
@@ -206,7 +195,7 @@ fn insert(conn: &Connection, n: &Notification) -> Result<bool> {
         n.id,
         n.seq,
         n.type_id,
-        category_str(n.category),
+        n.category.as_str(),
         n.title,
         n.body,
         n.link,
@@ -363,7 +352,7 @@ impl Store {
             sql.push_str(" AND read_at IS NULL");
         }
         if let Some(c) = f.category {
-            args.push(category_str(c).to_owned().into());
+            args.push(c.as_str().to_owned().into());
             sql.push_str(&format!(" AND category = ?{}", args.len()));
         }
         if let Some(text) = f.text.as_deref().filter(|t| !t.is_empty()) {

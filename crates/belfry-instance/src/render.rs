@@ -6,18 +6,9 @@ use crate::error::ApiError;
 use crate::store::NewNotification;
 use belfry_proto::api::EmitEvent;
 use belfry_proto::catalogue::{self, TEST_NOTIFICATION};
+pub use belfry_proto::inbox::clip;
 use belfry_proto::inbox::{MAX_BODY_CHARS, MAX_LINK_BYTES, MAX_TITLE_CHARS};
 use serde_json::{Map, Value};
-
-/// Cuts `s` to `max` characters, marking the cut with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
 
 fn text(data: &Map<String, Value>, key: &str) -> Option<String> {
     match data.get(key)? {

@@ -175,13 +175,6 @@ fn role_str(role: Role) -> &'static str {
     }
 }
 
-fn category_str(c: Category) -> &'static str {
-    match c {
-        Category::Events => "events",
-        Category::System => "system",
-    }
-}
-
 fn status_str(s: Availability) -> &'static str {
     match s {
         Availability::Ready => "ready",
@@ -213,11 +206,7 @@ fn notification_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Notificati
         id: row.get("id")?,
         seq: row.get("seq")?,
         type_id: row.get("type")?,
-        category: if category == "system" {
-            Category::System
-        } else {
-            Category::Events
-        },
+        category: Category::from_name(&category),
         title: row.get("title")?,
         body: row.get("body")?,
         link: row.get("link")?,
@@ -560,7 +549,7 @@ impl Store {
                     operator_id,
                     head,
                     notification.type_id,
-                    category_str(notification.category),
+                    notification.category.as_str(),
                     notification.title,
                     notification.body,
                     notification.link,
@@ -626,7 +615,7 @@ impl Store {
             sql.push_str(" AND read_at IS NULL");
         }
         if let Some(c) = filter.category {
-            args.push(category_str(c).to_owned().into());
+            args.push(c.as_str().to_owned().into());
             sql.push_str(&format!(" AND category = ?{}", args.len()));
         }
         if let Some(text) = filter.text.as_deref().filter(|t| !t.is_empty()) {

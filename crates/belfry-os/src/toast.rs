@@ -9,6 +9,7 @@
 
 use belfry_core::router::{Toast, ToastBody, ToastKey, Urgency};
 use belfry_core::sinks::{SinkError, Toaster};
+pub use belfry_proto::inbox::clip;
 use notify_rust::{Notification, Timeout};
 use std::collections::HashMap;
 use std::sync::{Mutex, PoisonError};
@@ -17,16 +18,6 @@ use std::sync::{Mutex, PoisonError};
 pub const MAX_TITLE: usize = 100;
 /// Longest toast body, in characters.
 pub const MAX_BODY: usize = 300;
-
-/// Cuts to `max` characters with an ellipsis.
-pub fn clip(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        return s.to_owned();
-    }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
-    out
-}
 
 /// Escapes the three characters freedesktop body markup gives meaning to.
 pub fn escape_markup(s: &str) -> String {

@@ -18,6 +18,25 @@ pub enum Category {
     System,
 }
 
+impl Category {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Category::Events => "events",
+            Category::System => "system",
+        }
+    }
+
+    /// From the wire name; anything unknown is an event.
+    pub fn from_name(s: &str) -> Self {
+        if s == "system" {
+            Category::System
+        } else {
+            Category::Events
+        }
+    }
+}
+
 /// The groups of the Notification types tab, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

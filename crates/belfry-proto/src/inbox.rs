@@ -15,6 +15,16 @@ pub const MAX_READ_IDS: usize = 1000;
 /// Largest inbox page.
 pub const MAX_PAGE: u32 = 500;
 
+/// Cuts `s` to at most `max` characters, marking a cut with an ellipsis.
+pub fn clip(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
 /// One notification in an operator's inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
