@@ -112,7 +112,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         ..EngineConfig::default()
     };
     let engine = Engine::start(config, store, api, tls, Sinks { toaster, player }).await;
-    engine.set_paused(cfg.paused(chrono::Utc::now()));
+    engine.pause_until(cfg.paused_until);
     let mut events = engine.events();
     let logger = tokio::spawn(async move {
         loop {

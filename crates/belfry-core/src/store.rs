@@ -22,6 +22,9 @@ pub enum StoreError {
     /// A stored JSON value did not decode.
     #[error("local database value: {0}")]
     Json(#[from] serde_json::Error),
+    /// The worker running the query died.
+    #[error("local database worker: {0}")]
+    Task(String),
 }
 
 type Result<T> = std::result::Result<T, StoreError>;

@@ -3,8 +3,8 @@
 //! so a slow notification daemon or a stuck audio device never holds up the
 //! stream.
 
-use super::Ctx;
-use crate::router::{Action, Input, Local, Router, Toast, ToastBody, ToastKey};
+use super::{Ctx, LocalState};
+use crate::router::{Action, Input, Router, Toast, ToastBody, ToastKey};
 use crate::sinks::{Player, Sinks, Toaster};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -23,7 +23,7 @@ enum ToastJob {
 pub(super) async fn run(
     ctx: Arc<Ctx>,
     mut inputs: mpsc::UnboundedReceiver<Input>,
-    local: watch::Receiver<Local>,
+    local: watch::Receiver<LocalState>,
     sinks: Sinks,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -45,7 +45,8 @@ pub(super) async fn run(
             _ = shutdown.changed() => break,
         };
         let doc = ctx.settings.borrow().clone();
-        let actions = router.handle(input, Instant::now(), &doc, *local.borrow());
+        let now = local.borrow().at(chrono::Utc::now());
+        let actions = router.handle(input, Instant::now(), &doc, now);
         for action in actions {
             match action {
                 Action::Toast(t) => {

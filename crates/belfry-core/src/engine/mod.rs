@@ -13,6 +13,7 @@ use crate::router::{Input, Local};
 use crate::sinks::Sinks;
 use crate::store::{Op, Retention, Store, StoreError};
 use belfry_proto::settings::{self, FieldError, Policy, Preferences, SettingsDocument};
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
@@ -170,6 +171,23 @@ async fn maintain(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Local state the router needs, as the front end sets it.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct LocalState {
+    pub paused_until: Option<DateTime<Utc>>,
+    pub inbox_focused: bool,
+}
+
+impl LocalState {
+    /// The router's view at `now`.
+    pub fn at(&self, now: DateTime<Utc>) -> Local {
+        Local {
+            paused: self.paused_until.is_some_and(|t| t > now),
+            inbox_focused: self.inbox_focused,
+        }
+    }
+}
+
 enum ConnCmd {
     RetryNow,
     Shutdown,
@@ -179,7 +197,7 @@ enum ConnCmd {
 pub struct Engine {
     ctx: Arc<Ctx>,
     conn_cmd: mpsc::Sender<ConnCmd>,
-    local: watch::Sender<Local>,
+    local: watch::Sender<LocalState>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -198,7 +216,7 @@ impl Engine {
         let (state, _) = watch::channel(ConnState::Connecting);
         let (settings_tx, _) = watch::channel(default_document());
         let (router_tx, router_rx) = mpsc::unbounded_channel();
-        let (local, local_rx) = watch::channel(Local::default());
+        let (local, local_rx) = watch::channel(LocalState::default());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (conn_cmd, conn_rx) = mpsc::channel(16);
         let ctx = Arc::new(Ctx {
@@ -315,9 +333,10 @@ impl Engine {
         let _ = self.conn_cmd.try_send(ConnCmd::RetryNow);
     }
 
-    /// Pauses or resumes toasts and melodies (the inbox still fills).
-    pub fn set_paused(&self, paused: bool) {
-        self.local.send_modify(|l| l.paused = paused);
+    /// Pauses toasts and melodies until `until` (the inbox still fills);
+    /// `None` resumes. The pause ends by itself at that time.
+    pub fn pause_until(&self, until: Option<DateTime<Utc>>) {
+        self.local.send_modify(|l| l.paused_until = until);
     }
 
     /// Tells the router whether the inbox window has focus.
@@ -338,5 +357,22 @@ impl Engine {
             let _ = t.await;
         }
         self.ctx.set_state(ConnState::Stopped);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pause_ends_by_itself() {
+        let now = Utc::now();
+        let local = LocalState {
+            paused_until: Some(now + chrono::Duration::minutes(30)),
+            inbox_focused: false,
+        };
+        assert!(local.at(now).paused);
+        assert!(!local.at(now + chrono::Duration::minutes(31)).paused);
+        assert!(!LocalState::default().at(now).paused);
     }
 }
