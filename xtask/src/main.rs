@@ -103,7 +103,8 @@ fn test(args: &[String]) -> Result<()> {
 }
 
 fn lint() -> Result<()> {
-    // Clippy compiles src-tauri, which embeds ui/dist.
+    // Clippy compiles src-tauri: it needs the system libraries and ui/dist.
+    setup::system_packages()?;
     setup::ui()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
     run(cargo().args([

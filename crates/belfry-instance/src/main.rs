@@ -116,6 +116,7 @@ async fn main() -> anyhow::Result<()> {
                 .context("while starting")?;
             if demo {
                 for (login, password, name, role) in DEMO_ACCOUNTS {
+                    // The demo passwords are public (README); still, none goes to the log.
                     let req = CreateOperator {
                         login: login.into(),
                         password: password.into(),
@@ -123,7 +124,7 @@ async fn main() -> anyhow::Result<()> {
                         role: Some(role),
                     };
                     match api::admin::create(&instance.state, req).await {
-                        Ok(_) => tracing::info!(login, password, "demo account created"),
+                        Ok(_) => tracing::info!(login, "demo account created"),
                         Err(belfry_instance::error::ApiError::Conflict) => {}
                         Err(e) => bail!("creating demo account {login}: {e}"),
                     }
