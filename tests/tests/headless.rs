@@ -29,16 +29,20 @@ fn belfry_binary() -> PathBuf {
 struct App {
     child: Child,
     log: Arc<Mutex<Vec<String>>>,
-    _home: tempfile::TempDir,
+    home: Arc<tempfile::TempDir>,
 }
 
 impl App {
     fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), args, env)
+    }
+
+    /// Starts with the config and data directories of `home` (kept across runs).
+    fn start_in(home: Arc<tempfile::TempDir>, args: &[&str], env: &[(&str, &str)]) -> Self {
         assert!(
             std::env::var_os("BELFRY_RIG").is_some(),
             "needs the rig: run with `cargo xtask test`"
         );
-        let home = tempfile::tempdir().unwrap();
         let mut cmd = Command::new(belfry_binary());
         cmd.arg("--headless")
             .arg("--verbose")
@@ -61,11 +65,28 @@ impl App {
                 sink.lock().unwrap().push(line);
             }
         });
-        Self {
-            child,
-            log,
-            _home: home,
-        }
+        Self { child, log, home }
+    }
+
+    /// The local store file the app created.
+    fn store_file(&self) -> Option<PathBuf> {
+        let dir = self.home.path().join("data").join("belfry");
+        std::fs::read_dir(dir)
+            .ok()?
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| {
+                p.file_name().is_some_and(|n| {
+                    n.to_string_lossy().starts_with("inbox-")
+                        && n.to_string_lossy().ends_with(".db")
+                })
+            })
+    }
+
+    fn kill_hard(mut self) -> Arc<tempfile::TempDir> {
+        self.child.kill().unwrap();
+        self.child.wait().unwrap();
+        Arc::clone(&self.home)
     }
 
     fn logged(&self, needle: &str) -> bool {
@@ -92,6 +113,14 @@ impl App {
             tokio::time::sleep(Duration::from_millis(50)).await;
         };
         assert!(status.success(), "exit {status}:\n{}", self.dump());
+    }
+}
+
+impl Drop for App {
+    fn drop(&mut self) {
+        // A failed test must not leave the app running.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -189,4 +218,48 @@ async fn a_wrong_password_is_a_clear_error() {
         status.1.logged("wrong login or password")
     })
     .await;
+}
+
+#[tokio::test]
+async fn killed_mid_burst_and_restarted_nothing_is_lost_or_doubled() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let args = ["--instance", t.url(), "--login", OPERATOR.0];
+    let env = [("BELFRY_PASSWORD", OPERATOR.1)];
+    let mut home = Arc::new(tempfile::tempdir().unwrap());
+    fastrand::seed(11);
+    let mut emitted = 0;
+    for round in 0..4 {
+        let app = App::start_in(Arc::clone(&home), &args, &env);
+        eventually("connected", Duration::from_secs(20), || {
+            app.logged("Connected")
+        })
+        .await;
+        let _ = admin.emit_many(OPERATOR.0, "ticket_message", 1500).await;
+        emitted += 1500;
+        if round < 3 {
+            // SIGKILL somewhere in the middle of storing the burst.
+            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..40))).await;
+            home = app.kill_hard();
+        } else {
+            let path = app.store_file().expect("the app made its store");
+            eventually(
+                "everything stored after the kills",
+                Duration::from_secs(30),
+                || {
+                    belfry_core::store::Store::open(&path)
+                        .map(|s| s.all_ids().unwrap().len())
+                        .unwrap_or(0)
+                        >= emitted
+                },
+            )
+            .await;
+            app.stop().await;
+            let store = belfry_core::store::Store::open(&path).unwrap();
+            assert_eq!(store.integrity_check().unwrap(), "ok");
+            let ids = store.all_ids().unwrap();
+            assert_eq!(ids.len(), emitted, "nothing lost, nothing doubled");
+            assert!(ids.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+        }
+    }
 }
