@@ -263,3 +263,99 @@ async fn killed_mid_burst_and_restarted_nothing_is_lost_or_doubled() {
         }
     }
 }
+
+fn keyring_entries(user: &str) -> String {
+    let out = Command::new("secret-tool")
+        .args([
+            "search",
+            "--all",
+            "service",
+            belfry_os::secrets::SERVICE,
+            "username",
+            user,
+        ])
+        .output()
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.filter_map(Result::ok) {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
+    let t = TestInstance::start().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let args = ["--instance", t.url(), "--login", OPERATOR.0];
+    let app = App::start_in(Arc::clone(&home), &args, &[("BELFRY_PASSWORD", OPERATOR.1)]);
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    let log = app.dump();
+    app.stop().await;
+
+    let user = format!("{}@{}", OPERATOR.0, t.url());
+    let entries = keyring_entries(&user);
+    let token = entries
+        .lines()
+        .find_map(|l| l.strip_prefix("secret = "))
+        .map(str::to_owned)
+        .unwrap_or_else(|| panic!("no keyring entry: {entries}"));
+    assert!(token.starts_with("blf_"), "{entries}");
+    assert!(!log.contains(&token), "the token reached the log");
+    for file in files_under(home.path()) {
+        let bytes = std::fs::read(&file).unwrap();
+        let found = bytes.windows(token.len()).any(|w| w == token.as_bytes());
+        assert!(!found, "the token is in {}", file.display());
+    }
+
+    // Next start: no password anywhere, the keyring signs in.
+    let app = App::start_in(Arc::clone(&home), &args, &[]);
+    eventually(
+        "connected from the keyring",
+        Duration::from_secs(20),
+        || app.logged("Connected"),
+    )
+    .await;
+    app.stop().await;
+
+    // Sign out: the token is revoked on the instance and forgotten here.
+    let mut out = App::start_in(
+        Arc::clone(&home),
+        &[&args[..], &["--sign-out"]].concat(),
+        &[],
+    );
+    let status = tokio::task::spawn_blocking(move || out.child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success());
+    assert!(!keyring_entries(&user).contains("secret = "), "forgotten");
+    let api = belfry_tests::Api {
+        base: t.url().to_owned(),
+        token,
+        http: reqwest::Client::new(),
+    };
+    let a = api.call(Method::GET, "/api/v1/me", None::<&()>).await;
+    assert_eq!(
+        a.status,
+        reqwest::StatusCode::UNAUTHORIZED,
+        "revoked on the instance"
+    );
+}

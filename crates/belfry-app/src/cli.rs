@@ -29,6 +29,9 @@ pub struct Cli {
     /// An extra CA certificate (PEM) to trust for the instance.
     #[arg(long)]
     pub extra_ca: Option<PathBuf>,
+    /// Sign out: revoke the saved token on the instance, forget it, and exit.
+    #[arg(long)]
+    pub sign_out: bool,
     /// Log to standard error as well as to the log file.
     #[arg(long)]
     pub verbose: bool,

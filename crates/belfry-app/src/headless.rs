@@ -6,13 +6,14 @@ use crate::{demo, logging};
 use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::engine::{Engine, EngineConfig};
-use belfry_core::event::CoreEvent;
-use belfry_core::net::{self, Api};
+use belfry_core::event::{ConnState, CoreEvent};
+use belfry_core::net::{self, Api, ApiError};
 use belfry_core::secret::Secret;
 use belfry_core::sinks::{Player, Sinks, Toaster};
 use belfry_core::store::Store;
 use belfry_os::Quiet;
 use belfry_os::player::MelodyPlayer;
+use belfry_os::secrets;
 use belfry_os::toast::DesktopToaster;
 use std::sync::Arc;
 use std::time::Duration;
@@ -33,12 +34,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     } else {
         None
     };
-    let (address, login, password) = match &demo_instance {
-        Some(i) => (
-            i.url.clone(),
-            demo::DEMO_LOGIN.0.to_owned(),
-            Secret::new(demo::DEMO_LOGIN.1),
-        ),
+    let (address, login) = match &demo_instance {
+        Some(i) => (i.url.clone(), demo::DEMO_LOGIN.0.to_owned()),
         None => {
             let Some(address) = cli.instance.clone().or_else(|| cfg.instance.clone()) else {
                 bail!("no instance address: pass --instance https://your-helpdesk (or --demo)");
@@ -46,19 +43,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let Some(login) = cli.login.clone().or_else(|| cfg.login.clone()) else {
                 bail!("no login: pass --login NAME");
             };
-            let password = match std::env::var("BELFRY_PASSWORD") {
-                Ok(p) => Secret::new(p),
-                Err(_) => Secret::new(
-                    rpassword::prompt_password(format!("Password for {login} at {address}: "))
-                        .context("while reading the password")?,
-                ),
-            };
-            (address, login, password)
+            (address, login)
         }
     };
     let base = net::instance_url(&address, cli.allow_insecure || cfg.allow_insecure)?;
     let extra_ca = cli.extra_ca.clone().or_else(|| cfg.extra_ca.clone());
     let tls = net::tls_config(extra_ca.as_deref())?;
+    if cli.sign_out {
+        return sign_out(&base, &tls, &login).await;
+    }
     let info = Api::info(&base, &tls)
         .await
         .with_context(|| format!("while reaching {base}"))?;
@@ -72,18 +65,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             belfry_proto::PROTOCOL_VERSION
         );
     }
-    let (api, who) = Api::login(&base, &tls, &login, &password)
-        .await
-        .with_context(|| format!("while signing in to {base} as {login}"))?;
-    drop(password);
-    tracing::info!(login = %who.operator.login, instance = %base, "signed in");
-    if demo_instance.is_none() {
+    let api = if demo_instance.is_some() {
+        let password = Secret::new(demo::DEMO_LOGIN.1);
+        Api::login(&base, &tls, &login, &password)
+            .await
+            .with_context(|| format!("while signing in to the demo at {base}"))?
+            .0
+    } else {
+        let api = sign_in(&base, &tls, &login).await?;
         cfg.instance = Some(base.to_string());
         cfg.login = Some(login.clone());
         if let Err(e) = cfg.save(&config_file) {
             tracing::warn!(error = %e, "could not save the settings");
         }
-    }
+        api
+    };
+    tracing::info!(%login, instance = %base, "signed in");
 
     let store_path = paths.store_file(base.as_str(), &login);
     let store = std::fs::create_dir_all(&paths.data_dir)
@@ -114,9 +111,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let engine = Engine::start(config, store, api, tls, Sinks { toaster, player }).await;
     engine.pause_until(cfg.paused_until);
     let mut events = engine.events();
+    let remembered = demo_instance
+        .is_none()
+        .then(|| (base.to_string(), login.clone()));
     let logger = tokio::spawn(async move {
         loop {
             match events.recv().await {
+                Ok(CoreEvent::State(ConnState::SignedOut)) => {
+                    tracing::error!("signed out by the instance: run belfry again to sign in");
+                    if let Some((instance, login)) = &remembered
+                        && let Err(e) = secrets::delete(instance, login)
+                    {
+                        tracing::warn!(error = %e, "could not forget the token");
+                    }
+                }
                 Ok(ev) => log_event(&ev),
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(n, "log fell behind")
@@ -131,6 +139,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     logger.abort();
     if let Some(i) = demo_instance {
         i.stop().await.context("while stopping the demo instance")?;
+    }
+    Ok(())
+}
+
+/// A working session for `login`: the token saved in the keyring if it
+/// still works, else a password (BELFRY_PASSWORD or the terminal) and a new
+/// token, saved for next time.
+async fn sign_in(
+    base: &url::Url,
+    tls: &Arc<rustls::ClientConfig>,
+    login: &str,
+) -> anyhow::Result<Api> {
+    match secrets::load(base.as_str(), login) {
+        Ok(Some(token)) => {
+            let api = Api::new(base.clone(), token, tls)?;
+            match api.me().await {
+                Ok(_) => return Ok(api),
+                Err(ApiError::Unauthorized) => {
+                    tracing::info!("the saved sign-in expired; asking for the password");
+                    let _ = secrets::delete(base.as_str(), login);
+                }
+                Err(e) => return Err(e).with_context(|| format!("while reaching {base}")),
+            }
+        }
+        Ok(None) => {}
+        Err(e) => {
+            tracing::warn!(error = %e, "the keyring is unavailable; signing in with a password")
+        }
+    }
+    let password = match std::env::var("BELFRY_PASSWORD") {
+        Ok(p) => Secret::new(p),
+        Err(_) => Secret::new(
+            rpassword::prompt_password(format!("Password for {login} at {base}: "))
+                .context("while reading the password")?,
+        ),
+    };
+    let (api, _) = Api::login(base, tls, login, &password)
+        .await
+        .with_context(|| format!("while signing in to {base} as {login}"))?;
+    if let Err(e) = secrets::save(base.as_str(), login, api.token()) {
+        tracing::warn!(error = %e, "could not save the sign-in; you will be asked again next time");
+    }
+    Ok(api)
+}
+
+/// Revokes the saved token on the instance and forgets it.
+async fn sign_out(
+    base: &url::Url,
+    tls: &Arc<rustls::ClientConfig>,
+    login: &str,
+) -> anyhow::Result<()> {
+    match secrets::load(base.as_str(), login)? {
+        Some(token) => {
+            let api = Api::new(base.clone(), token, tls)?;
+            if let Err(e) = api.logout().await {
+                tracing::warn!(error = %e, "the instance did not confirm the sign-out; forgetting the token anyway");
+            }
+            secrets::delete(base.as_str(), login)?;
+            tracing::info!(%login, instance = %base, "signed out");
+        }
+        None => tracing::info!(%login, instance = %base, "not signed in"),
     }
     Ok(())
 }

@@ -302,6 +302,11 @@ impl Api {
         }
     }
 
+    /// The signed-in account (checks that the token still works).
+    pub async fn me(&self) -> Result<belfry_proto::api::Operator, ApiError> {
+        self.call(Method::GET, "/api/v1/me", None::<&()>).await
+    }
+
     /// The settings document.
     pub async fn settings(&self) -> Result<SettingsDocument, ApiError> {
         self.call(Method::GET, "/api/v1/settings", None::<&()>)

@@ -4,6 +4,7 @@
 
 pub mod melody;
 pub mod player;
+pub mod secrets;
 pub mod toast;
 
 use belfry_core::router::{Toast, ToastKey};
