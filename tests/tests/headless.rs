@@ -302,7 +302,8 @@ fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
 async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
     let t = TestInstance::start().await;
     let home = Arc::new(tempfile::tempdir().unwrap());
-    let args = ["--instance", t.url(), "--login", OPERATOR.0];
+    let url = t.url().to_owned();
+    let args = ["--instance", url.as_str(), "--login", OPERATOR.0];
     let app = App::start_in(Arc::clone(&home), &args, &[("BELFRY_PASSWORD", OPERATOR.1)]);
     eventually("connected", Duration::from_secs(20), || {
         app.logged("Connected")
@@ -311,7 +312,7 @@ async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
     let log = app.dump();
     app.stop().await;
 
-    let user = format!("{}@{}", OPERATOR.0, t.url());
+    let user = format!("{}@{}", OPERATOR.0, url);
     let entries = keyring_entries(&user);
     let token = entries
         .lines()
@@ -326,8 +327,15 @@ async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
         assert!(!found, "the token is in {}", file.display());
     }
 
-    // Next start: no password anywhere, the keyring signs in.
+    // Next start: no password anywhere, the keyring signs in, even with the
+    // instance down at start: the app waits offline and connects when it is back.
+    let stopped = t.pause().await;
     let app = App::start_in(Arc::clone(&home), &args, &[]);
+    eventually("offline, still running", Duration::from_secs(20), || {
+        app.logged("Offline")
+    })
+    .await;
+    let t = stopped.resume().await;
     eventually(
         "connected from the keyring",
         Duration::from_secs(20),

@@ -52,18 +52,24 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.sign_out {
         return sign_out(&base, &tls, &login).await;
     }
-    let info = Api::info(&base, &tls)
-        .await
-        .with_context(|| format!("while reaching {base}"))?;
-    if !info
-        .protocol_versions
-        .contains(&belfry_proto::PROTOCOL_VERSION)
-    {
-        bail!(
-            "{base} speaks protocol versions {:?}; this Belfry speaks {}: update the app or the instance",
-            info.protocol_versions,
-            belfry_proto::PROTOCOL_VERSION
-        );
+    match Api::info(&base, &tls).await {
+        Ok(info)
+            if !info
+                .protocol_versions
+                .contains(&belfry_proto::PROTOCOL_VERSION) =>
+        {
+            bail!(
+                "{base} speaks protocol versions {:?}; this Belfry speaks {}: update the app or the instance",
+                info.protocol_versions,
+                belfry_proto::PROTOCOL_VERSION
+            )
+        }
+        Ok(_) => {}
+        // Offline at start is not fatal: a saved sign-in starts on the cached inbox.
+        Err(ApiError::Network(e)) => {
+            tracing::warn!(error = %e, instance = %base, "the instance cannot be reached now")
+        }
+        Err(e) => return Err(e).with_context(|| format!("while reaching {base}")),
     }
     let api = if demo_instance.is_some() {
         let password = Secret::new(demo::DEMO_LOGIN.1);
@@ -159,6 +165,10 @@ async fn sign_in(
                 Err(ApiError::Unauthorized) => {
                     tracing::info!("the saved sign-in expired; asking for the password");
                     let _ = secrets::delete(base.as_str(), login);
+                }
+                Err(ApiError::Network(e)) => {
+                    tracing::warn!(error = %e, "starting offline with the saved sign-in");
+                    return Ok(api);
                 }
                 Err(e) => return Err(e).with_context(|| format!("while reaching {base}")),
             }
