@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use belfry_core::router::{Toast, ToastBody, ToastKey, Urgency};
-use belfry_core::sinks::{Player, Toaster};
+use belfry_core::sinks::{Player, Sound, Toaster};
 use belfry_os::player::MelodyPlayer;
 use belfry_os::toast::DesktopToaster;
 use belfry_proto::catalogue::Category;
@@ -44,6 +44,13 @@ fn toast(key: &str, title: &str, body: &str) -> Toast {
         urgency: Urgency::Normal,
         timeout: Duration::from_secs(30),
         repeat: 0,
+    }
+}
+
+fn melody(id: &str) -> Sound {
+    Sound {
+        melody: id.into(),
+        type_id: None,
     }
 }
 
@@ -108,11 +115,11 @@ async fn hostile_text_is_shown_as_typed() {
 async fn melodies_play_through_the_audio_output() {
     in_rig();
     let p = MelodyPlayer::start(0.5).unwrap();
-    p.play("chime").unwrap();
+    p.play(&melody("chime")).unwrap();
     belfry_tests::eventually("melody started", Duration::from_secs(5), || {
         p.last_started.lock().unwrap().is_some()
     })
     .await;
     // The device opened: no fault is reported on the next melody.
-    assert!(p.play("alert").is_ok());
+    assert!(p.play(&melody("alert")).is_ok());
 }

@@ -25,6 +25,7 @@
 //!    one (a burst plays once); the same melody not within
 //!    [`SAME_MELODY_GAP`].
 
+pub use crate::sinks::Sound;
 use belfry_proto::catalogue::{self, BANNER, SOUND, TEST_NOTIFICATION};
 use belfry_proto::inbox::Notification;
 use belfry_proto::settings::{Preferences, SettingsDocument};
@@ -117,11 +118,8 @@ pub enum Action {
     Toast(Toast),
     /// Close a toast (its notification was read).
     Close(ToastKey),
-    /// Play a melody.
-    Play {
-        /// Melody id.
-        melody: String,
-    },
+    /// Play a sound.
+    Play(Sound),
 }
 
 /// What happened.
@@ -330,7 +328,11 @@ impl Router {
     ) {
         let d = decide(&n, doc, local);
         if let Some(melody) = d.melody {
-            self.play(melody, now, out);
+            let sound = Sound {
+                melody,
+                type_id: Some(n.type_id.clone()),
+            };
+            self.play(sound, now, out);
         }
         if !d.toast {
             return;
@@ -408,7 +410,8 @@ impl Router {
         }));
     }
 
-    fn play(&mut self, melody: String, now: Instant, out: &mut Vec<Action>) {
+    fn play(&mut self, sound: Sound, now: Instant, out: &mut Vec<Action>) {
+        let melody = sound.melody.clone();
         let recent = |t: Option<&Instant>, gap: Duration| {
             t.is_some_and(|t| now.saturating_duration_since(*t) < gap)
         };
@@ -419,7 +422,7 @@ impl Router {
         }
         self.last_sound = Some(now);
         self.last_by_melody.insert(melody.clone(), now);
-        out.push(Action::Play { melody });
+        out.push(Action::Play(sound));
     }
 
     fn replay_done(&mut self, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
@@ -438,7 +441,11 @@ impl Router {
             repeat: 0,
         }));
         if sound {
-            self.play(SUMMARY_MELODY.to_owned(), now, out);
+            let sound = Sound {
+                melody: SUMMARY_MELODY.to_owned(),
+                type_id: None,
+            };
+            self.play(sound, now, out);
         }
     }
 
@@ -549,7 +556,7 @@ mod tests {
     fn plays(actions: &[Action]) -> usize {
         actions
             .iter()
-            .filter(|a| matches!(a, Action::Play { .. }))
+            .filter(|a| matches!(a, Action::Play(_)))
             .count()
     }
 
@@ -567,10 +574,11 @@ mod tests {
         assert_eq!(toasts(&a).len(), 1);
         assert_eq!(toasts(&a)[0].urgency, Urgency::Critical);
         assert_eq!(
-            a.iter().find(|x| matches!(x, Action::Play { .. })),
-            Some(&Action::Play {
-                melody: "alert".into()
-            })
+            a.iter().find(|x| matches!(x, Action::Play(_))),
+            Some(&Action::Play(Sound {
+                melody: "alert".into(),
+                type_id: Some("sla_expired".into()),
+            }))
         );
         // ticket_created has bell + banner only: a toast, no melody.
         let a = r.handle(

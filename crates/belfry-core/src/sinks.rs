@@ -21,10 +21,20 @@ pub trait Toaster: Send + Sync + 'static {
     fn close(&self, key: &ToastKey) -> Result<(), SinkError>;
 }
 
-/// Plays melodies. May block; called from its own worker.
+/// A sound to play: the melody the settings chose, and the type it is
+/// for, so a player can use the user's own file for that type instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sound {
+    /// Built-in melody id.
+    pub melody: String,
+    /// The notification type; `None` for summaries ("N new while away").
+    pub type_id: Option<String>,
+}
+
+/// Plays sounds. May block; called from its own worker.
 pub trait Player: Send + Sync + 'static {
-    /// Plays the melody `id` (stopping any other).
-    fn play(&self, melody: &str) -> Result<(), SinkError>;
+    /// Plays `sound` (stopping any other).
+    fn play(&self, sound: &Sound) -> Result<(), SinkError>;
 }
 
 /// One thing a sink was asked to do, with when.
@@ -34,8 +44,8 @@ pub enum Record {
     Shown(Instant, Toast),
     /// A toast closed.
     Closed(Instant, ToastKey),
-    /// A melody played.
-    Played(Instant, String),
+    /// A sound played.
+    Played(Instant, Sound),
 }
 
 /// A toaster and player that records instead of showing: the sink of the
@@ -75,8 +85,8 @@ impl Toaster for Recorder {
 }
 
 impl Player for Recorder {
-    fn play(&self, melody: &str) -> Result<(), SinkError> {
-        self.push(Record::Played(Instant::now(), melody.to_owned()));
+    fn play(&self, sound: &Sound) -> Result<(), SinkError> {
+        self.push(Record::Played(Instant::now(), sound.clone()));
         Ok(())
     }
 }

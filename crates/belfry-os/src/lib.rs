@@ -8,7 +8,7 @@ pub mod secrets;
 pub mod toast;
 
 use belfry_core::router::{Toast, ToastKey};
-use belfry_core::sinks::{Player, SinkError, Toaster};
+use belfry_core::sinks::{Player, SinkError, Sound, Toaster};
 
 /// The sink used when the real one is unavailable (no notification service,
 /// no audio thread): it drops what it is given, so the inbox goes on alone.
@@ -27,8 +27,8 @@ impl Toaster for Quiet {
 }
 
 impl Player for Quiet {
-    fn play(&self, melody: &str) -> Result<(), SinkError> {
-        tracing::debug!(melody, "melody dropped: no audio");
+    fn play(&self, sound: &Sound) -> Result<(), SinkError> {
+        tracing::debug!(melody = sound.melody, "melody dropped: no audio");
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! next melody tries to open one again.
 
 use crate::melody::{self, SAMPLE_RATE};
-use belfry_core::sinks::{Player, SinkError};
+use belfry_core::sinks::{Player, SinkError, Sound};
 use rodio::Source;
 use std::collections::HashMap;
 use std::num::NonZero;
@@ -90,8 +90,8 @@ impl MelodyPlayer {
 }
 
 impl Player for MelodyPlayer {
-    fn play(&self, melody: &str) -> Result<(), SinkError> {
-        match self.tx.try_send(Cmd::Play(melody.to_owned())) {
+    fn play(&self, sound: &Sound) -> Result<(), SinkError> {
+        match self.tx.try_send(Cmd::Play(sound.melody.clone())) {
             // A stuck device fills the queue; melodies are dropped, never waited for.
             Ok(()) | Err(TrySendError::Full(_)) => {}
             Err(TrySendError::Disconnected(_)) => {

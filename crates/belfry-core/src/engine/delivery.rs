@@ -5,7 +5,7 @@
 
 use super::{Ctx, LocalState};
 use crate::router::{Action, Input, Router, Toast, ToastBody, ToastKey};
-use crate::sinks::{Player, Sinks, Toaster};
+use crate::sinks::{Player, Sinks, Sound, Toaster};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -57,8 +57,8 @@ pub(super) async fn run(
                 Action::Close(k) => {
                     let _ = toast_tx.try_send(ToastJob::Close(k));
                 }
-                Action::Play { melody } => {
-                    let _ = sound_tx.try_send(melody);
+                Action::Play(sound) => {
+                    let _ = sound_tx.try_send(sound);
                 }
             }
         }
@@ -145,18 +145,14 @@ fn coalesce(batch: Vec<ToastJob>) -> Vec<ToastJob> {
     out
 }
 
-async fn sound_worker(
-    ctx: Arc<Ctx>,
-    player: Arc<dyn Player>,
-    mut melodies: mpsc::Receiver<String>,
-) {
+async fn sound_worker(ctx: Arc<Ctx>, player: Arc<dyn Player>, mut sounds: mpsc::Receiver<Sound>) {
     let mut health = Health {
         what: "playing sounds",
         failing: false,
     };
-    while let Some(melody) = melodies.recv().await {
+    while let Some(sound) = sounds.recv().await {
         let player = Arc::clone(&player);
-        match tokio::task::spawn_blocking(move || player.play(&melody)).await {
+        match tokio::task::spawn_blocking(move || player.play(&sound)).await {
             Ok(r) => health.report(&ctx, r),
             Err(e) => tracing::warn!(error = %e, "sound worker task failed"),
         }
