@@ -157,6 +157,8 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// Rolling log files.
     pub log_dir: PathBuf,
+    /// Things that can be made again (the toast icon).
+    pub cache_dir: PathBuf,
 }
 
 impl Paths {
@@ -169,7 +171,26 @@ impl Paths {
             config_dir: dirs.config_dir().to_owned(),
             data_dir: dirs.data_dir().to_owned(),
             log_dir: dirs.data_local_dir().join("logs"),
+            cache_dir: dirs.cache_dir().to_owned(),
         })
+    }
+
+    /// Creates every directory, readable by this user only (0700 on Unix:
+    /// the store holds ticket text; other accounts on a shared machine must
+    /// not read it). Existing directories are tightened too.
+    pub fn create(&self) -> Result<(), ConfigError> {
+        for dir in [
+            &self.config_dir,
+            &self.data_dir,
+            &self.log_dir,
+            &self.cache_dir,
+        ] {
+            private_dir(dir).map_err(|source| ConfigError::Io {
+                path: dir.clone(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 
     /// The config file.
@@ -187,6 +208,18 @@ impl Paths {
         }
         self.data_dir.join(format!("inbox-{h:016x}.db"))
     }
+}
+
+/// `create_dir_all`, then user-only permissions where the platform has them
+/// (on Windows the profile directories are private already).
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -213,12 +246,33 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn directories_are_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let root = tempfile::tempdir().unwrap();
+        let p = Paths {
+            config_dir: root.path().join("c"),
+            data_dir: root.path().join("d/e"),
+            log_dir: root.path().join("l"),
+            cache_dir: root.path().join("x"),
+        };
+        std::fs::create_dir_all(&p.log_dir).unwrap();
+        std::fs::set_permissions(&p.log_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        p.create().unwrap();
+        for d in [&p.config_dir, &p.data_dir, &p.log_dir, &p.cache_dir] {
+            let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o700, "{}", d.display());
+        }
+    }
+
     #[test]
     fn one_store_per_account() {
         let p = Paths {
             config_dir: "/c".into(),
             data_dir: "/d".into(),
             log_dir: "/l".into(),
+            cache_dir: "/x".into(),
         };
         assert_ne!(
             p.store_file("https://a", "olga"),

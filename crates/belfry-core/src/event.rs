@@ -42,6 +42,23 @@ pub enum ConnState {
     Stopped,
 }
 
+/// Why toasts and sounds are held back (the inbox still fills): the tray
+/// says so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum Quiet {
+    /// The user paused notifications from the tray, until this time.
+    Paused {
+        /// When notifications resume.
+        until: DateTime<Utc>,
+    },
+    /// The operating system's do-not-disturb is on.
+    DoNotDisturb {
+        /// Which setting, for people ("dunst is paused").
+        source: String,
+    },
+}
+
 /// Something the front end shows.
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
@@ -75,6 +92,8 @@ pub enum CoreEvent {
     },
     /// The operator's availability changed.
     Status(OperatorStatus),
+    /// Toasts and sounds are held back (`Some`), or are back (`None`).
+    Quiet(Option<Quiet>),
     /// Something is wrong that the user should know (disk full, …); the app goes on.
     Problem {
         /// For people.

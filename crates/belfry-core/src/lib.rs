@@ -7,6 +7,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod event;
+pub mod links;
 pub mod net;
 pub mod patch;
 pub mod router;

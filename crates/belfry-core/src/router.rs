@@ -146,6 +146,8 @@ pub enum Input {
 pub struct Local {
     /// Notifications are paused (tray menu).
     pub paused: bool,
+    /// The operating system's do-not-disturb is on.
+    pub os_quiet: bool,
     /// The inbox window has focus and shows new notifications.
     pub inbox_focused: bool,
 }
@@ -165,7 +167,10 @@ pub fn decide(n: &Notification, doc: &SettingsDocument, local: Local) -> Decisio
         toast: false,
         melody: None,
     };
-    if n.read_at.is_some() || local.inbox_focused {
+    // The OS's do-not-disturb holds back every toast and sound, mandatory
+    // ones too: the user asked the whole desktop to be quiet, and the inbox
+    // and tray still show what came.
+    if n.read_at.is_some() || local.inbox_focused || local.os_quiet {
         return nothing;
     }
     let prefs = &doc.preferences;
@@ -302,6 +307,8 @@ impl Router {
                     self.shown.remove(&key);
                 }
             }
+            // Repeats wait while the OS is quiet; they come due again after.
+            Input::Tick if local.os_quiet => {}
             Input::Tick => self.due_repeats(now, doc, &mut out),
         }
         out
@@ -768,6 +775,33 @@ mod tests {
         );
         r.handle(Input::ReadAll(3), t0, &d, Local::default());
         assert_eq!(r.pending_repeats(), 1);
+    }
+
+    #[test]
+    fn os_do_not_disturb_holds_back_everything() {
+        let t0 = Instant::now();
+        let mut d = with_sound(doc(), "sla_expired");
+        d.policy.mandatory_types = vec!["sla_expired".into()];
+        let quiet = Local {
+            os_quiet: true,
+            ..Local::default()
+        };
+        let mut r = Router::new();
+        for (i, t) in ["ticket_created", "sla_expired"].into_iter().enumerate() {
+            let a = r.handle(Input::Live(n(i as u64 + 1, t, json!({}))), t0, &d, quiet);
+            assert!(a.is_empty(), "{t}: inbox only while the OS is quiet");
+        }
+        let a = r.handle(
+            Input::Live(n(3, "sla_expired", json!({}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        assert_eq!(
+            (toasts(&a).len(), plays(&a)),
+            (1, 1),
+            "back to normal after"
+        );
     }
 
     #[test]

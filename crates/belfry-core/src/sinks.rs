@@ -31,6 +31,23 @@ pub struct Sound {
     pub type_id: Option<String>,
 }
 
+/// What the user did with a toast, reported by the toaster from the
+/// notification service's own signals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ToastEvent {
+    /// Clicked the toast or its Open button: open the item (`Some(id)`),
+    /// or the inbox for a summary toast (`None`).
+    Open(ToastKey, Option<String>),
+    /// Pressed Mark read.
+    MarkRead(ToastKey, String),
+    /// Dismissed it, or it expired.
+    Closed(ToastKey),
+}
+
+/// Where a toaster reports [`ToastEvent`]s; called from the toaster's own
+/// thread, so it must not block.
+pub type OnToastEvent = Arc<dyn Fn(ToastEvent) + Send + Sync>;
+
 /// Plays sounds. May block; called from its own worker.
 pub trait Player: Send + Sync + 'static {
     /// Plays `sound` (stopping any other).

@@ -410,6 +410,18 @@ impl Store {
         })
     }
 
+    /// One notification by id.
+    pub fn get(&self, id: &str) -> Result<Option<Notification>> {
+        let conn = self.lock();
+        Ok(conn
+            .query_row(
+                "SELECT * FROM notifications WHERE id = ?1",
+                [id],
+                row_to_notification,
+            )
+            .optional()?)
+    }
+
     /// Is the notification read (or unknown)?
     pub fn is_read(&self, id: &str) -> Result<bool> {
         let conn = self.lock();

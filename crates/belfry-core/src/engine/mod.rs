@@ -6,11 +6,12 @@ mod delivery;
 mod outbox;
 
 use crate::backoff::Backoff;
-use crate::event::{ConnState, CoreEvent};
+use crate::event::{ConnState, CoreEvent, Quiet};
+use crate::links::{self, LinkRefused};
 use crate::net::Api;
 use crate::patch::Patch;
 use crate::router::{Input, Local};
-use crate::sinks::Sinks;
+use crate::sinks::{Sinks, ToastEvent};
 use crate::store::{Op, Retention, Store, StoreError};
 use belfry_proto::settings::{self, FieldError, Policy, Preferences, SettingsDocument};
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{Notify, broadcast, mpsc, watch};
 use tokio::task::JoinHandle;
+use url::Url;
 
 /// How the engine runs.
 #[derive(Debug, Clone)]
@@ -55,6 +57,20 @@ pub enum EditError {
     /// The edit did not survive a round trip.
     #[error(transparent)]
     Patch(#[from] crate::patch::PatchError),
+}
+
+/// A notification that could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// Not in the local store (pruned, or never seen).
+    #[error("notification {0} is not in the inbox")]
+    Unknown(String),
+    /// Its link is not on the instance.
+    #[error(transparent)]
+    Refused(#[from] LinkRefused),
+    /// The local store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 /// What the tasks share.
@@ -172,10 +188,12 @@ async fn maintain(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
 }
 
 /// Local state the router needs, as the front end sets it.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub(crate) struct LocalState {
     pub paused_until: Option<DateTime<Utc>>,
     pub inbox_focused: bool,
+    /// The OS's do-not-disturb, with where it was read.
+    pub os_quiet: Option<String>,
 }
 
 impl LocalState {
@@ -184,7 +202,21 @@ impl LocalState {
         Local {
             paused: self.paused_until.is_some_and(|t| t > now),
             inbox_focused: self.inbox_focused,
+            os_quiet: self.os_quiet.is_some(),
         }
+    }
+
+    /// Why it is quiet at `now`, for the tray; the OS's reason first, as
+    /// it outlasts a pause.
+    pub fn quiet(&self, now: DateTime<Utc>) -> Option<Quiet> {
+        if let Some(source) = &self.os_quiet {
+            return Some(Quiet::DoNotDisturb {
+                source: source.clone(),
+            });
+        }
+        self.paused_until
+            .filter(|t| *t > now)
+            .map(|until| Quiet::Paused { until })
     }
 }
 
@@ -337,6 +369,62 @@ impl Engine {
     /// `None` resumes. The pause ends by itself at that time.
     pub fn pause_until(&self, until: Option<DateTime<Utc>>) {
         self.local.send_modify(|l| l.paused_until = until);
+        self.emit_quiet();
+    }
+
+    /// The OS's do-not-disturb turned on (`Some(where it was read)`) or off.
+    /// Toasts and sounds hold back while it is on; the inbox still fills.
+    pub fn set_os_quiet(&self, source: Option<String>) {
+        let changed = self.local.send_if_modified(|l| {
+            let changed = l.os_quiet != source;
+            l.os_quiet = source;
+            changed
+        });
+        if changed {
+            self.emit_quiet();
+        }
+    }
+
+    /// Why toasts and sounds are held back now, if they are.
+    pub fn quiet(&self) -> Option<Quiet> {
+        self.local.borrow().quiet(Utc::now())
+    }
+
+    fn emit_quiet(&self) {
+        self.ctx.emit(CoreEvent::Quiet(self.quiet()));
+    }
+
+    /// Opens a stored notification: checks its link against the instance's
+    /// origin, marks it read, and returns the URL for the browser. A refused
+    /// link is logged and still marks the item read (the user saw it).
+    pub async fn open_item(&self, id: &str) -> Result<Url, OpenError> {
+        let owned = id.to_owned();
+        let item = self
+            .ctx
+            .db(move |s| s.get(&owned))
+            .await?
+            .ok_or_else(|| OpenError::Unknown(id.to_owned()))?;
+        let url = links::checked(self.ctx.api.base(), item.link.as_deref());
+        self.mark_read(vec![item.id]).await?;
+        Ok(url?)
+    }
+
+    /// Acts on what the user did with a toast. Returns the URL to open in
+    /// the browser, if any; `Ok(None)` for a summary's Open means "show the
+    /// inbox", which is the front end's to do.
+    pub async fn on_toast(&self, event: ToastEvent) -> Result<Option<Url>, OpenError> {
+        match event {
+            ToastEvent::Open(_, Some(id)) => self.open_item(&id).await.map(Some),
+            ToastEvent::Open(_, None) => Ok(None),
+            ToastEvent::MarkRead(_, id) => {
+                self.mark_read(vec![id]).await?;
+                Ok(None)
+            }
+            ToastEvent::Closed(key) => {
+                self.toast_closed(key);
+                Ok(None)
+            }
+        }
     }
 
     /// Tells the router whether the inbox window has focus.
@@ -370,6 +458,7 @@ mod tests {
         let local = LocalState {
             paused_until: Some(now + chrono::Duration::minutes(30)),
             inbox_focused: false,
+            os_quiet: None,
         };
         assert!(local.at(now).paused);
         assert!(!local.at(now + chrono::Duration::minutes(31)).paused);
