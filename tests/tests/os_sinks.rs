@@ -1,17 +1,18 @@
-//! The real OS sinks in the test rig: toasts to the dunst notification
-//! daemon on the rig's private session bus, melodies to ALSA's null device.
+//! The real OS toasts in the test rig: the dunst notification daemon on
+//! the rig's private session bus, and the desktop's do-not-disturb.
 //! Run through `cargo xtask test`, which provides both.
 
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use belfry_core::router::{Toast, ToastBody, ToastKey, Urgency};
-use belfry_core::sinks::{Player, Sound, Toaster};
-use belfry_os::player::MelodyPlayer;
-use belfry_os::toast::DesktopToaster;
+use belfry_core::sinks::{ToastEvent, Toaster};
+use belfry_os::quiet::DoNotDisturb;
+use belfry_os::toast::{AppIdentity, DesktopToaster};
 use belfry_proto::catalogue::Category;
 use belfry_proto::inbox::Notification;
 use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn in_rig() {
@@ -24,6 +25,46 @@ fn in_rig() {
 fn dunstctl(args: &[&str]) -> String {
     let out = Command::new("dunstctl").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn app() -> AppIdentity {
+    AppIdentity {
+        name: "Belfry".into(),
+        icon: "/opt/belfry/belfry.png".into(),
+        desktop_entry: "belfry".into(),
+    }
+}
+
+/// A toaster whose toast events land in a list.
+fn toaster() -> (DesktopToaster, Arc<Mutex<Vec<ToastEvent>>>) {
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    let t =
+        DesktopToaster::connect(app(), Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+    (t, events)
+}
+
+async fn event(events: &Mutex<Vec<ToastEvent>>, want: &ToastEvent) {
+    belfry_tests::eventually(&format!("{want:?}"), Duration::from_secs(5), || {
+        events.lock().unwrap().contains(want)
+    })
+    .await;
+}
+
+/// Plays the user picking `choice` from the toast's action menu: dunst
+/// lists the actions through the rig's picker, which records the menu and
+/// answers with the matching line. Returns the menu dunst offered.
+async fn pick_action(choice: &str) -> String {
+    let home = std::path::PathBuf::from(std::env::var_os("HOME").unwrap());
+    let _ = std::fs::remove_file(home.join("dmenu-menu"));
+    std::fs::write(home.join("dmenu-choice"), choice).unwrap();
+    dunstctl(&["context"]);
+    let menu = home.join("dmenu-menu");
+    belfry_tests::eventually("dunst's action menu", Duration::from_secs(5), || {
+        menu.exists()
+    })
+    .await;
+    std::fs::read_to_string(menu).unwrap()
 }
 
 fn toast(key: &str, title: &str, body: &str) -> Toast {
@@ -47,13 +88,6 @@ fn toast(key: &str, title: &str, body: &str) -> Toast {
     }
 }
 
-fn melody(id: &str) -> Sound {
-    Sound {
-        melody: id.into(),
-        type_id: None,
-    }
-}
-
 async fn displayed(n: usize) {
     belfry_tests::eventually(
         &format!("{n} toasts on screen"),
@@ -67,7 +101,7 @@ async fn displayed(n: usize) {
 async fn toasts_reach_the_daemon_replace_per_item_and_close() {
     in_rig();
     dunstctl(&["close-all"]);
-    let t = DesktopToaster::connect("Belfry", None).unwrap();
+    let (t, _) = toaster();
     t.show(&toast("1", "Ticket created", "first")).unwrap();
     displayed(1).await;
     t.show(&toast("1", "Message in ticket", "second")).unwrap();
@@ -83,7 +117,7 @@ async fn hostile_text_is_shown_as_typed() {
     in_rig();
     dunstctl(&["close-all"]);
     dunstctl(&["history-clear"]);
-    let t = DesktopToaster::connect("Belfry", None).unwrap();
+    let (t, _) = toaster();
     t.show(&toast(
         "x",
         "<b>Boss</b>",
@@ -112,14 +146,102 @@ async fn hostile_text_is_shown_as_typed() {
 }
 
 #[tokio::test]
-async fn melodies_play_through_the_audio_output() {
+async fn a_toast_carries_the_app_icon_urgency_and_answers_open_mark_read_and_dismiss() {
     in_rig();
-    let p = MelodyPlayer::start(0.5).unwrap();
-    p.play(&melody("chime")).unwrap();
-    belfry_tests::eventually("melody started", Duration::from_secs(5), || {
-        p.last_started.lock().unwrap().is_some()
-    })
-    .await;
-    // The device opened: no fault is reported on the next melody.
-    assert!(p.play(&melody("alert")).is_ok());
+    dunstctl(&["close-all"]);
+    dunstctl(&["history-clear"]);
+    let (t, events) = toaster();
+    assert!(t.has_actions(), "dunst shows actions");
+    // An ordinary event, for the urgency it carries.
+    t.show(&toast("8", "Ticket created", "Ticket 8")).unwrap();
+    displayed(1).await;
+    dunstctl(&["close-all"]);
+    displayed(0).await;
+    let mut sla = toast("9", "SLA breached", "Ticket 9 is overdue");
+    sla.urgency = Urgency::Critical;
+    t.show(&sla).unwrap();
+    displayed(1).await;
+
+    // The Mark read button, from the menu dunst itself builds from the toast.
+    let menu = pick_action("Mark read").await;
+    assert!(
+        menu.contains("Open") && menu.contains("Mark read"),
+        "{menu}"
+    );
+    let key = ToastKey::Ticket("9".into());
+    event(&events, &ToastEvent::MarkRead(key.clone(), "n-9".into())).await;
+
+    // A click on the toast (dunst's default action) opens the item.
+    t.show(&sla).unwrap();
+    displayed(1).await;
+    dunstctl(&["action", "0"]);
+    event(&events, &ToastEvent::Open(key.clone(), Some("n-9".into()))).await;
+
+    // Dismissed by the user: reported, so repeats stop for it.
+    t.show(&sla).unwrap();
+    displayed(1).await;
+    dunstctl(&["close"]);
+    event(&events, &ToastEvent::Closed(key.clone())).await;
+
+    // Closed by the app (read elsewhere): not reported back as a dismissal.
+    events.lock().unwrap().clear();
+    t.show(&sla).unwrap();
+    displayed(1).await;
+    t.close(&key).unwrap();
+    displayed(0).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(
+        events.lock().unwrap().is_empty(),
+        "{:?}",
+        events.lock().unwrap()
+    );
+
+    let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).unwrap();
+    let entry = &history["data"][0][0];
+    assert_eq!(entry["appname"]["data"], "Belfry");
+    assert_eq!(entry["icon_path"]["data"], "/opt/belfry/belfry.png");
+    assert_eq!(entry["summary"]["data"], "SLA breached");
+    assert_eq!(entry["default_action_name"]["data"], "default");
+    // Urgency, as dunst's rule script saw it (its history does not keep it).
+    let seen = std::path::PathBuf::from(std::env::var_os("HOME").unwrap()).join("dunst-seen");
+    let seen = std::fs::read_to_string(seen).unwrap();
+    assert!(
+        seen.lines()
+            .any(|l| l == "Belfry|SLA breached|/opt/belfry/belfry.png|CRITICAL"),
+        "{seen}"
+    );
+    assert!(
+        seen.lines()
+            .any(|l| l.starts_with("Belfry|Ticket created|") && l.ends_with("|NORMAL")),
+        "{seen}"
+    );
+}
+
+#[tokio::test]
+async fn the_daemon_paused_and_gnome_do_not_disturb_are_read() {
+    in_rig();
+    let dnd = DoNotDisturb::for_desktop("GNOME");
+    let gsettings = |v: &str| {
+        let ok = Command::new("gsettings")
+            .args(["set", "org.gnome.desktop.notifications", "show-banners", v])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "gsettings set show-banners {v}");
+    };
+    assert_eq!(dnd.read(), None);
+    dunstctl(&["set-paused", "true"]);
+    let paused = dnd.read();
+    dunstctl(&["set-paused", "false"]);
+    assert_eq!(paused.as_deref(), Some("dunst is paused"));
+    gsettings("false");
+    let gnome = dnd.read();
+    gsettings("true");
+    assert_eq!(gnome.as_deref(), Some("GNOME's Do Not Disturb is on"));
+    assert_eq!(dnd.read(), None);
+    // Outside GNOME its setting is not consulted.
+    gsettings("false");
+    let elsewhere = DoNotDisturb::for_desktop("XFCE").read();
+    gsettings("true");
+    assert_eq!(elsewhere, None);
 }

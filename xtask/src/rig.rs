@@ -38,6 +38,39 @@ pub fn run(command: &[String], extra_env: &[(&str, &OsStr)]) -> Result<()> {
         "pcm.!default { type null }\nctl.!default { type hw card 0 }\n",
     )
     .context("while writing .asoundrc")?;
+    // dunst opens its context menu (the toast's action buttons) through a
+    // dmenu-like picker. Tests play the user: this picker records the menu
+    // dunst offers and picks the line the test wrote to ~/dmenu-choice.
+    let picker = base.join("pick.sh");
+    std::fs::write(
+        &picker,
+        "#!/bin/sh\nmenu=$(cat)\nprintf '%s\\n' \"$menu\" > \"$HOME/dmenu-menu\"\n\
+         choice=$(cat \"$HOME/dmenu-choice\" 2>/dev/null)\n\
+         printf '%s\\n' \"$menu\" | grep -F -- \"$choice\" | head -n 1\n",
+    )
+    .context("while writing the menu picker")?;
+    make_executable(&picker)?;
+    // dunst's history has no urgency; a rule script sees every toast with
+    // it (arguments: app name, summary, body, icon, urgency).
+    let recorder = base.join("record.sh");
+    std::fs::write(
+        &recorder,
+        "#!/bin/sh\nprintf '%s|%s|%s|%s\\n' \"$1\" \"$2\" \"$4\" \"$5\" >> \"$HOME/dunst-seen\"\n",
+    )
+    .context("while writing the toast recorder")?;
+    make_executable(&recorder)?;
+    // Markup on, as GNOME Shell and most daemons render it: the harder case
+    // for showing notification text as typed.
+    std::fs::create_dir_all(home.join(".config/dunst")).context("while creating dunst's config")?;
+    std::fs::write(
+        home.join(".config/dunst/dunstrc"),
+        format!(
+            "[global]\n    dmenu = {}\n    markup = full\n\n[record]\n    appname = \"*\"\n    script = {}\n",
+            picker.display(),
+            recorder.display()
+        ),
+    )
+    .context("while writing dunstrc")?;
 
     // Keep the toolchain where it is when HOME moves.
     let real_home = std::env::var_os("HOME")
@@ -62,6 +95,9 @@ pub fn run(command: &[String], extra_env: &[(&str, &OsStr)]) -> Result<()> {
         .env("RUSTUP_HOME", rustup_home)
         .env("NO_AT_BRIDGE", "1")
         .env("BELFRY_RIG", "1")
+        // GSettings in a plain file under XDG_CONFIG_HOME: readable by every
+        // process in the rig with no dconf service.
+        .env("GSETTINGS_BACKEND", "keyfile")
         .env_remove("DISPLAY")
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("DBUS_SESSION_BUS_ADDRESS");
@@ -87,6 +123,18 @@ fn set_private(dir: &Path) -> Result<()> {
 
 #[cfg(not(unix))]
 fn set_private(_: &Path) -> Result<()> {
+    Ok(())
+}
+
+#[cfg(unix)]
+fn make_executable(file: &Path) -> Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o755))
+        .with_context(|| format!("while making {} executable", file.display()))
+}
+
+#[cfg(not(unix))]
+fn make_executable(_: &Path) -> Result<()> {
     Ok(())
 }
 

@@ -33,6 +33,9 @@ pub const PACKAGES: &[&str] = &[
     "keyutils",
     "haskell-status-notifier-item-utils",
     "python3-venv",
+    "xdg-utils",
+    "libglib2.0-bin",
+    "gsettings-desktop-schemas",
 ];
 
 fn missing_packages() -> Vec<&'static str> {

@@ -1,0 +1,240 @@
+//! Toasts on Linux and the BSDs: the freedesktop notification service
+//! (`org.freedesktop.Notifications`) on the session bus.
+//!
+//! Written against zbus (the D-Bus crate notify-rust itself uses) rather
+//! than through notify-rust's handles, because notify-rust opens a new bus
+//! connection for every toast and needs a thread blocked per toast to hear
+//! its actions; daemons such as dunst address `ActionInvoked` to the
+//! connection that sent the toast. Belfry keeps toasts up for hours,
+//! replaces and closes them per item, and needs one listener for all of
+//! them: so one connection sends every `Notify`, `CloseNotification` and
+//! hears every signal.
+
+use super::{ACTION_OPEN, ACTION_READ, AppIdentity, DEFAULT_ACTION, escape_markup, text};
+use belfry_core::router::{Toast, ToastBody, ToastKey, Urgency};
+use belfry_core::sinks::{OnToastEvent, SinkError, ToastEvent};
+use futures_util::StreamExt;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use zbus::Variant;
+
+const BUS: &str = "org.freedesktop.Notifications";
+const PATH: &str = "/org/freedesktop/Notifications";
+
+/// `NotificationClosed` reasons (spec 1.2): 1 expired, 2 dismissed by the
+/// user, 3 closed by a `CloseNotification` call, 4 undefined.
+const CLOSED_BY_CALL: u32 = 3;
+
+/// Which toast is which: the daemon's ids both ways.
+#[derive(Default)]
+struct Shown {
+    by_key: HashMap<ToastKey, u32>,
+    by_id: HashMap<u32, (ToastKey, Option<String>)>,
+}
+
+impl Shown {
+    fn forget(&mut self, id: u32) -> Option<(ToastKey, Option<String>)> {
+        let entry = self.by_id.remove(&id)?;
+        if self.by_key.get(&entry.0) == Some(&id) {
+            self.by_key.remove(&entry.0);
+        }
+        Some(entry)
+    }
+}
+
+/// What the service can do, from `GetCapabilities`.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Caps {
+    /// It renders a markup subset in bodies: escape it.
+    pub markup: bool,
+    /// It shows action buttons.
+    pub actions: bool,
+}
+
+/// The freedesktop toaster.
+pub(super) struct Freedesktop {
+    conn: zbus::Connection,
+    app: AppIdentity,
+    pub caps: Caps,
+    shown: Arc<Mutex<Shown>>,
+}
+
+fn bus_error(what: &str, e: &zbus::Error) -> SinkError {
+    SinkError(format!("notification service: {what}: {e}"))
+}
+
+impl Freedesktop {
+    pub fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
+        let conn = zbus::block_on(zbus::Connection::session())
+            .map_err(|e| bus_error("no session bus", &e))?;
+        let reply =
+            zbus::block_on(conn.call_method(Some(BUS), PATH, Some(BUS), "GetCapabilities", &()))
+                .map_err(|e| bus_error("no notification service", &e))?;
+        let caps: Vec<String> = reply
+            .body()
+            .deserialize()
+            .map_err(|e| bus_error("capabilities", &e))?;
+        let caps = Caps {
+            markup: caps.iter().any(|c| c == "body-markup"),
+            actions: caps.iter().any(|c| c == "actions"),
+        };
+        let rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .interface(BUS)
+            .path(PATH)
+            .build()
+            .map_err(|e| bus_error("signal rule", &e))?;
+        let stream = zbus::block_on(zbus::MessageStream::for_match_rule(rule, &conn, None))
+            .map_err(|e| bus_error("listening for actions", &e))?;
+        let shown = Arc::new(Mutex::new(Shown::default()));
+        let listener_shown = Arc::clone(&shown);
+        std::thread::Builder::new()
+            .name("belfry-toast-events".into())
+            .spawn(move || zbus::block_on(listen(stream, listener_shown, on_event)))
+            .map_err(|e| SinkError(format!("starting the toast listener: {e}")))?;
+        Ok(Self {
+            conn,
+            app,
+            caps,
+            shown,
+        })
+    }
+
+    pub fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+        let (title, body) = text(toast);
+        let body = if self.caps.markup {
+            escape_markup(&body)
+        } else {
+            body
+        };
+        let item = match &toast.body {
+            ToastBody::Item(n) => Some(n.id.clone()),
+            _ => None,
+        };
+        // Actions come in key/label pairs; "default" is a click on the toast.
+        let mut actions: Vec<&str> = vec![DEFAULT_ACTION, "Open"];
+        if self.caps.actions {
+            actions.extend([ACTION_OPEN, "Open"]);
+            if item.is_some() {
+                actions.extend([ACTION_READ, "Mark read"]);
+            }
+        }
+        let urgency: u8 = match toast.urgency {
+            Urgency::Normal => 1,
+            Urgency::Critical => 2,
+        };
+        let mut hints: HashMap<&str, Variant<'_>> = HashMap::new();
+        hints.insert("urgency", Variant::U8(urgency));
+        // Belfry plays the user's melody itself; the daemon stays silent.
+        hints.insert("suppress-sound", Variant::Bool(true));
+        hints.insert("category", Variant::Str("im.received".into()));
+        hints.insert(
+            "desktop-entry",
+            Variant::Str(self.app.desktop_entry.as_str().into()),
+        );
+        let replaces = self
+            .shown
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_key
+            .get(&toast.key)
+            .copied()
+            .unwrap_or(0);
+        let timeout = i32::try_from(toast.timeout.as_millis()).unwrap_or(i32::MAX);
+        let reply = zbus::block_on(self.conn.call_method(
+            Some(BUS),
+            PATH,
+            Some(BUS),
+            "Notify",
+            &(
+                self.app.name.as_str(),
+                replaces,
+                self.app.icon.as_str(),
+                title.as_str(),
+                body.as_str(),
+                actions,
+                hints,
+                timeout,
+            ),
+        ))
+        .map_err(|e| bus_error("showing a toast", &e))?;
+        let id: u32 = reply
+            .body()
+            .deserialize()
+            .map_err(|e| bus_error("toast id", &e))?;
+        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+        if replaces != 0 && replaces != id {
+            shown.forget(replaces);
+        }
+        shown.by_key.insert(toast.key.clone(), id);
+        shown.by_id.insert(id, (toast.key.clone(), item));
+        Ok(())
+    }
+
+    pub fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
+        let id = {
+            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(id) = shown.by_key.get(key).copied() else {
+                return Ok(());
+            };
+            shown.forget(id);
+            id
+        };
+        zbus::block_on(self.conn.call_method(
+            Some(BUS),
+            PATH,
+            Some(BUS),
+            "CloseNotification",
+            &(id,),
+        ))
+        .map_err(|e| bus_error("closing a toast", &e))?;
+        Ok(())
+    }
+}
+
+/// Turns the service's signals into [`ToastEvent`]s until the bus goes away.
+async fn listen(mut stream: zbus::MessageStream, shown: Arc<Mutex<Shown>>, on_event: OnToastEvent) {
+    while let Some(msg) = stream.next().await {
+        let Ok(msg) = msg else { continue };
+        let header = msg.header();
+        let Some(member) = header.member().map(|m| m.as_str().to_owned()) else {
+            continue;
+        };
+        let event = match member.as_str() {
+            "ActionInvoked" => {
+                let Ok((id, action)) = msg.body().deserialize::<(u32, String)>() else {
+                    continue;
+                };
+                let entry = shown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .by_id
+                    .get(&id)
+                    .cloned();
+                let Some((key, item)) = entry else { continue };
+                match (action.as_str(), item) {
+                    (DEFAULT_ACTION | ACTION_OPEN, item) => ToastEvent::Open(key, item),
+                    (ACTION_READ, Some(item)) => ToastEvent::MarkRead(key, item),
+                    _ => continue,
+                }
+            }
+            "NotificationClosed" => {
+                let Ok((id, reason)) = msg.body().deserialize::<(u32, u32)>() else {
+                    continue;
+                };
+                let entry = shown
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .forget(id);
+                match entry {
+                    Some((key, _)) if reason != CLOSED_BY_CALL => ToastEvent::Closed(key),
+                    _ => continue,
+                }
+            }
+            _ => continue,
+        };
+        tracing::debug!(?event, "toast event");
+        on_event(event);
+    }
+    tracing::warn!("the notification service's signals stopped; toast buttons no longer answer");
+}

@@ -1,0 +1,135 @@
+//! Toasts. On Linux (and the BSDs) through the freedesktop notification
+//! service on the session bus ([`freedesktop`]); on Windows (WinRT toasts)
+//! and macOS (the user notification center) through notify-rust's
+//! backends ([`native`]), built only on those platforms. Differences are
+//! written down in `docs/platforms.md`.
+//!
+//! The text is always plain: where the service renders markup in bodies
+//! (the `body-markup` capability), `<`, `>` and `&` are escaped so that a
+//! hostile title or body shows as typed.
+
+use belfry_core::router::{Toast, ToastBody, ToastKey};
+use belfry_core::sinks::{OnToastEvent, SinkError, Toaster};
+pub use belfry_proto::inbox::clip;
+
+#[cfg(all(unix, not(target_os = "macos")))]
+mod freedesktop;
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+mod native;
+
+/// Longest toast title, in characters.
+pub const MAX_TITLE: usize = 100;
+/// Longest toast body, in characters.
+pub const MAX_BODY: usize = 300;
+
+/// Escapes the three characters freedesktop body markup gives meaning to.
+pub fn escape_markup(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Removes control, bidi-override and zero-width characters that would make
+/// a toast lie about what it says.
+pub fn sanitize(s: &str) -> String {
+    let hidden = |c: char| {
+        (c.is_control() && c != '\n')
+            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+    };
+    s.chars().filter(|c| !hidden(*c)).collect()
+}
+
+/// The title and body a toast shows.
+pub fn text(toast: &Toast) -> (String, String) {
+    match &toast.body {
+        ToastBody::Item(n) => (
+            clip(&sanitize(&n.title), MAX_TITLE),
+            clip(&sanitize(&n.body), MAX_BODY),
+        ),
+        ToastBody::Burst { count } => (
+            "Belfry".to_owned(),
+            format!("{count} more new notifications"),
+        ),
+        ToastBody::Away { count } => (
+            "Belfry".to_owned(),
+            format!("{count} new while you were away"),
+        ),
+    }
+}
+
+/// The action a click on the toast itself invokes (freedesktop "default").
+pub const DEFAULT_ACTION: &str = "default";
+/// The Open button.
+pub const ACTION_OPEN: &str = "open";
+/// The Mark read button.
+pub const ACTION_READ: &str = "read";
+
+/// Who the toasts come from.
+#[derive(Debug, Clone)]
+pub struct AppIdentity {
+    /// The app name the desktop shows ("Belfry").
+    pub name: String,
+    /// An icon: a theme icon name or an absolute path to a PNG.
+    pub icon: String,
+    /// The desktop entry (`belfry` for `belfry.desktop`), so the desktop
+    /// groups toasts under the app and applies its per-app settings.
+    pub desktop_entry: String,
+}
+
+/// Shows toasts on the desktop.
+pub struct DesktopToaster {
+    #[cfg(all(unix, not(target_os = "macos")))]
+    inner: freedesktop::Freedesktop,
+    #[cfg(not(all(unix, not(target_os = "macos"))))]
+    inner: native::Native,
+}
+
+impl DesktopToaster {
+    /// Connects to the notification service; fails when there is none (the
+    /// caller reports it once and goes on with the inbox and sounds).
+    /// What the user does with a toast goes to `on_event`.
+    pub fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
+        #[cfg(all(unix, not(target_os = "macos")))]
+        let inner = freedesktop::Freedesktop::connect(app, on_event)?;
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        let inner = native::Native::connect(app, on_event)?;
+        Ok(Self { inner })
+    }
+
+    /// Whether the service shows action buttons (Open, Mark read).
+    pub fn has_actions(&self) -> bool {
+        self.inner.caps.actions
+    }
+}
+
+impl Toaster for DesktopToaster {
+    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+        self.inner.show(toast)
+    }
+
+    fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
+        self.inner.close(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostile_text_is_made_plain() {
+        assert_eq!(
+            escape_markup("<b>x</b> & <img src=x onerror=alert(1)>"),
+            "&lt;b&gt;x&lt;/b&gt; &amp; &lt;img src=x onerror=alert(1)&gt;"
+        );
+        assert_eq!(sanitize("pay\u{202E}gnp.exe\u{200B}"), "paygnp.exe");
+        assert_eq!(clip(&"x".repeat(500), MAX_BODY).chars().count(), MAX_BODY);
+    }
+}
