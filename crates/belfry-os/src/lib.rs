@@ -1,10 +1,14 @@
 //! Belfry's OS sinks: toasts through the desktop's notification service
-//! (notify-rust: freedesktop D-Bus on Linux, its own backends on Windows
-//! and macOS) and melodies through the audio output (rodio).
+//! (freedesktop D-Bus on Linux; notify-rust's backends on Windows and
+//! macOS), melodies through the audio output (rodio), the token in the OS
+//! secret store, and the OS's do-not-disturb.
 
+pub mod browser;
 pub mod melody;
 pub mod player;
+pub mod quiet;
 pub mod secrets;
+pub mod sounds;
 pub mod toast;
 
 use belfry_core::router::{Toast, ToastKey};

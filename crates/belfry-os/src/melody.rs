@@ -6,9 +6,87 @@ use belfry_proto::catalogue::MELODIES;
 use std::collections::HashMap;
 use std::f32::consts::TAU;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Sample rate of the rendered melodies.
 pub const SAMPLE_RATE: u32 = 44_100;
+
+/// No melody rings longer than this: a notification, not a tune.
+pub const MAX_LENGTH: Duration = Duration::from_secs(2);
+
+/// A built-in melody as the settings show it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Melody {
+    /// Stable id (one of [`MELODIES`]).
+    pub id: &'static str,
+    /// What it sounds like, in a few words.
+    pub sound: &'static str,
+    /// How long it rings at most, tail included.
+    pub length: Duration,
+}
+
+const fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// Every built-in melody, in the order of [`MELODIES`].
+pub const CATALOGUE: [Melody; 10] = [
+    Melody {
+        id: "chime",
+        sound: "ding-dong: a falling fifth on two bells",
+        length: ms(2000),
+    },
+    Melody {
+        id: "ding",
+        sound: "one clear bell",
+        length: ms(2000),
+    },
+    Melody {
+        id: "marimba",
+        sound: "a quick rising arpeggio on wood",
+        length: ms(1000),
+    },
+    Melody {
+        id: "pluck",
+        sound: "two plucked strings, up a fifth",
+        length: ms(2000),
+    },
+    Melody {
+        id: "bubble",
+        sound: "a rising bubble: three quick glassy notes",
+        length: ms(2000),
+    },
+    Melody {
+        id: "harp",
+        sound: "a gentle four-note harp arpeggio",
+        length: ms(2000),
+    },
+    Melody {
+        id: "triad",
+        sound: "a soft major chord",
+        length: ms(2000),
+    },
+    Melody {
+        id: "knock",
+        sound: "two low knocks",
+        length: ms(600),
+    },
+    Melody {
+        id: "bells",
+        sound: "three falling bells",
+        length: ms(2000),
+    },
+    Melody {
+        id: "alert",
+        sound: "two urgent beeps and a higher third",
+        length: ms(1500),
+    },
+];
+
+/// The catalogue entry of `id`, if it is a built-in melody.
+pub fn info(id: &str) -> Option<&'static Melody> {
+    CATALOGUE.iter().find(|m| m.id == id)
+}
 
 /// A timbre: relative partials (frequency ratio, amplitude) and a decay.
 #[derive(Clone, Copy)]
@@ -124,7 +202,7 @@ pub fn render(id: &str) -> Vec<f32> {
         .iter()
         .map(|(start, _, _, t)| start + t.decay * 6.0)
         .fold(0.0f32, f32::max)
-        .min(2.0);
+        .min(MAX_LENGTH.as_secs_f32());
     let len = (end * SAMPLE_RATE as f32) as usize;
     let mut out = vec![0.0f32; len];
     for (start, freq, gain, timbre) in notes {
@@ -163,6 +241,17 @@ pub fn catalogue() -> HashMap<&'static str, Arc<[f32]>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_catalogue_describes_every_melody_id() {
+        let ids: Vec<&str> = CATALOGUE.iter().map(|m| m.id).collect();
+        assert_eq!(ids, MELODIES);
+        for m in &CATALOGUE {
+            assert!(m.length <= MAX_LENGTH, "{}", m.id);
+            let secs = render(m.id).len() as f64 / f64::from(SAMPLE_RATE);
+            assert!(secs <= m.length.as_secs_f64(), "{}: {secs} s", m.id);
+        }
+    }
 
     #[test]
     fn every_melody_is_short_audible_and_distinct() {
