@@ -9,18 +9,36 @@ use belfry_core::engine::{Engine, EngineConfig};
 use belfry_core::event::{ConnState, CoreEvent};
 use belfry_core::net::{self, Api, ApiError};
 use belfry_core::secret::Secret;
-use belfry_core::sinks::{Player, Sinks, Toaster};
+use belfry_core::sinks::{OnToastEvent, Player, Sinks, ToastEvent, Toaster};
 use belfry_core::store::Store;
 use belfry_os::Quiet;
+use belfry_os::browser;
 use belfry_os::player::MelodyPlayer;
+use belfry_os::quiet::DoNotDisturb;
 use belfry_os::secrets;
-use belfry_os::toast::DesktopToaster;
+use belfry_os::toast::{AppIdentity, DesktopToaster};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The app icon toasts carry, written to the cache directory at start (an
+/// installed app also has it in the icon theme, but a portable or
+/// development run does not).
+const ICON_PNG: &[u8] = include_bytes!("../../../icons/128x128.png");
+
+/// What the OS tells the headless loop besides the core's own events.
+enum FromOs {
+    Toast(ToastEvent),
+    Quiet(Option<String>),
+}
 
 /// Runs until SIGTERM or Ctrl-C.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::platform().context("while finding the app's directories")?;
+    paths
+        .create()
+        .context("while creating the app's directories")?;
     let _log = logging::init(&paths.log_dir, cli.verbose).context("while setting up the log")?;
     let config_file = paths.config_file();
     let mut cfg = DeviceConfig::load(&config_file).unwrap_or_else(|e| {
@@ -96,14 +114,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::warn!(error = %e, path = %store_path.display(), "local inbox unavailable; keeping it in memory");
             Store::in_memory()
         })?;
-    let toaster: Arc<dyn Toaster> = match DesktopToaster::connect("Belfry", None) {
-        Ok(t) => Arc::new(t),
-        Err(e) => {
-            tracing::warn!(error = %e, "toasts are off; the inbox and sounds go on");
-            Arc::new(Quiet)
-        }
-    };
-    let player: Arc<dyn Player> = match MelodyPlayer::start(cfg.sound.volume) {
+    let (os_tx, mut from_os) = mpsc::unbounded_channel();
+    let toast_tx = os_tx.clone();
+    let on_toast: OnToastEvent = Arc::new(move |ev| {
+        let _ = toast_tx.send(FromOs::Toast(ev));
+    });
+    let toaster: Arc<dyn Toaster> =
+        match DesktopToaster::connect(identity(&paths.cache_dir), on_toast) {
+            Ok(t) => Arc::new(t),
+            Err(e) => {
+                tracing::warn!(error = %e, "toasts are off; the inbox and sounds go on");
+                Arc::new(Quiet)
+            }
+        };
+    let player: Arc<dyn Player> = match MelodyPlayer::start(&cfg.sound) {
         Ok(p) => Arc::new(p),
         Err(e) => {
             tracing::warn!(error = %e, "sounds are off");
@@ -116,6 +140,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let engine = Engine::start(config, store, api, tls, Sinks { toaster, player }).await;
     engine.pause_until(cfg.paused_until);
+    if let Err(e) = DoNotDisturb::new().watch(move |q| {
+        let _ = os_tx.send(FromOs::Quiet(q));
+    }) {
+        tracing::warn!(error = %e, "the OS's do-not-disturb will not be followed");
+    }
     let mut events = engine.events();
     let remembered = demo_instance
         .is_none()
@@ -139,7 +168,26 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     });
-    wait_for_stop().await;
+    let stop = wait_for_stop();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => break,
+            Some(msg) = from_os.recv() => match msg {
+                FromOs::Quiet(q) => engine.set_os_quiet(q),
+                FromOs::Toast(ev) => match engine.on_toast(ev).await {
+                    Ok(Some(url)) => {
+                        tracing::info!(%url, "opening");
+                        if let Err(e) = browser::open(&url) {
+                            tracing::warn!(error = %e, "could not open the link");
+                        }
+                    }
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "toast action"),
+                },
+            },
+        }
+    }
     tracing::info!("stopping");
     engine.shutdown().await;
     logger.abort();
@@ -214,6 +262,24 @@ async fn sign_out(
     Ok(())
 }
 
+/// Who the toasts come from, with the icon written where the daemon can read it.
+fn identity(cache_dir: &Path) -> AppIdentity {
+    let path = cache_dir.join("belfry.png");
+    let icon = match std::fs::read(&path) {
+        Ok(existing) if existing == ICON_PNG => Some(path),
+        _ => std::fs::write(&path, ICON_PNG)
+            .inspect_err(|e| tracing::debug!(error = %e, "no icon file for toasts"))
+            .ok()
+            .map(|()| path),
+    };
+    AppIdentity {
+        name: "Belfry".into(),
+        // The theme icon of an installed app when the file cannot be written.
+        icon: icon.map_or_else(|| "belfry".into(), |p| p.display().to_string()),
+        desktop_entry: "belfry".into(),
+    }
+}
+
 fn log_event(ev: &CoreEvent) {
     match ev {
         CoreEvent::Added { items } => {
@@ -222,6 +288,8 @@ fn log_event(ev: &CoreEvent) {
             }
         }
         CoreEvent::Problem { message } => tracing::warn!(%message, "problem"),
+        CoreEvent::Quiet(Some(why)) => tracing::info!(?why, "toasts and sounds held back"),
+        CoreEvent::Quiet(None) => tracing::info!("toasts and sounds are back"),
         CoreEvent::Refused { fields } => tracing::warn!(?fields, "settings refused"),
         CoreEvent::Unread(u) => tracing::debug!(unread = u.total, "unread"),
         other => tracing::debug!(?other, "event"),
