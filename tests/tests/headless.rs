@@ -49,6 +49,7 @@ impl App {
             .args(args)
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("BELFRY_LOG", "info,belfry_core=debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -366,4 +367,273 @@ async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
         reqwest::StatusCode::UNAUTHORIZED,
         "revoked on the instance"
     );
+}
+
+/// Emits `type_id` for the operator with a title and a link path.
+async fn emit(
+    admin: &belfry_tests::Api,
+    type_id: &str,
+    title: &str,
+    path: &str,
+) -> belfry_proto::inbox::Notification {
+    admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/events",
+            &EmitEvent {
+                operator: OPERATOR.0.into(),
+                type_id: type_id.into(),
+                title: Some(title.into()),
+                body: Some("from the headless tests".into()),
+                path: Some(path.into()),
+                data: Default::default(),
+            },
+        )
+        .await
+}
+
+/// Whether the server has the notification as read.
+async fn read_on_server(admin: &belfry_tests::Api, id: &str) -> bool {
+    let d: serde_json::Value = admin
+        .get(&format!(
+            "/api/v1/admin/operators/{}/notifications/{id}",
+            OPERATOR.0
+        ))
+        .await;
+    d["notification"]["read_at"].is_string()
+}
+
+async fn until_read(admin: &belfry_tests::Api, id: &str) {
+    for _ in 0..200 {
+        if read_on_server(admin, id).await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{id} was never read on the server");
+}
+
+fn dunstctl(args: &[&str]) -> String {
+    let out = Command::new("dunstctl").args(args).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A `BROWSER` that records the links it is asked to open.
+fn recording_browser(dir: &std::path::Path) -> (PathBuf, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let opened = dir.join("opened");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, opened)
+}
+
+#[tokio::test]
+async fn a_toast_opens_its_item_on_the_instance_and_marks_it_read() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    dunstctl(&["close-all"]);
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let (browser, opened) = recording_browser(home.path());
+    let app = App::start_in(
+        Arc::clone(&home),
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("BROWSER", browser.to_str().unwrap()),
+        ],
+    );
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+
+    // A click on the toast: the item opens in the browser and is read.
+    let first = emit(&admin, "sla_expired", "Open me", "/tickets/7").await;
+    eventually("the toast", Duration::from_secs(10), || {
+        dunstctl(&["count", "displayed"]) == "1"
+    })
+    .await;
+    dunstctl(&["action", "0"]);
+    let want = format!("{}/tickets/7", t.url().trim_end_matches('/'));
+    eventually("the browser got the link", Duration::from_secs(10), || {
+        std::fs::read_to_string(&opened).is_ok_and(|s| s.lines().any(|l| l == want))
+    })
+    .await;
+    until_read(&admin, &first.id).await;
+    // Read, so its toast goes away.
+    eventually("the toast closed", Duration::from_secs(10), || {
+        dunstctl(&["count", "displayed"]) == "0"
+    })
+    .await;
+
+    // The Mark read button: read on the server, nothing opened.
+    let second = emit(&admin, "sla_expired", "Mark me read", "/tickets/8").await;
+    eventually("the toast", Duration::from_secs(10), || {
+        dunstctl(&["count", "displayed"]) == "1"
+    })
+    .await;
+    let rig_home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    std::fs::write(rig_home.join("dmenu-choice"), "Mark read").unwrap();
+    dunstctl(&["context"]);
+    until_read(&admin, &second.id).await;
+    let links = std::fs::read_to_string(&opened).unwrap();
+    assert_eq!(links.lines().count(), 1, "Mark read opens nothing: {links}");
+    app.stop().await;
+}
+
+/// Unpauses dunst even when the test fails.
+struct Unpause;
+impl Drop for Unpause {
+    fn drop(&mut self) {
+        dunstctl(&["set-paused", "false"]);
+    }
+}
+
+#[tokio::test]
+async fn a_paused_daemon_holds_toasts_back_and_the_inbox_still_fills() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    dunstctl(&["close-all"]);
+    dunstctl(&["history-clear"]);
+    let _unpause = Unpause;
+    dunstctl(&["set-paused", "true"]);
+    let app = App::start(
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", OPERATOR.1)],
+    );
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    eventually("quiet, and says why", Duration::from_secs(10), || {
+        app.logged("toasts and sounds held back")
+    })
+    .await;
+    assert!(app.logged("DoNotDisturb"), "{}", app.dump());
+    let held = emit(&admin, "sla_expired", "Held back", "/tickets/9").await;
+    eventually("stored in the inbox", Duration::from_secs(10), || {
+        app.logged("Held back")
+    })
+    .await;
+
+    dunstctl(&["set-paused", "false"]);
+    eventually("back", Duration::from_secs(10), || {
+        app.logged("toasts and sounds are back")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        !dunst_history().contains("Held back"),
+        "no toast for what arrived while quiet"
+    );
+    assert!(!read_on_server(&admin, &held.id).await, "still unread");
+    emit(&admin, "sla_expired", "After the pause", "/tickets/10").await;
+    eventually("toasts again", Duration::from_secs(10), || {
+        dunst_history().contains("After the pause")
+    })
+    .await;
+    app.stop().await;
+}
+
+/// A session bus of its own, with no keyring and no notification service.
+struct BareBus {
+    child: Child,
+    address: String,
+}
+
+impl BareBus {
+    fn start(dir: &std::path::Path) -> Self {
+        // No service directories: nothing can be activated on it.
+        let config = dir.join("bare-bus.conf");
+        std::fs::write(
+            &config,
+            "<!DOCTYPE busconfig PUBLIC \"-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN\" \
+             \"http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd\">\n\
+             <busconfig><type>session</type><listen>unix:tmpdir=/tmp</listen>\
+             <auth>EXTERNAL</auth><policy context=\"default\">\
+             <allow send_destination=\"*\" eavesdrop=\"true\"/><allow eavesdrop=\"true\"/>\
+             <allow own=\"*\"/></policy></busconfig>\n",
+        )
+        .unwrap();
+        let mut child = Command::new("dbus-daemon")
+            .arg(format!("--config-file={}", config.display()))
+            .args(["--nofork", "--print-address=1"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut address = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        Self {
+            child,
+            address: address.trim().to_owned(),
+        }
+    }
+}
+
+impl Drop for BareBus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn with_no_keyring_and_no_notification_service_it_signs_in_for_this_run_and_goes_on() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let bus = BareBus::start(home.path());
+    let app = App::start_in(
+        Arc::clone(&home),
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
+        ],
+    );
+    eventually("connected", Duration::from_secs(30), || {
+        app.logged("Connected")
+    })
+    .await;
+    assert!(
+        app.logged("signing in for this run only") && app.logged("no system keyring is running"),
+        "a clear message and the way forward:\n{}",
+        app.dump()
+    );
+    for i in 0..3 {
+        emit(
+            &admin,
+            "sla_expired",
+            &format!("No daemon {i}"),
+            "/tickets/1",
+        )
+        .await;
+    }
+    eventually("all three in the inbox", Duration::from_secs(10), || {
+        (0..3).all(|i| app.logged(&format!("No daemon {i}")))
+    })
+    .await;
+    let log = app.dump();
+    let reports = log
+        .lines()
+        .filter(|l| l.contains("showing notifications"))
+        .count();
+    assert_eq!(reports, 1, "the missing service is reported once:\n{log}");
+    app.stop().await;
+
+    // No plaintext fallback: the token is nowhere on disk.
+    for file in files_under(home.path()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
+        assert!(!text.contains("blf_"), "a token in {}", file.display());
+    }
 }

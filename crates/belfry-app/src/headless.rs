@@ -16,7 +16,7 @@ use belfry_os::browser;
 use belfry_os::player::MelodyPlayer;
 use belfry_os::quiet::DoNotDisturb;
 use belfry_os::secrets;
-use belfry_os::toast::{AppIdentity, DesktopToaster};
+use belfry_os::toast::{AppIdentity, Toasts};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -119,14 +119,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let on_toast: OnToastEvent = Arc::new(move |ev| {
         let _ = toast_tx.send(FromOs::Toast(ev));
     });
-    let toaster: Arc<dyn Toaster> =
-        match DesktopToaster::connect(identity(&paths.cache_dir), on_toast) {
-            Ok(t) => Arc::new(t),
-            Err(e) => {
-                tracing::warn!(error = %e, "toasts are off; the inbox and sounds go on");
-                Arc::new(Quiet)
-            }
-        };
+    // A missing notification service is reported once by the core; the
+    // inbox and sounds go on, and toasts start when a service appears.
+    let toaster: Arc<dyn Toaster> = Arc::new(Toasts::new(identity(&paths.cache_dir), on_toast));
     let player: Arc<dyn Player> = match MelodyPlayer::start(&cfg.sound) {
         Ok(p) => Arc::new(p),
         Err(e) => {
@@ -205,8 +200,10 @@ async fn sign_in(
     tls: &Arc<rustls::ClientConfig>,
     login: &str,
 ) -> anyhow::Result<Api> {
-    match secrets::load(base.as_str(), login) {
+    let keyring = secrets::load(base.as_str(), login);
+    match &keyring {
         Ok(Some(token)) => {
+            let token = token.clone();
             let api = Api::new(base.clone(), token, tls)?;
             match api.me().await {
                 Ok(_) => return Ok(api),
@@ -222,9 +219,12 @@ async fn sign_in(
             }
         }
         Ok(None) => {}
-        Err(e) => {
-            tracing::warn!(error = %e, "the keyring is unavailable; signing in with a password")
-        }
+        // Never a plaintext fallback: this run signs in with the password
+        // and keeps the token in memory only.
+        Err(e) => tracing::error!(
+            error = %e,
+            "the token cannot be kept: signing in for this run only (you will be asked again next time)"
+        ),
     }
     let password = match std::env::var("BELFRY_PASSWORD") {
         Ok(p) => Secret::new(p),
@@ -236,8 +236,10 @@ async fn sign_in(
     let (api, _) = Api::login(base, tls, login, &password)
         .await
         .with_context(|| format!("while signing in to {base} as {login}"))?;
-    if let Err(e) = secrets::save(base.as_str(), login, api.token()) {
-        tracing::warn!(error = %e, "could not save the sign-in; you will be asked again next time");
+    if keyring.is_ok()
+        && let Err(e) = secrets::save(base.as_str(), login, api.token())
+    {
+        tracing::error!(error = %e, "the token cannot be kept: signed in for this run only (you will be asked again next time)");
     }
     Ok(api)
 }
@@ -287,7 +289,8 @@ fn log_event(ev: &CoreEvent) {
                 tracing::info!(r#type = %n.type_id, title = %n.title, "notification");
             }
         }
-        CoreEvent::Problem { message } => tracing::warn!(%message, "problem"),
+        // The core logged it already, as a warning.
+        CoreEvent::Problem { message } => tracing::debug!(%message, "problem"),
         CoreEvent::Quiet(Some(why)) => tracing::info!(?why, "toasts and sounds held back"),
         CoreEvent::Quiet(None) => tracing::info!("toasts and sounds are back"),
         CoreEvent::Refused { fields } => tracing::warn!(?fields, "settings refused"),

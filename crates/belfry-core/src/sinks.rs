@@ -19,6 +19,11 @@ pub trait Toaster: Send + Sync + 'static {
     fn show(&self, toast: &Toast) -> Result<(), SinkError>;
     /// Closes the toast with `key` if it is up.
     fn close(&self, key: &ToastKey) -> Result<(), SinkError>;
+    /// Whether toasts can be shown at all, asked once at start so a missing
+    /// notification service is reported before the first event needs it.
+    fn ready(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 /// A sound to play: the melody the settings chose, and the type it is

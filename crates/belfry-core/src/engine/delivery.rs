@@ -78,7 +78,12 @@ struct Health {
 impl Health {
     fn report(&mut self, ctx: &Ctx, result: Result<(), crate::sinks::SinkError>) {
         match result {
-            Ok(()) => self.failing = false,
+            Ok(()) => {
+                if self.failing {
+                    tracing::info!("{} works again", self.what);
+                }
+                self.failing = false;
+            }
             Err(e) if !self.failing => {
                 self.failing = true;
                 ctx.problem(self.what, &e);
@@ -97,6 +102,10 @@ async fn toast_worker(
         what: "showing notifications",
         failing: false,
     };
+    let ready = Arc::clone(&toaster);
+    if let Ok(r) = tokio::task::spawn_blocking(move || ready.ready()).await {
+        health.report(&ctx, r);
+    }
     while let Some(first) = jobs.recv().await {
         let mut batch = vec![first];
         while let Ok(more) = jobs.try_recv() {

@@ -11,6 +11,8 @@
 use belfry_core::router::{Toast, ToastBody, ToastKey};
 use belfry_core::sinks::{OnToastEvent, SinkError, Toaster};
 pub use belfry_proto::inbox::clip;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 #[cfg(all(unix, not(target_os = "macos")))]
 mod freedesktop;
@@ -116,6 +118,78 @@ impl Toaster for DesktopToaster {
 
     fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
         self.inner.close(key)
+    }
+}
+
+/// How often [`Toasts`] looks for a notification service that was not there.
+pub const RECONNECT_EVERY: Duration = Duration::from_secs(15);
+
+/// The app's toaster: connects to the notification service when it can and
+/// keeps looking when it cannot, so a daemon that starts after Belfry (a
+/// login race) or restarts is picked up. While there is none, `show` fails;
+/// the core reports that once and goes on with the inbox and sounds.
+pub struct Toasts {
+    app: AppIdentity,
+    on_event: OnToastEvent,
+    state: Mutex<Connection>,
+}
+
+struct Connection {
+    toaster: Option<DesktopToaster>,
+    tried: Option<Instant>,
+    why: String,
+}
+
+impl Toasts {
+    /// A toaster that connects on first use (see [`Toaster::ready`]).
+    pub fn new(app: AppIdentity, on_event: OnToastEvent) -> Self {
+        let state = Connection {
+            toaster: None,
+            tried: None,
+            why: String::new(),
+        };
+        Self {
+            app,
+            on_event,
+            state: Mutex::new(state),
+        }
+    }
+
+    fn with<T>(
+        &self,
+        f: impl FnOnce(&DesktopToaster) -> Result<T, SinkError>,
+    ) -> Result<T, SinkError> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if state.toaster.is_none() && state.tried.is_none_or(|t| t.elapsed() >= RECONNECT_EVERY) {
+            let retry = state.tried.replace(Instant::now()).is_some();
+            match DesktopToaster::connect(self.app.clone(), Arc::clone(&self.on_event)) {
+                Ok(t) => {
+                    if retry {
+                        tracing::info!("a notification service appeared: toasts are back");
+                    }
+                    state.toaster = Some(t);
+                }
+                Err(e) => state.why = e.to_string(),
+            }
+        }
+        match &state.toaster {
+            Some(t) => f(t),
+            None => Err(SinkError(state.why.clone())),
+        }
+    }
+}
+
+impl Toaster for Toasts {
+    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+        self.with(|t| t.show(toast))
+    }
+
+    fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
+        self.with(|t| t.close(key))
+    }
+
+    fn ready(&self) -> Result<(), SinkError> {
+        self.with(|_| Ok(()))
     }
 }
 
