@@ -198,7 +198,23 @@ async fn headless_demo_runs_its_own_instance() {
         || dunst_history().contains("\"Belfry\""),
     )
     .await;
+    let home = Arc::clone(&app.home);
     app.stop().await;
+    // No token in the config, data (store, demo instance, logs) or cache.
+    let files = files_under(home.path());
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with("config.toml") || f.extension().is_some_and(|e| e == "db"))
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(
+            !bytes.windows(4).any(|w| w == b"blf_"),
+            "a token in {}",
+            file.display()
+        );
+    }
 }
 
 #[tokio::test]
@@ -636,4 +652,44 @@ async fn with_no_keyring_and_no_notification_service_it_signs_in_for_this_run_an
         let text = String::from_utf8_lossy(&std::fs::read(&file).unwrap()).into_owned();
         assert!(!text.contains("blf_"), "a token in {}", file.display());
     }
+}
+
+#[tokio::test]
+async fn start_at_login_writes_and_removes_the_autostart_entry() {
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let home_dir = home.path().to_str().unwrap().to_owned();
+    let run = |on: &'static str| {
+        let mut app = App::start_in(
+            Arc::clone(&home),
+            &["--start-at-login", on],
+            &[("HOME", home_dir.as_str())],
+        );
+        let status = app.child.wait().unwrap();
+        assert!(status.success(), "{}", app.dump());
+        app
+    };
+    let entry = home.path().join(".config/autostart/belfry.desktop");
+
+    let app = run("on");
+    assert!(app.logged("will start at login"), "{}", app.dump());
+    let desktop = std::fs::read_to_string(&entry).unwrap();
+    let exec = desktop
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .unwrap_or_else(|| panic!("no Exec line: {desktop}"));
+    let mut words = exec.split_whitespace();
+    assert_eq!(
+        PathBuf::from(words.next().unwrap()),
+        belfry_binary(),
+        "{desktop}"
+    );
+    assert_eq!(words.collect::<Vec<_>>(), ["--headless", "--autostarted"]);
+    let config = std::fs::read_to_string(home.path().join("config/belfry/config.toml"))
+        .unwrap_or_else(|e| panic!("{e}: {:?}", files_under(home.path())));
+    assert!(config.contains("autostart = true"), "{config}");
+
+    run("off");
+    assert!(!entry.exists(), "the entry is gone");
+    let config = std::fs::read_to_string(home.path().join("config/belfry/config.toml")).unwrap();
+    assert!(config.contains("autostart = false"), "{config}");
 }

@@ -32,6 +32,12 @@ pub struct Cli {
     /// Sign out: revoke the saved token on the instance, forget it, and exit.
     #[arg(long)]
     pub sign_out: bool,
+    /// Start Belfry at login: `on` or `off`. Saved; then exits.
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    pub start_at_login: Option<bool>,
+    /// Set by the start-at-login entry: the tray app starts without a window.
+    #[arg(long, hide = true)]
+    pub autostarted: bool,
     /// Log to standard error as well as to the log file.
     #[arg(long)]
     pub verbose: bool,

@@ -12,6 +12,7 @@ use belfry_core::secret::Secret;
 use belfry_core::sinks::{OnToastEvent, Player, Sinks, ToastEvent, Toaster};
 use belfry_core::store::Store;
 use belfry_os::Quiet;
+use belfry_os::autostart::Autostart;
 use belfry_os::browser;
 use belfry_os::player::MelodyPlayer;
 use belfry_os::quiet::DoNotDisturb;
@@ -45,6 +46,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "using default settings");
         DeviceConfig::default()
     });
+
+    if let Some(on) = cli.start_at_login {
+        return start_at_login(on, &mut cfg, &config_file);
+    }
 
     let demo_instance = if cli.demo {
         let every = Duration::from_millis(cli.demo_every_ms.max(100));
@@ -242,6 +247,22 @@ async fn sign_in(
         tracing::error!(error = %e, "the token cannot be kept: signed in for this run only (you will be asked again next time)");
     }
     Ok(api)
+}
+
+/// Writes or removes the login entry that starts headless Belfry, and
+/// keeps the choice in the settings.
+fn start_at_login(on: bool, cfg: &mut DeviceConfig, config_file: &Path) -> anyhow::Result<()> {
+    let entry = Autostart::for_this_app(&["--headless"])?;
+    entry.set(on)?;
+    cfg.autostart = on;
+    cfg.save(config_file)
+        .context("while saving the start-at-login choice")?;
+    if on {
+        tracing::info!("Belfry will start at login (headless)");
+    } else {
+        tracing::info!("Belfry will not start at login");
+    }
+    Ok(())
 }
 
 /// Revokes the saved token on the instance and forgets it.

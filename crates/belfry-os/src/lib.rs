@@ -1,8 +1,9 @@
 //! Belfry's OS sinks: toasts through the desktop's notification service
 //! (freedesktop D-Bus on Linux; notify-rust's backends on Windows and
 //! macOS), melodies through the audio output (rodio), the token in the OS
-//! secret store, and the OS's do-not-disturb.
+//! secret store, the OS's do-not-disturb, links and start at login.
 
+pub mod autostart;
 pub mod browser;
 pub mod melody;
 pub mod player;

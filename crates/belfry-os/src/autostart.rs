@@ -1,0 +1,124 @@
+//! Start at login, through `auto-launch` (the crate the official Tauri
+//! autostart plugin wraps): an XDG autostart entry on Linux, a LaunchAgent
+//! on macOS, the `Run` registry key on Windows. Used by headless and the
+//! tray alike, so both write the same entry.
+
+use std::path::{Path, PathBuf};
+
+/// The entry's name (`belfry.desktop` on Linux).
+pub const NAME: &str = "belfry";
+
+/// Added to the command line of a start at login, so the tray app starts
+/// in the tray without opening its window.
+pub const AUTOSTARTED: &str = "--autostarted";
+
+/// The login item could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum AutostartError {
+    /// No home directory to hold the entry.
+    #[error("no home directory for the start-at-login entry")]
+    NoHome,
+    /// The app's own path is unknown.
+    #[error("cannot tell where Belfry is installed: {0}")]
+    NoExe(std::io::Error),
+    /// The OS refused.
+    #[error("the start-at-login entry: {0}")]
+    Os(String),
+}
+
+/// The login item for this app.
+pub struct Autostart(auto_launch::AutoLaunch);
+
+impl Autostart {
+    /// The entry that starts this executable with `args` (plus
+    /// [`AUTOSTARTED`]).
+    pub fn for_this_app(args: &[&str]) -> Result<Self, AutostartError> {
+        // auto-launch 0.5 files the Linux entry under $HOME and panics
+        // without one: check first.
+        if cfg!(target_os = "linux") && std::env::var_os("HOME").is_none_or(|h| h.is_empty()) {
+            return Err(AutostartError::NoHome);
+        }
+        let exe = this_executable()?;
+        let mut all: Vec<&str> = args.to_vec();
+        all.push(AUTOSTARTED);
+        let launcher = auto_launch::AutoLaunchBuilder::new()
+            .set_app_name(NAME)
+            .set_app_path(&exec_path(&exe))
+            .set_args(&all)
+            .build()
+            .map_err(|e| AutostartError::Os(e.to_string()))?;
+        Ok(Self(launcher))
+    }
+
+    /// Turns start at login on or off. Turning it on again rewrites the
+    /// entry, so a moved executable (an AppImage in a new place) is found.
+    pub fn set(&self, on: bool) -> Result<(), AutostartError> {
+        let result = if on {
+            // auto-launch 0.5 creates only the last directory of
+            // `~/.config/autostart` (and always under $HOME, whatever
+            // XDG_CONFIG_HOME says; desktops look there unless it is moved).
+            #[cfg(target_os = "linux")]
+            if let Some(home) = std::env::var_os("HOME") {
+                let dir = PathBuf::from(home).join(".config/autostart");
+                std::fs::create_dir_all(&dir)
+                    .map_err(|e| AutostartError::Os(format!("creating {}: {e}", dir.display())))?;
+            }
+            self.0.enable()
+        } else {
+            self.0.disable()
+        };
+        result.map_err(|e| AutostartError::Os(e.to_string()))
+    }
+
+    /// Whether the entry is there.
+    pub fn is_enabled(&self) -> Result<bool, AutostartError> {
+        self.0
+            .is_enabled()
+            .map_err(|e| AutostartError::Os(e.to_string()))
+    }
+}
+
+/// The file to start: an AppImage's own path rather than the binary inside
+/// its temporary mount.
+fn this_executable() -> Result<PathBuf, AutostartError> {
+    if let Some(image) = std::env::var_os("APPIMAGE").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(image));
+    }
+    std::env::current_exe().map_err(AutostartError::NoExe)
+}
+
+/// The path as the entry's command line needs it. The Linux entry's `Exec=`
+/// is written as given, so a path with spaces is quoted per the desktop
+/// entry spec; the other platforms take the path as is.
+fn exec_path(exe: &Path) -> String {
+    let plain = exe.display().to_string();
+    if cfg!(target_os = "linux") && plain.contains([' ', '"', '\\', '`', '$']) {
+        let mut quoted = String::from("\"");
+        for c in plain.chars() {
+            if matches!(c, '"' | '`' | '$' | '\\') {
+                quoted.push('\\');
+            }
+            quoted.push(c);
+        }
+        quoted.push('"');
+        quoted
+    } else {
+        plain
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[cfg(target_os = "linux")]
+    fn paths_with_spaces_are_quoted_for_the_desktop_entry() {
+        assert_eq!(exec_path(Path::new("/usr/bin/belfry")), "/usr/bin/belfry");
+        assert_eq!(
+            exec_path(Path::new("/home/o/My Apps/Belfry.AppImage")),
+            "\"/home/o/My Apps/Belfry.AppImage\""
+        );
+        assert_eq!(exec_path(Path::new("/tmp/a $b")), "\"/tmp/a \\$b\"");
+    }
+}
