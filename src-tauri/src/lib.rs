@@ -1,48 +1,268 @@
-//! Belfry's desktop shell: builds the Tauri app around the front end in
-//! `ui/` and runs it. The shell stays thin: the client engine lives in crates
-//! that do not depend on Tauri.
+//! Belfry's desktop shell: a tray icon and the bell inbox window around the
+//! core. The shell stays thin: it starts a [`Session`] (the same one the
+//! headless mode runs), forwards the UI's commands to it and the core's
+//! events to the UI and the tray. The window's webview exists only while the
+//! window is open; closed, the app is the core and the tray alone.
+
+mod commands;
+mod tray;
 
 use anyhow::Context as _;
-use tauri::{AppHandle, Manager, Runtime};
+use belfry_app::cli::Cli;
+use belfry_app::session::{Session, Target};
+use belfry_core::config::{DeviceConfig, Paths};
+use belfry_core::event::{ConnState, CoreEvent, Quiet};
+use belfry_core::store::Unread;
+use serde::Serialize;
+use std::sync::{Arc, Mutex, PoisonError};
+use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
 
-/// The label of the app's one window, as `tauri.conf.json` declares it.
+/// The label of the inbox window.
 pub const MAIN_WINDOW: &str = "main";
 
-/// Builds the app and runs it until it exits.
+/// The event the UI listens to: every [`CoreEvent`], as the core emits it.
+pub const CORE_EVENT: &str = "core";
+
+/// What the tray and the window's status line show.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// The connection; `None` before the session started.
+    pub connection: Option<ConnState>,
+    /// Why toasts and sounds are held back, if they are.
+    pub quiet: Option<Quiet>,
+    /// Unread counts.
+    pub unread: Unread,
+    /// The last problem the core reported, or why the session did not start.
+    pub problem: Option<String>,
+    /// The instance and login, once signed in.
+    pub account: Option<String>,
+}
+
+/// The shell's state, shared by commands, the tray and the event loop.
+pub struct Shell {
+    session: tokio::sync::RwLock<Option<Arc<Session>>>,
+    status: Mutex<Status>,
+    paths: Paths,
+    config: Mutex<DeviceConfig>,
+}
+
+impl Shell {
+    fn status(&self) -> Status {
+        self.status
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    fn update(&self, f: impl FnOnce(&mut Status)) -> Status {
+        let mut s = self.status.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut s);
+        s.clone()
+    }
+
+    async fn session(&self) -> Result<Arc<Session>, String> {
+        self.session
+            .read()
+            .await
+            .clone()
+            .ok_or_else(|| "not signed in".to_owned())
+    }
+
+    /// Saves a change to the device settings; a failure is logged (the
+    /// change still holds for this run).
+    fn save_config(&self, f: impl FnOnce(&mut DeviceConfig)) {
+        let mut cfg = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&mut cfg);
+        if let Err(e) = cfg.save(&self.paths.config_file()) {
+            tracing::warn!(error = %e, "could not save the settings");
+        }
+    }
+}
+
+/// Builds the app and runs it until the user quits from the tray.
 ///
-/// A second launch of `belfry` does not start a second app: it brings this
-/// one's main window to the front instead.
+/// A second launch of `belfry` does not start a second app: it opens this
+/// one's inbox instead.
 ///
 /// # Errors
 ///
-/// When the app cannot start, e.g. with no display to open the window on or
-/// when the webview fails to initialise.
-pub fn run() -> anyhow::Result<()> {
-    tauri::Builder::default()
+/// When the app cannot start, e.g. with no display or when the webview
+/// fails to initialise.
+pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let paths = Paths::platform().context("while finding the app's directories")?;
+    paths
+        .create()
+        .context("while creating the app's directories")?;
+    let _log = belfry_app::logging::init(&paths.log_dir, cli.verbose)
+        .context("while setting up the log")?;
+    let config = DeviceConfig::load(&paths.config_file()).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "using default settings");
+        DeviceConfig::default()
+    });
+    let open_window = !cli.autostarted;
+    let shell = Shell {
+        session: tokio::sync::RwLock::new(None),
+        status: Mutex::new(Status::default()),
+        paths,
+        config: Mutex::new(config),
+    };
+    let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
-            show_main_window(app);
+            open_inbox(app);
         }))
-        .run(tauri::generate_context!())
-        .context("while running the Tauri app")
+        .plugin(tauri_plugin_window_state::Builder::default().build())
+        .manage(shell)
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::inbox_page,
+            commands::mark_read,
+            commands::mark_all_read,
+            commands::open_item,
+            commands::retry_now,
+        ])
+        .on_window_event(|window, event| {
+            let focused = match event {
+                tauri::WindowEvent::Focused(f) => *f,
+                tauri::WindowEvent::Destroyed => false,
+                _ => return,
+            };
+            let app = window.app_handle().clone();
+            tauri::async_runtime::spawn(async move {
+                if let Ok(s) = app.state::<Shell>().session().await {
+                    s.engine.set_inbox_focused(focused);
+                }
+            });
+        })
+        .setup(move |app| {
+            tray::create(app.handle())?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(start_session(handle, cli));
+            if open_window {
+                open_inbox(app.handle());
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!())
+        .context("while building the Tauri app")?;
+    app.run(|app, event| match event {
+        // Closing the last window keeps the app in the tray; only Quit
+        // (an explicit exit code) ends it.
+        RunEvent::ExitRequested { api, code, .. } if code.is_none() => api.prevent_exit(),
+        RunEvent::Exit => {
+            let app = app.clone();
+            tauri::async_runtime::block_on(async move {
+                let session = app.state::<Shell>().session.write().await.take();
+                if let Some(s) = session.and_then(|s| Arc::try_unwrap(s).ok())
+                    && let Err(e) = s.stop().await
+                {
+                    tracing::warn!(error = %e, "stopping");
+                }
+            });
+        }
+        _ => {}
+    });
+    Ok(())
 }
 
-/// Shows, unminimises and focuses the main window; failures are logged, as
-/// there is no caller to return them to.
-fn show_main_window<R: Runtime>(app: &AppHandle<R>) {
-    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
-        tracing::warn!(window = MAIN_WINDOW, "no window to show");
-        return;
+/// Signs in and runs the core; its events go to the tray and the UI.
+async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
+    let shell = app.state::<Shell>();
+    let mut cfg = shell
+        .config
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone();
+    let started = match Target::resolve(&cli, &shell.paths, &cfg).await {
+        Ok(target) => Session::start(target, &shell.paths, &mut cfg).await,
+        Err(e) => Err(e),
     };
-    let steps = [
-        ("show", window.show()),
-        ("unminimize", window.unminimize()),
-        ("set_focus", window.set_focus()),
-    ];
-    for (step, result) in steps {
-        if let Err(error) = result {
-            tracing::warn!(window = MAIN_WINDOW, step, %error, "could not bring the window forward");
+    let (session, mut from_os) = match started {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "not signed in");
+            let status = shell.update(|s| s.problem = Some(format!("{e:#}")));
+            tray::show(&app, &status);
+            let _ = app.emit("status", &status);
+            return;
         }
+    };
+    *shell.config.lock().unwrap_or_else(PoisonError::into_inner) = cfg;
+    let session = Arc::new(session);
+    let unread = session.engine.store().unread().unwrap_or_default();
+    let status = shell.update(|s| {
+        s.account = Some(format!("{}@{}", session.login, session.base));
+        s.connection = Some(session.engine.state().borrow().clone());
+        s.quiet = session.engine.quiet();
+        s.unread = unread;
+        s.problem = None;
+    });
+    tray::show(&app, &status);
+    let _ = app.emit("status", &status);
+    let mut events = session.engine.events();
+    *shell.session.write().await = Some(Arc::clone(&session));
+
+    let os_session = Arc::clone(&session);
+    let os_app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        while let Some(msg) = from_os.recv().await {
+            // A summary toast's Open shows the inbox.
+            if os_session.handle_os(msg).await {
+                open_inbox(&os_app);
+            }
+        }
+    });
+    loop {
+        let ev = match events.recv().await {
+            Ok(ev) => ev,
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                tracing::debug!(n, "the shell fell behind the core");
+                continue;
+            }
+            Err(_) => return,
+        };
+        session.on_core_event(&ev);
+        let changed = match &ev {
+            CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
+            CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
+            CoreEvent::Quiet(q) => Some(shell.update(|s| s.quiet = q.clone())),
+            CoreEvent::Problem { message } => {
+                Some(shell.update(|s| s.problem = Some(message.clone())))
+            }
+            _ => None,
+        };
+        if let Some(status) = changed {
+            tray::show(&app, &status);
+            let _ = app.emit("status", &status);
+        }
+        if matches!(ev, CoreEvent::Added { .. }) {
+            tray::show_recent(&app, &session).await;
+        }
+        let _ = app.emit(CORE_EVENT, &ev);
+    }
+}
+
+/// Opens the inbox window, creating its webview if it is closed.
+pub fn open_inbox<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
+        for (step, result) in [
+            ("show", window.show()),
+            ("unminimize", window.unminimize()),
+            ("set_focus", window.set_focus()),
+        ] {
+            if let Err(error) = result {
+                tracing::warn!(step, %error, "could not bring the inbox forward");
+            }
+        }
+        return;
+    }
+    let built = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
+        .title("Belfry")
+        .inner_size(420.0, 640.0)
+        .min_inner_size(320.0, 360.0)
+        .build();
+    if let Err(error) = built {
+        tracing::error!(%error, "could not open the inbox");
     }
 }
 
@@ -56,12 +276,10 @@ mod tests {
     }
 
     #[test]
-    fn the_configured_window_is_the_one_the_shell_shows() {
+    fn no_window_is_made_at_start_and_the_capability_names_the_inbox() {
         let config = config();
         let windows = config["app"]["windows"].as_array().expect("app.windows");
-        assert_eq!(windows.len(), 1);
-        assert_eq!(windows[0]["label"], MAIN_WINDOW);
-
+        assert!(windows.is_empty(), "the shell creates the inbox on demand");
         let capability: Value =
             serde_json::from_str(include_str!("../capabilities/default.json")).expect("parses");
         assert_eq!(capability["windows"], serde_json::json!([MAIN_WINDOW]));

@@ -5,25 +5,15 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 use std::process::ExitCode;
-use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
     // Decided before any GUI toolkit is touched: headless never loads GTK.
     if belfry_app::cli::Cli::wants_headless(std::env::args()) {
         return headless();
     }
-    // Logs go to stderr; RUST_LOG overrides the level. Logging is not worth
-    // refusing to start over, so a failure to set it up is only reported.
-    if let Err(err) = tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init()
-    {
-        eprintln!("belfry: logging is off: {err}");
-    }
-    match belfry_desktop::run() {
+    // The tray app logs to its file like headless (see `run`).
+    let cli = belfry_app::cli::Cli::from_env();
+    match belfry_desktop::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("belfry: {err:#}");

@@ -1,11 +1,13 @@
 /**
- * Belfry's front end: renders the starting page in the app window.
+ * Belfry's front end: the bell inbox in the app window.
  *
  * The page is built with DOM APIs and `textContent` only (never
  * `innerHTML`), so nothing shown can be interpreted as markup.
  */
 import "./style.css";
 import bellUrl from "../../icons/belfry.svg";
+import { inTauri, tauriBackend } from "./backend";
+import { Inbox } from "./inbox";
 
 /** The product name shown to operators. */
 export const APP_NAME = "Belfry";
@@ -59,7 +61,20 @@ export function renderStartPage(root: HTMLElement, version: string): void {
   root.classList.add("start");
 }
 
+/** Shows the inbox in the Tauri window; elsewhere (a browser preview of the
+ * build) the starting page. */
+async function boot(root: HTMLElement): Promise<void> {
+  if (!inTauri()) {
+    renderStartPage(root, __BELFRY_VERSION__);
+    return;
+  }
+  const inbox = new Inbox(root, await tauriBackend());
+  await inbox.start();
+}
+
 const root = typeof document === "undefined" ? null : document.getElementById("app");
 if (root !== null) {
-  renderStartPage(root, __BELFRY_VERSION__);
+  boot(root).catch((e: unknown) => {
+    root.textContent = `Belfry could not start its window: ${String(e)}`;
+  });
 }

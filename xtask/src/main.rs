@@ -17,11 +17,12 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi> [args]
+const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi|rig> [args]
   demo [app args]         run the app against an embedded demo instance
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check and clippy -D warnings
-  openapi                 regenerate docs/openapi.json";
+  openapi                 regenerate docs/openapi.json
+  rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
 
 fn main() -> Result<()> {
     let mut args = std::env::args().skip(1);
@@ -32,6 +33,10 @@ fn main() -> Result<()> {
         "test" => test(&rest),
         "lint" => lint(),
         "openapi" => openapi(),
+        "rig" => {
+            setup::system_packages()?;
+            rig::run(&rest, &[])
+        }
         "rig-inner" => rig::inner(&rest),
         _ => {
             eprintln!("{USAGE}");
@@ -67,15 +72,28 @@ fn cargo() -> Command {
 fn demo(args: &[String]) -> Result<()> {
     setup::system_packages()?;
     setup::ui()?;
-    eprintln!(
-        "Belfry demo: the app in headless mode against an embedded reference instance that\n\
-         makes a helpdesk event every few seconds. Watch the toasts, hear the melodies;\n\
-         the log shows each notification. Ctrl-C stops it. (The tray and inbox window\n\
-         come with the desktop app step.)"
-    );
+    // The tray app where there is a desktop to show it on; headless in a
+    // terminal with no display.
+    let desktop = std::env::var_os("DISPLAY").is_some_and(|d| !d.is_empty())
+        || std::env::var_os("WAYLAND_DISPLAY").is_some_and(|d| !d.is_empty());
+    let mode: &[&str] = if desktop {
+        eprintln!(
+            "Belfry demo: the tray app against an embedded reference instance that makes a\n\
+             helpdesk event every few seconds. Watch the toasts, hear the melodies, open the\n\
+             inbox from the tray. Quit from the tray menu (or Ctrl-C)."
+        );
+        &["--demo", "--verbose"]
+    } else {
+        eprintln!(
+            "Belfry demo (no display found, so headless): an embedded reference instance makes\n\
+             a helpdesk event every few seconds; toasts, melodies and the log show them.\n\
+             Ctrl-C stops it."
+        );
+        &["--headless", "--demo", "--verbose"]
+    };
     run(cargo()
         .args(["run", "-p", "belfry-desktop", "--bin", "belfry", "--"])
-        .args(["--headless", "--demo", "--verbose"])
+        .args(mode)
         .args(args))
 }
 

@@ -5,3 +5,4 @@ pub mod cli;
 pub mod demo;
 pub mod headless;
 pub mod logging;
+pub mod session;

@@ -1,0 +1,99 @@
+//! The commands the inbox window may call. Each forwards to the core; none
+//! decides anything. Errors reach the UI as text for the status line.
+
+use crate::{Shell, Status};
+use belfry_core::store::Filter;
+use belfry_proto::catalogue::Category;
+use belfry_proto::inbox::Notification;
+use serde::Deserialize;
+use tauri::State;
+
+/// Longest page the UI may ask for.
+const MAX_PAGE: u32 = 500;
+
+/// A page of the local inbox, newest first.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PageQuery {
+    /// Only unread.
+    #[serde(default)]
+    unread: bool,
+    /// Only the events or the system section.
+    category: Option<Category>,
+    /// Text in the title or body.
+    text: Option<String>,
+    /// Only older than this sequence (the last one of the previous page).
+    before: Option<u64>,
+    /// Page size.
+    limit: u32,
+}
+
+/// What the tray and the status line show.
+#[tauri::command]
+pub fn status(shell: State<'_, Shell>) -> Status {
+    shell.status()
+}
+
+/// A page of the inbox from the local store.
+#[tauri::command]
+pub async fn inbox_page(
+    shell: State<'_, Shell>,
+    query: PageQuery,
+) -> Result<Vec<Notification>, String> {
+    let session = shell.session().await?;
+    let filter = Filter {
+        unread: query.unread,
+        category: query.category,
+        text: query.text.filter(|t| !t.trim().is_empty()),
+        before: query.before,
+        limit: query.limit.clamp(1, MAX_PAGE),
+    };
+    let store = session.engine.store().clone();
+    tauri::async_runtime::spawn_blocking(move || store.page(&filter))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+/// Marks these read (synced through the outbox).
+#[tauri::command]
+pub async fn mark_read(shell: State<'_, Shell>, ids: Vec<String>) -> Result<(), String> {
+    let session = shell.session().await?;
+    session
+        .engine
+        .mark_read(ids)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Marks everything read.
+#[tauri::command]
+pub async fn mark_all_read(shell: State<'_, Shell>) -> Result<(), String> {
+    let session = shell.session().await?;
+    session
+        .engine
+        .mark_all_read()
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// Opens an item on the instance (only links on its origin) and marks it
+/// read.
+#[tauri::command]
+pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), String> {
+    let session = shell.session().await?;
+    session
+        .open_item(&id)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Reconnects now instead of waiting for the next attempt.
+#[tauri::command]
+pub async fn retry_now(shell: State<'_, Shell>) -> Result<(), String> {
+    shell.session().await?.engine.retry_now();
+    Ok(())
+}

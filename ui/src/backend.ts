@@ -1,0 +1,40 @@
+/**
+ * The one way the UI reaches the app: the shell's commands and the core's
+ * events. The window uses the Tauri implementation; the UI's own tests use
+ * a fake, so they run without Tauri.
+ */
+import type { CoreEvent, Notification, PageQuery, Status } from "./types";
+
+export interface Backend {
+  status(): Promise<Status>;
+  page(query: PageQuery): Promise<Notification[]>;
+  markRead(ids: string[]): Promise<void>;
+  markAllRead(): Promise<void>;
+  open(id: string): Promise<void>;
+  retryNow(): Promise<void>;
+  /** Calls `f` for every core event until the returned function is called. */
+  onEvent(f: (ev: CoreEvent) => void): Promise<() => void>;
+  /** Calls `f` when the tray's status changes. */
+  onStatus(f: (s: Status) => void): Promise<() => void>;
+}
+
+/** The backend inside the Tauri window. */
+export async function tauriBackend(): Promise<Backend> {
+  const { invoke } = await import("@tauri-apps/api/core");
+  const { listen } = await import("@tauri-apps/api/event");
+  return {
+    status: () => invoke<Status>("status"),
+    page: (query) => invoke<Notification[]>("inbox_page", { query }),
+    markRead: (ids) => invoke("mark_read", { ids }),
+    markAllRead: () => invoke("mark_all_read"),
+    open: (id) => invoke("open_item", { id }),
+    retryNow: () => invoke("retry_now"),
+    onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
+    onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),
+  };
+}
+
+/** Whether the page runs inside the Tauri shell. */
+export function inTauri(): boolean {
+  return typeof window !== "undefined" && "__TAURI_INTERNALS__" in window;
+}
