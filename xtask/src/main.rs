@@ -103,6 +103,7 @@ fn test(args: &[String]) -> Result<()> {
     setup::ui_tests()?;
     let nextest = setup::nextest()?;
     let schemathesis = setup::schemathesis()?;
+    let tauri_driver = setup::tauri_driver()?;
     // Build first, outside the rig, so compile output is not mixed into it.
     run(cargo().args(["nextest", "run", "--workspace", "--no-run"]))?;
     // The headless tests run the real `belfry` binary.
@@ -117,7 +118,13 @@ fn test(args: &[String]) -> Result<()> {
         inner.extend(["--profile".into(), "ci".into()]);
     }
     inner.extend(args.iter().cloned());
-    rig::run(&inner, &[("BELFRY_SCHEMATHESIS", schemathesis.as_os_str())])
+    rig::run(
+        &inner,
+        &[
+            ("BELFRY_SCHEMATHESIS", schemathesis.as_os_str()),
+            ("BELFRY_TAURI_DRIVER", tauri_driver.as_os_str()),
+        ],
+    )
 }
 
 fn lint() -> Result<()> {

@@ -109,6 +109,29 @@ pub fn nextest() -> Result<PathBuf> {
     Ok(PathBuf::from(cargo))
 }
 
+/// tauri-driver (the WebDriver front for Tauri apps), built into
+/// `target/tools` when missing. Pinned to ^2 with the rest of Tauri.
+pub fn tauri_driver() -> Result<PathBuf> {
+    let tools = root().join("target").join("tools");
+    let bin = tools.join("bin").join("tauri-driver");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    eprintln!("xtask: installing tauri-driver into {}", tools.display());
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    run(Command::new(&cargo)
+        .args([
+            "install",
+            "tauri-driver",
+            "--locked",
+            "--version",
+            "^2",
+            "--root",
+        ])
+        .arg(&tools))?;
+    Ok(bin)
+}
+
 /// The schemathesis CLI, in a venv under `target/tools` (created when missing).
 pub fn schemathesis() -> Result<PathBuf> {
     let venv = root().join("target").join("tools").join("venv");

@@ -1,0 +1,276 @@
+//! The tray app's inbox in the real webview, driven over WebDriver
+//! (tauri-driver in front of WebKitWebDriver) inside the rig's Xvfb, against
+//! a reference instance on loopback. Run through `cargo xtask test`, which
+//! installs tauri-driver and provides the display and session bus.
+
+// Test code: a panic is how a failed expectation reports itself.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use belfry_proto::api::EmitEvent;
+use belfry_proto::inbox::{Notification, UnreadCount};
+use belfry_tests::{OPERATOR, TestInstance};
+use fantoccini::{Client, ClientBuilder, Locator};
+use reqwest::Method;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn belfry_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
+    dir.join("belfry")
+}
+
+/// tauri-driver on a port of its own, with the app's environment.
+struct Driver {
+    child: Child,
+    port: u16,
+    _home: tempfile::TempDir,
+}
+
+impl Driver {
+    fn start() -> Self {
+        let driver = std::env::var_os("BELFRY_TAURI_DRIVER")
+            .expect("needs tauri-driver and the rig's display: run with `cargo xtask test`");
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let home = tempfile::tempdir().unwrap();
+        let child = Command::new(driver)
+            .args(["--port", &port.to_string()])
+            .args(["--native-port", &(port + 1).to_string()])
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .env("BELFRY_PASSWORD", OPERATOR.1)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            port,
+            _home: home,
+        }
+    }
+
+    async fn app(&self, instance: &str) -> Client {
+        // fantoccini's connector asks rustls for the process-wide provider;
+        // the workspace builds rustls with ring only.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let mut caps = serde_json::Map::new();
+        caps.insert("browserName".into(), "wry".into());
+        caps.insert(
+            "tauri:options".into(),
+            serde_json::json!({
+                "application": belfry_binary(),
+                "args": ["--instance", instance, "--login", OPERATOR.0],
+            }),
+        );
+        let url = format!("http://127.0.0.1:{}", self.port);
+        let start = Instant::now();
+        loop {
+            match ClientBuilder::rustls()
+                .unwrap()
+                .capabilities(caps.clone())
+                .connect(&url)
+                .await
+            {
+                Ok(c) => return c,
+                Err(e) if start.elapsed() < Duration::from_secs(30) => {
+                    let _ = e;
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Err(e) => panic!("no WebDriver session: {e}"),
+            }
+        }
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn emit(admin: &belfry_tests::Api, title: &str, body: &str) -> Notification {
+    admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/events",
+            &EmitEvent {
+                operator: OPERATOR.0.into(),
+                type_id: "ticket_created".into(),
+                title: Some(title.into()),
+                body: Some(body.into()),
+                path: Some("/tickets/1".into()),
+                data: Default::default(),
+            },
+        )
+        .await
+}
+
+/// The text of every element matching `css`, read in one script so a
+/// re-render between finding and reading cannot interleave.
+async fn texts(c: &Client, css: &str) -> Vec<String> {
+    let v = c
+        .execute(
+            "return [...document.querySelectorAll(arguments[0])].map(e => e.textContent)",
+            vec![css.into()],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap()
+}
+
+/// Clicks the first element matching `css` as the user would; the list may
+/// re-render under the pointer (a live event), so a stale element is found
+/// again.
+async fn click(c: &Client, css: &str) {
+    let mut last = None;
+    for _ in 0..10 {
+        match c.find(Locator::Css(css)).await {
+            Ok(e) => match e.click().await {
+                Ok(()) => return,
+                Err(err) => last = Some(err),
+            },
+            Err(err) => last = Some(err),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("could not click {css}: {last:?}");
+}
+
+/// Polls the page until `cond` holds on what `read` returns.
+async fn until<T: std::fmt::Debug>(
+    what: &str,
+    mut read: impl AsyncFnMut() -> T,
+    cond: impl Fn(&T) -> bool,
+) -> T {
+    let start = Instant::now();
+    loop {
+        let v = read().await;
+        if cond(&v) {
+            return v;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "timed out waiting for {what}: last {v:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn server_unread(op: &belfry_tests::Api) -> u64 {
+    op.get::<UnreadCount>("/api/v1/inbox/unread-count")
+        .await
+        .unread
+}
+
+#[tokio::test]
+async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let driver = Driver::start();
+    let c = driver.app(t.url()).await;
+    until(
+        "connected",
+        async || texts(&c, "[data-testid=status]").await,
+        |s| s.first().is_some_and(|s| s == "Connected"),
+    )
+    .await;
+
+    // Live, newest first, and the unread count matches the server's.
+    for i in 1..=3 {
+        emit(&admin, &format!("Ticket {i}"), "from the webview test").await;
+    }
+    let titles = until(
+        "three rows",
+        async || texts(&c, ".item__title").await,
+        |t| t.len() == 3,
+    )
+    .await;
+    assert_eq!(titles, ["Ticket 3", "Ticket 2", "Ticket 1"]);
+    assert_eq!(server_unread(&operator).await, 3);
+    until(
+        "the count",
+        async || texts(&c, "[data-testid=unread-count]").await,
+        |t| t.first().is_some_and(|s| s == "3"),
+    )
+    .await;
+
+    // Hostile text is shown as typed and runs nothing.
+    let payload =
+        "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>";
+    emit(&admin, payload, "<b>bold?</b>").await;
+    let titles = until(
+        "the hostile row",
+        async || texts(&c, ".item__title").await,
+        |t| t.len() == 4,
+    )
+    .await;
+    assert_eq!(titles[0], payload);
+    assert!(
+        c.find_all(Locator::Css(".inbox img, .inbox script, .inbox b"))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_ne!(c.title().await.unwrap(), "pwned");
+
+    // Mark one read in the window: the server follows.
+    click(&c, ".item__read").await;
+    until(
+        "the server read one",
+        async || server_unread(&operator).await,
+        |n| *n == 3,
+    )
+    .await;
+
+    // A read made elsewhere (on the server) clears it in the window.
+    let unread_rows = texts(&c, ".item--unread .item__title").await;
+    let other = emit(&admin, "Read on the web", "x").await;
+    until(
+        "the new row",
+        async || texts(&c, ".item--unread .item__title").await,
+        |t| t.len() == unread_rows.len() + 1,
+    )
+    .await;
+    operator
+        .send::<serde_json::Value>(
+            Method::POST,
+            "/api/v1/inbox/read",
+            &serde_json::json!({ "ids": [other.id] }),
+        )
+        .await;
+    until(
+        "cleared in the window",
+        async || texts(&c, ".item--unread .item__title").await,
+        |t| !t.iter().any(|s| s == "Read on the web"),
+    )
+    .await;
+
+    // Mark all read: nothing unread anywhere.
+    click(&c, "[data-testid=mark-all]").await;
+    until(
+        "all read on the server",
+        async || server_unread(&operator).await,
+        |n| *n == 0,
+    )
+    .await;
+    until(
+        "no unread rows",
+        async || texts(&c, ".item--unread").await,
+        |t| t.is_empty(),
+    )
+    .await;
+
+    let shot = c.screenshot().await.unwrap();
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("inbox.png"), shot).unwrap();
+    c.close().await.unwrap();
+}
