@@ -235,6 +235,30 @@ impl Api {
         a.json()
     }
 
+    /// Emits one event of `type_id` for the test operator, as an instance's
+    /// helpdesk would; returns the notification the server stored.
+    pub async fn emit(
+        &self,
+        type_id: &str,
+        title: &str,
+        body: &str,
+        path: &str,
+    ) -> belfry_proto::inbox::Notification {
+        self.send(
+            Method::POST,
+            "/api/v1/admin/events",
+            &EmitEvent {
+                operator: OPERATOR.0.into(),
+                type_id: type_id.into(),
+                title: Some(title.into()),
+                body: Some(body.into()),
+                path: Some(path.into()),
+                data: Default::default(),
+            },
+        )
+        .await
+    }
+
     /// Emits `n` events of `type_id` for `login` in one batch; returns their ids.
     pub async fn emit_many(&self, login: &str, type_id: &str, n: usize) -> Vec<String> {
         let events = (0..n)

@@ -105,9 +105,10 @@ fn test(args: &[String]) -> Result<()> {
     let schemathesis = setup::schemathesis()?;
     let tauri_driver = setup::tauri_driver()?;
     // Build first, outside the rig, so compile output is not mixed into it.
+    // This also builds the `belfry` binary the desktop tests run, in the same
+    // invocation and so with the same features (a separate `cargo build`
+    // would compile half the dependency tree again).
     run(cargo().args(["nextest", "run", "--workspace", "--no-run"]))?;
-    // The headless tests run the real `belfry` binary.
-    run(cargo().args(["build", "-p", "belfry-desktop", "--bin", "belfry"]))?;
     let mut inner = vec![
         nextest.to_string_lossy().into_owned(),
         "nextest".into(),

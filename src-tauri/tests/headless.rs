@@ -5,7 +5,6 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use belfry_proto::api::EmitEvent;
 use belfry_tests::{OPERATOR, TestInstance, eventually};
 use reqwest::Method;
 use std::io::{BufRead, BufReader};
@@ -15,15 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 fn belfry_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    let bin = dir.join("belfry");
-    assert!(
-        bin.exists(),
-        "{} is not built: run the suite with `cargo xtask test`",
-        bin.display()
-    );
-    bin
+    PathBuf::from(env!("CARGO_BIN_EXE_belfry"))
 }
 
 struct App {
@@ -148,18 +139,12 @@ async fn headless_signs_in_toasts_acknowledges_and_stops_on_sigterm() {
     );
 
     let admin = t.admin().await;
-    let n: belfry_proto::inbox::Notification = admin
-        .send(
-            Method::POST,
-            "/api/v1/admin/events",
-            &EmitEvent {
-                operator: OPERATOR.0.into(),
-                type_id: "sla_expired".into(),
-                title: Some("Headless SLA check".into()),
-                body: Some("Ticket #42 breached".into()),
-                path: Some("/tickets/42".into()),
-                data: Default::default(),
-            },
+    let n = admin
+        .emit(
+            "sla_expired",
+            "Headless SLA check",
+            "Ticket #42 breached",
+            "/tickets/42",
         )
         .await;
     eventually(
@@ -385,29 +370,6 @@ async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
     );
 }
 
-/// Emits `type_id` for the operator with a title and a link path.
-async fn emit(
-    admin: &belfry_tests::Api,
-    type_id: &str,
-    title: &str,
-    path: &str,
-) -> belfry_proto::inbox::Notification {
-    admin
-        .send(
-            Method::POST,
-            "/api/v1/admin/events",
-            &EmitEvent {
-                operator: OPERATOR.0.into(),
-                type_id: type_id.into(),
-                title: Some(title.into()),
-                body: Some("from the headless tests".into()),
-                path: Some(path.into()),
-                data: Default::default(),
-            },
-        )
-        .await
-}
-
 /// Whether the server has the notification as read.
 async fn read_on_server(admin: &belfry_tests::Api, id: &str) -> bool {
     let d: serde_json::Value = admin
@@ -472,7 +434,14 @@ async fn a_toast_opens_its_item_on_the_instance_and_marks_it_read() {
     .await;
 
     // A click on the toast: the item opens in the browser and is read.
-    let first = emit(&admin, "sla_expired", "Open me", "/tickets/7").await;
+    let first = admin
+        .emit(
+            "sla_expired",
+            "Open me",
+            "from the headless tests",
+            "/tickets/7",
+        )
+        .await;
     eventually("the toast", Duration::from_secs(10), || {
         dunstctl(&["count", "displayed"]) == "1"
     })
@@ -491,7 +460,14 @@ async fn a_toast_opens_its_item_on_the_instance_and_marks_it_read() {
     .await;
 
     // The Mark read button: read on the server, nothing opened.
-    let second = emit(&admin, "sla_expired", "Mark me read", "/tickets/8").await;
+    let second = admin
+        .emit(
+            "sla_expired",
+            "Mark me read",
+            "from the headless tests",
+            "/tickets/8",
+        )
+        .await;
     eventually("the toast", Duration::from_secs(10), || {
         dunstctl(&["count", "displayed"]) == "1"
     })
@@ -534,7 +510,14 @@ async fn a_paused_daemon_holds_toasts_back_and_the_inbox_still_fills() {
     })
     .await;
     assert!(app.logged("DoNotDisturb"), "{}", app.dump());
-    let held = emit(&admin, "sla_expired", "Held back", "/tickets/9").await;
+    let held = admin
+        .emit(
+            "sla_expired",
+            "Held back",
+            "from the headless tests",
+            "/tickets/9",
+        )
+        .await;
     eventually("stored in the inbox", Duration::from_secs(10), || {
         app.logged("Held back")
     })
@@ -551,7 +534,14 @@ async fn a_paused_daemon_holds_toasts_back_and_the_inbox_still_fills() {
         "no toast for what arrived while quiet"
     );
     assert!(!read_on_server(&admin, &held.id).await, "still unread");
-    emit(&admin, "sla_expired", "After the pause", "/tickets/10").await;
+    admin
+        .emit(
+            "sla_expired",
+            "After the pause",
+            "from the headless tests",
+            "/tickets/10",
+        )
+        .await;
     eventually("toasts again", Duration::from_secs(10), || {
         dunst_history().contains("After the pause")
     })
@@ -627,13 +617,14 @@ async fn with_no_keyring_and_no_notification_service_it_signs_in_for_this_run_an
         app.dump()
     );
     for i in 0..3 {
-        emit(
-            &admin,
-            "sla_expired",
-            &format!("No daemon {i}"),
-            "/tickets/1",
-        )
-        .await;
+        admin
+            .emit(
+                "sla_expired",
+                &format!("No daemon {i}"),
+                "from the headless tests",
+                "/tickets/1",
+            )
+            .await;
     }
     eventually("all three in the inbox", Duration::from_secs(10), || {
         (0..3).all(|i| app.logged(&format!("No daemon {i}")))

@@ -6,8 +6,7 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use belfry_proto::api::EmitEvent;
-use belfry_proto::inbox::{Notification, UnreadCount};
+use belfry_proto::inbox::UnreadCount;
 use belfry_tests::{OPERATOR, TestInstance};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::Method;
@@ -16,9 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn belfry_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap();
-    dir.join("belfry")
+    PathBuf::from(env!("CARGO_BIN_EXE_belfry"))
 }
 
 /// tauri-driver on a port of its own, with the app's environment.
@@ -95,23 +92,6 @@ impl Drop for Driver {
     }
 }
 
-async fn emit(admin: &belfry_tests::Api, title: &str, body: &str) -> Notification {
-    admin
-        .send(
-            Method::POST,
-            "/api/v1/admin/events",
-            &EmitEvent {
-                operator: OPERATOR.0.into(),
-                type_id: "ticket_created".into(),
-                title: Some(title.into()),
-                body: Some(body.into()),
-                path: Some("/tickets/1".into()),
-                data: Default::default(),
-            },
-        )
-        .await
-}
-
 /// The text of every element matching `css`, read in one script so a
 /// re-render between finding and reading cannot interleave.
 async fn texts(c: &Client, css: &str) -> Vec<String> {
@@ -185,7 +165,14 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
 
     // Live, newest first, and the unread count matches the server's.
     for i in 1..=3 {
-        emit(&admin, &format!("Ticket {i}"), "from the webview test").await;
+        admin
+            .emit(
+                "ticket_created",
+                &format!("Ticket {i}"),
+                "from the webview test",
+                "/tickets/1",
+            )
+            .await;
     }
     let titles = until(
         "three rows",
@@ -205,7 +192,9 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     // Hostile text is shown as typed and runs nothing.
     let payload =
         "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>";
-    emit(&admin, payload, "<b>bold?</b>").await;
+    admin
+        .emit("ticket_created", payload, "<b>bold?</b>", "/tickets/1")
+        .await;
     let titles = until(
         "the hostile row",
         async || texts(&c, ".item__title").await,
@@ -232,7 +221,9 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
 
     // A read made elsewhere (on the server) clears it in the window.
     let unread_rows = texts(&c, ".item--unread .item__title").await;
-    let other = emit(&admin, "Read on the web", "x").await;
+    let other = admin
+        .emit("ticket_created", "Read on the web", "x", "/tickets/1")
+        .await;
     until(
         "the new row",
         async || texts(&c, ".item--unread .item__title").await,
