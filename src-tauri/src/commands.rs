@@ -13,6 +13,7 @@ const MAX_PAGE: u32 = 500;
 
 /// A page of the local inbox, newest first.
 #[derive(Debug, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 #[serde(rename_all = "camelCase")]
 pub struct PageQuery {
     /// Only unread.

@@ -4,6 +4,7 @@
 //! events to the UI and the tray. The window's webview exists only while the
 //! window is open; closed, the app is the core and the tray alone.
 
+mod bindings;
 mod commands;
 mod tray;
 
@@ -25,6 +26,7 @@ pub const CORE_EVENT: &str = "core";
 
 /// What the tray and the window's status line show.
 #[derive(Debug, Clone, Default, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Status {
     /// The connection; `None` before the session started.
     pub connection: Option<ConnState>,
@@ -225,7 +227,7 @@ async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
         let changed = match &ev {
             CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
             CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
-            CoreEvent::Quiet(q) => Some(shell.update(|s| s.quiet = q.clone())),
+            CoreEvent::Quiet { quiet: q } => Some(shell.update(|s| s.quiet = q.clone())),
             CoreEvent::Problem { message } => {
                 Some(shell.update(|s| s.problem = Some(message.clone())))
             }

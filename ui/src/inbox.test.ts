@@ -19,6 +19,7 @@ function n(seq: number, title: string, extra: Partial<Notification> = {}): Notif
     link: `/tickets/${seq}`,
     created_at: "2026-11-23T14:00:00Z",
     read_at: null,
+    data: {},
     ...extra,
   };
 }

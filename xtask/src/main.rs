@@ -17,11 +17,12 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi|rig> [args]
+const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi|bindings|rig> [args]
   demo [app args]         run the app against an embedded demo instance
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check and clippy -D warnings
   openapi                 regenerate docs/openapi.json
+  bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
 
 fn main() -> Result<()> {
@@ -33,6 +34,7 @@ fn main() -> Result<()> {
         "test" => test(&rest),
         "lint" => lint(),
         "openapi" => openapi(),
+        "bindings" => bindings(),
         "rig" => {
             setup::system_packages()?;
             rig::run(&rest, &[])
@@ -141,6 +143,17 @@ fn lint() -> Result<()> {
         "-D",
         "warnings",
     ]))
+}
+
+/// Writes the UI's TypeScript declarations from the Rust types (the test
+/// that checks them writes them instead when asked).
+fn bindings() -> Result<()> {
+    setup::system_packages()?;
+    setup::ui()?;
+    let cmd: Vec<String> = ["cargo", "test", "-p", "belfry-desktop", "--lib", "bindings"]
+        .map(String::from)
+        .to_vec();
+    rig::run(&cmd, &[("BELFRY_BLESS_BINDINGS", std::ffi::OsStr::new("1"))])
 }
 
 fn openapi() -> Result<()> {

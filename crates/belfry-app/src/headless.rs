@@ -84,8 +84,8 @@ fn log_event(ev: &CoreEvent) {
         }
         // The core logged it already, as a warning.
         CoreEvent::Problem { message } => tracing::debug!(%message, "problem"),
-        CoreEvent::Quiet(Some(why)) => tracing::info!(?why, "toasts and sounds held back"),
-        CoreEvent::Quiet(None) => tracing::info!("toasts and sounds are back"),
+        CoreEvent::Quiet { quiet: Some(why) } => tracing::info!(?why, "toasts and sounds held back"),
+        CoreEvent::Quiet { quiet: None } => tracing::info!("toasts and sounds are back"),
         CoreEvent::Refused { fields } => tracing::warn!(?fields, "settings refused"),
         CoreEvent::Unread(u) => tracing::debug!(unread = u.total, "unread"),
         other => tracing::debug!(?other, "event"),

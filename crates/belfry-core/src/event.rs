@@ -10,6 +10,7 @@ use serde::Serialize;
 
 /// The connection as a user sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum ConnState {
     /// Opening the stream.
@@ -45,6 +46,7 @@ pub enum ConnState {
 /// Why toasts and sounds are held back (the inbox still fills): the tray
 /// says so.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Quiet {
     /// The user paused notifications from the tray, until this time.
@@ -61,6 +63,7 @@ pub enum Quiet {
 
 /// Something the front end shows.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum CoreEvent {
     /// The connection state changed.
@@ -93,7 +96,10 @@ pub enum CoreEvent {
     /// The operator's availability changed.
     Status(OperatorStatus),
     /// Toasts and sounds are held back (`Some`), or are back (`None`).
-    Quiet(Option<Quiet>),
+    Quiet {
+        /// Why, while they are held back.
+        quiet: Option<Quiet>,
+    },
     /// Something is wrong that the user should know (disk full, …); the app goes on.
     Problem {
         /// For people.

@@ -105,6 +105,7 @@ pub struct Filter {
 
 /// Unread counts.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Unread {
     /// All.
     pub total: u64,

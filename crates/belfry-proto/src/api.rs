@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 /// `GET /api/v1/info` (no auth): what a client checks before anything else.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ServerInfo {
     /// Product name of the instance software.
     pub server: String,
@@ -25,6 +26,7 @@ pub struct ServerInfo {
 /// `POST /api/v1/auth/login`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginRequest {
     /// Operator login.
     pub login: String,
@@ -48,6 +50,7 @@ impl std::fmt::Debug for LoginRequest {
 /// An operator's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// Handles tickets and chats.
@@ -59,6 +62,7 @@ pub enum Role {
 /// An account on the instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Operator {
     /// Numeric id.
     pub id: i64,
@@ -73,6 +77,7 @@ pub struct Operator {
 /// `200` answer to a login.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct LoginResponse {
     /// Bearer token for `Authorization: Bearer …`.
     pub token: String,
@@ -95,6 +100,7 @@ impl std::fmt::Debug for LoginResponse {
 /// Every non-2xx REST answer has this body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ErrorBody {
     /// The error.
     pub error: ApiError,
@@ -106,6 +112,7 @@ pub struct ErrorBody {
 /// The error part of [`ErrorBody`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ApiError {
     /// Machine-readable code (see [`ErrorCode`]).
     pub code: ErrorCode,
@@ -119,6 +126,7 @@ pub struct ApiError {
 /// The error codes a REST call can answer with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// 400: the body is not valid JSON or not the expected shape.
@@ -148,6 +156,7 @@ pub enum ErrorCode {
 /// An operator's availability, as the operator panel knows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Availability {
     /// Ready for new chats.
@@ -161,6 +170,7 @@ pub enum Availability {
 /// `GET`/`PUT /api/v1/status`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct OperatorStatus {
     /// Availability.
     pub status: Availability,
@@ -172,6 +182,7 @@ pub struct OperatorStatus {
 /// `POST /api/v1/test-notification`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TestRequest {
     /// The channel to test.
     pub channel: String,
@@ -180,6 +191,7 @@ pub struct TestRequest {
 /// `POST /api/v1/admin/operators`.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct CreateOperator {
     /// Login, 1–64 characters.
     pub login: String,
@@ -207,6 +219,7 @@ impl std::fmt::Debug for CreateOperator {
 /// `POST /api/v1/admin/events`: make something happen for an operator.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EmitEvent {
     /// The operator's login.
     pub operator: String,
@@ -224,6 +237,7 @@ pub struct EmitEvent {
     pub path: Option<String>,
     /// Extras: `ticket_id`, `chat_id`, `client`, `score`, `channel`, …
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     #[serde(default)]
     pub data: serde_json::Map<String, serde_json::Value>,
 }
@@ -231,6 +245,7 @@ pub struct EmitEvent {
 /// `POST /api/v1/admin/events/batch`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct EmitBatch {
     /// At most [`MAX_BATCH`] events, stored in order.
     pub events: Vec<EmitEvent>,
@@ -242,6 +257,7 @@ pub const MAX_BATCH: usize = 10_000;
 /// Answer to a batch: the created notifications' ids and sequence range.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct BatchResult {
     /// Ids in the order given.
     pub ids: Vec<String>,
@@ -254,6 +270,7 @@ pub struct BatchResult {
 /// `PUT /api/v1/admin/operators/{login}/links`: the web profile's linking, simulated.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SetLinks {
     /// Bot channel id → linked.
     pub links: std::collections::BTreeMap<String, bool>,

@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 /// "system" tabs).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Category {
     /// Work events: tickets, chats, CSAT, SLA, normatives.
@@ -40,6 +41,7 @@ impl Category {
 /// The groups of the Notification types tab, in display order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Group {
     /// Creation and messages.
@@ -441,6 +443,7 @@ fn uk_title(id: &str) -> &'static str {
 /// instance's current policy flags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TypeInfo {
     /// Wire id.
     pub id: String,
@@ -471,6 +474,7 @@ pub struct TypeInfo {
 /// What kind of channel a [`ChannelInfo`] is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// The inbox.
@@ -488,6 +492,7 @@ pub enum ChannelKind {
 /// A channel as the catalogue endpoint reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ChannelInfo {
     /// Wire id.
     pub id: String,
@@ -507,6 +512,7 @@ pub struct ChannelInfo {
 /// A group as the catalogue endpoint reports it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct GroupInfo {
     /// Group id.
     pub id: Group,
@@ -518,6 +524,7 @@ pub struct GroupInfo {
 /// `GET /api/v1/catalogue`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Catalogue {
     /// Groups in display order.
     pub groups: Vec<GroupInfo>,

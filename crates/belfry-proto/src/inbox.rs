@@ -28,6 +28,7 @@ pub fn clip(s: &str, max: usize) -> String {
 /// One notification in an operator's inbox.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Notification {
     /// Stable id, unique on the instance.
     pub id: String,
@@ -51,6 +52,7 @@ pub struct Notification {
     pub read_at: Option<DateTime<Utc>>,
     /// Type-specific extras, e.g. `{"score": 2}` for CSAT, `{"channel": "banner"}` for a test.
     #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "ts", ts(type = "Record<string, unknown>"))]
     #[serde(default)]
     pub data: serde_json::Map<String, serde_json::Value>,
 }
@@ -58,6 +60,7 @@ pub struct Notification {
 /// `GET /api/v1/inbox`: one page, newest first.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct InboxPage {
     /// Up to `limit` notifications, highest `seq` first.
     pub items: Vec<Notification>,
@@ -70,6 +73,7 @@ pub struct InboxPage {
 /// `GET /api/v1/inbox/unread-count`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct UnreadCount {
     /// All unread.
     pub unread: u64,
@@ -84,6 +88,7 @@ pub struct UnreadCount {
 /// `POST /api/v1/inbox/read`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarkRead {
     /// Notification ids, at most [`MAX_READ_IDS`]. Unknown and already-read ids are ignored.
     pub ids: Vec<String>,
@@ -92,6 +97,7 @@ pub struct MarkRead {
 /// `POST /api/v1/inbox/read-all`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct MarkAllRead {
     /// Mark everything with `seq <= up_to_seq` (what the client has seen); null means everything.
     pub up_to_seq: Option<u64>,
@@ -100,6 +106,7 @@ pub struct MarkAllRead {
 /// Answer to a mark-read request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct ReadResult {
     /// Ids that this request changed from unread to read.
     pub marked: Vec<String>,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 /// Instance-wide rules an admin sets (Settings → Notification settings).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Policy {
     /// The Notification Center is on. Off: the simplified mode (classic
@@ -74,6 +75,7 @@ impl Policy {
 /// A channel's on/off switch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct Toggle {
     /// On.
     pub enabled: bool,
@@ -82,6 +84,7 @@ pub struct Toggle {
 /// The banner (toast) channel and its knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct BannerPrefs {
     /// On.
@@ -126,6 +129,7 @@ pub mod limits {
 /// The Channels tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct ChannelPrefs {
     /// The inbox; always on.
@@ -168,6 +172,7 @@ impl ChannelPrefs {
 /// One row of the Notification types tab.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct TypePrefs {
     /// Channels this type is delivered on; empty means the type is off. An
     /// on type always includes the bell.
@@ -179,6 +184,7 @@ pub struct TypePrefs {
 /// The status reminder: prompt to change status while "not ready" too long.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct StatusReminder {
     /// On.
@@ -199,6 +205,7 @@ impl Default for StatusReminder {
 /// The Reminders tab.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Reminders {
     /// The status reminder.
@@ -208,6 +215,7 @@ pub struct Reminders {
 /// The classic toggles shown while the Notification Center is off.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Simplified {
     /// Sound for a new dialogue.
@@ -234,6 +242,7 @@ impl Default for Simplified {
 /// One operator's choices.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(default)]
 pub struct Preferences {
     /// Master switch: receive notifications. Off silences every channel but
@@ -279,6 +288,7 @@ impl Default for Preferences {
 /// `GET /api/v1/settings`: policy, link state and preferences under one version.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SettingsDocument {
     /// Bumped on every change to any part of the document.
     pub version: u64,
@@ -293,6 +303,7 @@ pub struct SettingsDocument {
 /// `PUT /api/v1/settings`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct SettingsWrite {
     /// The document version this edit was based on.
     pub base_version: u64,
@@ -303,6 +314,7 @@ pub struct SettingsWrite {
 /// Why a field of a settings write was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 #[serde(rename_all = "snake_case")]
 pub enum Reason {
     /// The bell cannot be switched off, nor removed from an on type.
@@ -359,6 +371,7 @@ impl Reason {
 /// One refused field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
 pub struct FieldError {
     /// Dotted path into the document, e.g. `preferences.types.sla_expired.channels`.
     pub path: String,

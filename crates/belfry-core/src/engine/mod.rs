@@ -391,7 +391,9 @@ impl Engine {
     }
 
     fn emit_quiet(&self) {
-        self.ctx.emit(CoreEvent::Quiet(self.quiet()));
+        self.ctx.emit(CoreEvent::Quiet {
+            quiet: self.quiet(),
+        });
     }
 
     /// Opens a stored notification: checks its link against the instance's
