@@ -6,7 +6,7 @@ use belfry_core::store::Filter;
 use belfry_proto::catalogue::Category;
 use belfry_proto::inbox::Notification;
 use serde::Deserialize;
-use tauri::State;
+use tauri::{AppHandle, State};
 
 /// Longest page the UI may ask for.
 const MAX_PAGE: u32 = 500;
@@ -97,4 +97,26 @@ pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), String
 pub async fn retry_now(shell: State<'_, Shell>) -> Result<(), String> {
     shell.session().await?.engine.retry_now();
     Ok(())
+}
+
+/// Signs in with what the user typed; the password is used once and never
+/// kept (the instance's token goes to the keyring).
+#[tauri::command]
+pub async fn sign_in(
+    app: AppHandle,
+    address: String,
+    login: String,
+    password: String,
+) -> Result<(), String> {
+    let password = belfry_core::secret::Secret::new(password);
+    crate::sign_in(&app, &address, &login, password)
+        .await
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Signs out: revokes the token on the instance and removes it from the
+/// keyring.
+#[tauri::command]
+pub async fn sign_out(app: AppHandle) -> Result<(), String> {
+    crate::sign_out(&app).await.map_err(|e| format!("{e:#}"))
 }

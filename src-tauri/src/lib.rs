@@ -10,9 +10,10 @@ mod tray;
 
 use anyhow::Context as _;
 use belfry_app::cli::Cli;
-use belfry_app::session::{Session, Target};
+use belfry_app::session::{self, FromOs, Password, Session, SignInNeeded, Target};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent, Quiet};
+use belfry_core::managed::Managed;
 use belfry_core::store::Unread;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -38,14 +39,33 @@ pub struct Status {
     pub problem: Option<String>,
     /// The instance and login, once signed in.
     pub account: Option<String>,
+    /// Not signed in: what the sign-in form starts with.
+    pub sign_in: Option<SignInForm>,
+}
+
+/// What the sign-in form starts with.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SignInForm {
+    /// The instance address: the last one used, or the organization's.
+    pub address: Option<String>,
+    /// The login last used.
+    pub login: Option<String>,
+    /// The organization set the address: it cannot be changed here.
+    pub address_locked: bool,
+    /// Why signing in is needed, or why the last try failed.
+    pub reason: Option<String>,
 }
 
 /// The shell's state, shared by commands, the tray and the event loop.
 pub struct Shell {
     session: tokio::sync::RwLock<Option<Arc<Session>>>,
+    /// Held while signing in, so two clicks make one session.
+    signing_in: tokio::sync::Mutex<()>,
     status: Mutex<Status>,
     paths: Paths,
     config: Mutex<DeviceConfig>,
+    managed: Managed,
 }
 
 impl Shell {
@@ -68,6 +88,24 @@ impl Shell {
             .await
             .clone()
             .ok_or_else(|| "not signed in".to_owned())
+    }
+
+    fn config(&self) -> DeviceConfig {
+        self.config
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The sign-in form for the saved settings, saying `reason`.
+    fn sign_in_form(&self, reason: Option<String>) -> SignInForm {
+        let cfg = self.config();
+        SignInForm {
+            address: cfg.instance,
+            login: cfg.login,
+            address_locked: self.managed.instance_locked(),
+            reason,
+        }
     }
 
     /// Saves a change to the device settings; a failure is logged (the
@@ -97,16 +135,15 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .context("while creating the app's directories")?;
     let _log = belfry_app::logging::init(&paths.log_dir, cli.verbose)
         .context("while setting up the log")?;
-    let config = DeviceConfig::load(&paths.config_file()).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "using default settings");
-        DeviceConfig::default()
-    });
+    let config = session::effective_config(&paths.config_file());
     let open_window = !cli.autostarted;
     let shell = Shell {
         session: tokio::sync::RwLock::new(None),
+        signing_in: tokio::sync::Mutex::new(()),
         status: Mutex::new(Status::default()),
         paths,
         config: Mutex::new(config),
+        managed: session::managed(),
     };
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
@@ -122,6 +159,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::mark_all_read,
             commands::open_item,
             commands::retry_now,
+            commands::sign_in,
+            commands::sign_out,
         ])
         .on_window_event(|window, event| {
             let focused = match event {
@@ -155,7 +194,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             let app = app.clone();
             tauri::async_runtime::block_on(async move {
                 let session = app.state::<Shell>().session.write().await.take();
-                if let Some(s) = session.and_then(|s| Arc::try_unwrap(s).ok())
+                if let Some(s) = session
                     && let Err(e) = s.stop().await
                 {
                     tracing::warn!(error = %e, "stopping");
@@ -167,40 +206,110 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Signs in and runs the core; its events go to the tray and the UI.
+/// Signs in with what was saved (or the command line) and runs the core.
+/// With nothing to sign in with, the window shows the sign-in form.
 async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
     let shell = app.state::<Shell>();
-    let mut cfg = shell
-        .config
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone();
+    let _guard = shell.signing_in.lock().await;
+    let mut cfg = shell.config();
     let started = match Target::resolve(&cli, &shell.paths, &cfg).await {
-        Ok(target) => Session::start(target, &shell.paths, &mut cfg).await,
+        Ok(target) => Session::start(target, &shell.paths, &mut cfg, Password::NoPrompt).await,
         Err(e) => Err(e),
     };
-    let (session, mut from_os) = match started {
-        Ok(s) => s,
+    match started {
+        Ok((session, from_os)) => run_session(&app, session, from_os, cfg).await,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "not signed in");
-            let status = shell.update(|s| s.problem = Some(format!("{e:#}")));
-            tray::show(&app, &status);
-            let _ = app.emit("status", &status);
-            return;
+            let reason = if e.downcast_ref::<SignInNeeded>().is_some() {
+                tracing::info!("not signed in yet");
+                None
+            } else {
+                tracing::error!(error = format!("{e:#}"), "not signed in");
+                Some(format!("{e:#}"))
+            };
+            show_signed_out(&app, reason);
         }
+    }
+}
+
+/// Signs in with what the user typed into the form.
+async fn sign_in<R: Runtime>(
+    app: &AppHandle<R>,
+    address: &str,
+    login: &str,
+    password: belfry_core::secret::Secret,
+) -> anyhow::Result<()> {
+    let shell = app.state::<Shell>();
+    let Ok(_guard) = shell.signing_in.try_lock() else {
+        anyhow::bail!("already signing in");
     };
+    if shell.session.read().await.is_some() {
+        anyhow::bail!("already signed in");
+    }
+    let mut cfg = shell.config();
+    // An address the organization enforces is used whatever the form sent.
+    let address = match (&shell.managed.enforced.instance, address) {
+        (Some(locked), _) => locked.clone(),
+        (None, typed) => typed.to_owned(),
+    };
+    let target = Target::new(&address, login, cfg.allow_insecure, cfg.extra_ca.as_deref())?;
+    let (session, from_os) =
+        Session::start(target, &shell.paths, &mut cfg, Password::Given(password)).await?;
+    run_session(app, session, from_os, cfg).await;
+    Ok(())
+}
+
+/// Signs out: the token is revoked on the instance and removed from the
+/// keyring; the window shows the sign-in form.
+async fn sign_out<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<()> {
+    let shell = app.state::<Shell>();
+    let session = shell.session.write().await.take();
+    let result = match session {
+        Some(s) => s.sign_out().await,
+        None => Ok(()),
+    };
+    show_signed_out(app, None);
+    result
+}
+
+/// The status of a signed-out app, shown in the tray and the window.
+fn show_signed_out<R: Runtime>(app: &AppHandle<R>, reason: Option<String>) {
+    let shell = app.state::<Shell>();
+    let form = shell.sign_in_form(reason);
+    let status = shell.update(|s| {
+        *s = Status {
+            sign_in: Some(form),
+            ..Status::default()
+        };
+    });
+    tray::show(app, &status);
+    let _ = app.emit("status", &status);
+}
+
+/// Makes `session` the app's: the tray and the window follow its events
+/// until it stops.
+async fn run_session<R: Runtime>(
+    app: &AppHandle<R>,
+    session: Session,
+    mut from_os: tokio::sync::mpsc::UnboundedReceiver<FromOs>,
+    cfg: DeviceConfig,
+) {
+    let shell = app.state::<Shell>();
     *shell.config.lock().unwrap_or_else(PoisonError::into_inner) = cfg;
     let session = Arc::new(session);
     let unread = session.engine.store().unread().unwrap_or_default();
     let status = shell.update(|s| {
-        s.account = Some(format!("{}@{}", session.login, session.base));
-        s.connection = Some(session.engine.state().borrow().clone());
-        s.quiet = session.engine.quiet();
-        s.unread = unread;
-        s.problem = None;
+        *s = Status {
+            account: Some(format!("{}@{}", session.login, session.base)),
+            connection: Some(session.engine.state().borrow().clone()),
+            quiet: session.engine.quiet(),
+            unread,
+            problem: None,
+            sign_in: None,
+        };
     });
-    tray::show(&app, &status);
+    tray::show(app, &status);
     let _ = app.emit("status", &status);
+    tray::show_recent(app, &session).await;
     let mut events = session.engine.events();
     *shell.session.write().await = Some(Arc::clone(&session));
 
@@ -214,34 +323,64 @@ async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
             }
         }
     });
-    loop {
-        let ev = match events.recv().await {
-            Ok(ev) => ev,
-            Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
-                tracing::debug!(n, "the shell fell behind the core");
-                continue;
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        let shell = app.state::<Shell>();
+        loop {
+            let ev = match events.recv().await {
+                Ok(ev) => ev,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                    tracing::debug!(n, "the shell fell behind the core");
+                    continue;
+                }
+                Err(_) => return,
+            };
+            match &ev {
+                // Signed out or quitting: whoever stopped it shows what comes next.
+                CoreEvent::State(ConnState::Stopped) => return,
+                CoreEvent::State(ConnState::SignedOut) => {
+                    session.on_core_event(&ev);
+                    let ours = shell
+                        .session
+                        .write()
+                        .await
+                        .take_if(|s| Arc::ptr_eq(s, &session));
+                    if let Some(s) = ours
+                        && let Err(e) = s.stop().await
+                    {
+                        tracing::warn!(error = %e, "stopping");
+                    }
+                    show_signed_out(
+                        &app,
+                        Some("The instance signed this device out: sign in again.".into()),
+                    );
+                    return;
+                }
+                _ => {}
             }
-            Err(_) => return,
-        };
-        session.on_core_event(&ev);
-        let changed = match &ev {
-            CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
-            CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
-            CoreEvent::Quiet { quiet: q } => Some(shell.update(|s| s.quiet = q.clone())),
-            CoreEvent::Problem { message } => {
-                Some(shell.update(|s| s.problem = Some(message.clone())))
+            session.on_core_event(&ev);
+            let changed = match &ev {
+                CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
+                CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
+                CoreEvent::Quiet { quiet } => Some(shell.update(|s| s.quiet = quiet.clone())),
+                CoreEvent::Problem { message } => {
+                    Some(shell.update(|s| s.problem = Some(message.clone())))
+                }
+                _ => None,
+            };
+            if let Some(status) = changed {
+                tray::show(&app, &status);
+                let _ = app.emit("status", &status);
             }
-            _ => None,
-        };
-        if let Some(status) = changed {
-            tray::show(&app, &status);
-            let _ = app.emit("status", &status);
+            if matches!(
+                ev,
+                CoreEvent::Added { .. } | CoreEvent::Read { .. } | CoreEvent::ReadAll { .. }
+            ) {
+                tray::show_recent(&app, &session).await;
+            }
+            let _ = app.emit(CORE_EVENT, &ev);
         }
-        if matches!(ev, CoreEvent::Added { .. }) {
-            tray::show_recent(&app, &session).await;
-        }
-        let _ = app.emit(CORE_EVENT, &ev);
-    }
+    });
 }
 
 /// Opens the inbox window, creating its webview if it is closed.

@@ -22,11 +22,21 @@ fn belfry_binary() -> PathBuf {
 struct Driver {
     child: Child,
     port: u16,
-    _home: tempfile::TempDir,
+    home: tempfile::TempDir,
+    args: Vec<String>,
 }
 
 impl Driver {
-    fn start() -> Self {
+    /// The app signs in as the operator with the password from the
+    /// environment (as a managed deployment might), in the system theme.
+    fn start(instance: &str) -> Self {
+        Self::start_with(
+            &[("BELFRY_PASSWORD", OPERATOR.1)],
+            &["--instance", instance, "--login", OPERATOR.0],
+        )
+    }
+
+    fn start_with(env: &[(&str, &str)], args: &[&str]) -> Self {
         let driver = std::env::var_os("BELFRY_TAURI_DRIVER")
             .expect("needs tauri-driver and the rig's display: run with `cargo xtask test`");
         let port = {
@@ -40,7 +50,8 @@ impl Driver {
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("XDG_DATA_HOME", home.path().join("data"))
             .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env("BELFRY_PASSWORD", OPERATOR.1)
+            .env_remove("BELFRY_PASSWORD")
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -48,11 +59,12 @@ impl Driver {
         Self {
             child,
             port,
-            _home: home,
+            home,
+            args: args.iter().map(|a| (*a).to_owned()).collect(),
         }
     }
 
-    async fn app(&self, instance: &str) -> Client {
+    async fn app(&self) -> Client {
         // fantoccini's connector asks rustls for the process-wide provider;
         // the workspace builds rustls with ring only.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -62,7 +74,7 @@ impl Driver {
             "tauri:options".into(),
             serde_json::json!({
                 "application": belfry_binary(),
-                "args": ["--instance", instance, "--login", OPERATOR.0],
+                "args": self.args,
             }),
         );
         let url = format!("http://127.0.0.1:{}", self.port);
@@ -154,8 +166,8 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     let t = TestInstance::start().await;
     let admin = t.admin().await;
     let operator = t.operator().await;
-    let driver = Driver::start();
-    let c = driver.app(t.url()).await;
+    let driver = Driver::start(t.url());
+    let c = driver.app().await;
     until(
         "connected",
         async || texts(&c, "[data-testid=status]").await,
@@ -259,9 +271,171 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     )
     .await;
 
+    screenshot(&c, "inbox.png").await;
+    c.close().await.unwrap();
+}
+
+/// Saves what the window shows under target/screenshots (the README's
+/// pictures are copied from there).
+async fn screenshot(c: &Client, name: &str) {
+    // Let WebKit paint the last change before the capture.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let shot = c.screenshot().await.unwrap();
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("inbox.png"), shot).unwrap();
+    std::fs::write(dir.join(name), shot).unwrap();
+}
+
+async fn status_line(c: &Client) -> String {
+    texts(c, "[data-testid=status]")
+        .await
+        .into_iter()
+        .next()
+        .unwrap_or_default()
+}
+
+/// Types into the sign-in form's field `name`, replacing what it held.
+async fn fill(c: &Client, name: &str, value: &str) {
+    let field = c
+        .find(Locator::Css(&format!("form.signin input[name={name}]")))
+        .await
+        .unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+#[tokio::test]
+async fn first_run_signs_in_from_the_window_rides_out_an_outage_and_signs_out() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let url = t.url().to_owned();
+    // The keyring entry is under the address as the app normalises it.
+    let key = format!("{}/", url.trim_end_matches('/'));
+    // A first run: nothing saved, no password in the environment, a dark desktop.
+    let driver = Driver::start_with(&[("GTK_THEME", "Adwaita:dark")], &[]);
+    let c = driver.app().await;
+
+    // The window asks for the instance and the credentials.
+    until(
+        "the sign-in form",
+        async || texts(&c, "form.signin .signin__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+    let dark = c
+        .execute(
+            "return matchMedia('(prefers-color-scheme: dark)').matches",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        dark,
+        serde_json::json!(true),
+        "the window follows the dark theme"
+    );
+    fill(&c, "address", &url).await;
+    fill(&c, "login", OPERATOR.0).await;
+    fill(&c, "password", "not-the-password").await;
+    click(&c, "form.signin .signin__submit").await;
+    let error = until(
+        "a clear error",
+        async || texts(&c, "form.signin .signin__error").await,
+        |t| t.first().is_some_and(|s| !s.is_empty()),
+    )
+    .await;
+    assert!(error[0].contains("password"), "{error:?}");
+    assert!(
+        belfry_os::secrets::load(&key, OPERATOR.0)
+            .unwrap()
+            .is_none(),
+        "nothing kept after a failed sign-in"
+    );
+
+    fill(&c, "password", OPERATOR.1).await;
+    click(&c, "form.signin .signin__submit").await;
+    until(
+        "connected",
+        async || status_line(&c).await,
+        |s| s == "Connected",
+    )
+    .await;
+    let token = belfry_os::secrets::load(&key, OPERATOR.0)
+        .unwrap()
+        .expect("the token is in the keyring");
+    let config =
+        std::fs::read_to_string(driver.home.path().join("config/belfry/config.toml")).unwrap();
+    assert!(config.contains(&url), "the address is saved: {config}");
+    assert!(
+        !config.contains(token.expose()),
+        "the token is not in the config"
+    );
+
+    admin
+        .emit("sla_expired", "Before the outage", "x", "/tickets/1")
+        .await;
+    until(
+        "the first row",
+        async || texts(&c, ".item__title").await,
+        |t| t == &["Before the outage"],
+    )
+    .await;
+
+    // The instance goes away: the status line says so and offers Retry now.
+    let stopped = t.pause().await;
+    until(
+        "reconnecting",
+        async || status_line(&c).await,
+        |s| s.starts_with("Reconnecting in") || s.starts_with("Offline"),
+    )
+    .await;
+    assert!(!texts(&c, ".inbox__retry").await.is_empty());
+    // It comes back with notifications made while the app was away.
+    let t = stopped.resume().await;
+    let admin = t.admin().await;
+    for i in 1..=3 {
+        admin
+            .emit("sla_expired", &format!("Missed {i}"), "x", "/tickets/1")
+            .await;
+    }
+    click(&c, ".inbox__retry").await;
+    until(
+        "connected again",
+        async || status_line(&c).await,
+        |s| s == "Connected",
+    )
+    .await;
+    let titles = until(
+        "the missed ones, once",
+        async || texts(&c, ".item__title").await,
+        |t| t.len() >= 4,
+    )
+    .await;
+    assert_eq!(
+        titles,
+        ["Missed 3", "Missed 2", "Missed 1", "Before the outage"]
+    );
+    screenshot(&c, "inbox-dark.png").await;
+
+    // Sign out: the token is revoked on the instance and gone from the keyring.
+    click(&c, "[data-testid=sign-out]").await;
+    until(
+        "the sign-in form again",
+        async || texts(&c, "form.signin .signin__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+    assert!(
+        belfry_os::secrets::load(&key, OPERATOR.0)
+            .unwrap()
+            .is_none()
+    );
+    let revoked = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", t.url().trim_end_matches('/')))
+        .bearer_auth(token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), reqwest::StatusCode::UNAUTHORIZED);
     c.close().await.unwrap();
 }

@@ -12,6 +12,10 @@ export interface Backend {
   markAllRead(): Promise<void>;
   open(id: string): Promise<void>;
   retryNow(): Promise<void>;
+  /** Signs in; rejects with the reason (shown under the form). */
+  signIn(address: string, login: string, password: string): Promise<void>;
+  /** Revokes the token on the instance and forgets it. */
+  signOut(): Promise<void>;
   /** Calls `f` for every core event until the returned function is called. */
   onEvent(f: (ev: CoreEvent) => void): Promise<() => void>;
   /** Calls `f` when the tray's status changes. */
@@ -29,6 +33,8 @@ export async function tauriBackend(): Promise<Backend> {
     markAllRead: () => invoke("mark_all_read"),
     open: (id) => invoke("open_item", { id }),
     retryNow: () => invoke("retry_now"),
+    signIn: (address, login, password) => invoke("sign_in", { address, login, password }),
+    signOut: () => invoke("sign_out"),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),
   };

@@ -1,9 +1,11 @@
 // @vitest-environment happy-dom
 /** The inbox against a fake backend: what the operator sees and what the
  * buttons ask of the core. */
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
+import { setLocale } from "./i18n";
 import { Inbox, dayLabel, matches, statusLine } from "./inbox";
+import type { InboxOptions } from "./inbox";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 const NOW = new Date("2026-11-23T15:00:00Z");
@@ -30,6 +32,7 @@ const connected: Status = {
   unread: { total: 2, events: 2, system: 0 },
   problem: null,
   account: "olga@https://help.example.com/",
+  sign_in: null,
 };
 
 class Fake implements Backend {
@@ -50,6 +53,8 @@ class Fake implements Backend {
   markAllRead = async () => void this.calls.push("read all");
   open = async (id: string) => void this.calls.push(`open ${id}`);
   retryNow = async () => void this.calls.push("retry");
+  signIn = async (address: string, login: string) => void this.calls.push(`sign in ${login}@${address}`);
+  signOut = async () => void this.calls.push("sign out");
   onEvent = async (f: (ev: CoreEvent) => void) => {
     this.emit = f;
     return () => {};
@@ -57,15 +62,19 @@ class Fake implements Backend {
   onStatus = async () => () => {};
 }
 
-async function mounted(items: Notification[]) {
-  const fake = new Fake();
+async function mounted(items: Notification[], options: InboxOptions = {}, fake = new Fake()) {
   fake.items = items;
   const root = document.createElement("main");
   document.body.replaceChildren(root);
-  const inbox = new Inbox(root, fake, () => NOW);
+  const inbox = new Inbox(root, fake, () => NOW, options);
   await inbox.start();
-  return { fake, root };
+  return { fake, root, inbox };
 }
+
+afterEach(() => {
+  setLocale("en");
+  localStorage.clear();
+});
 
 const titles = (root: HTMLElement) =>
   [...root.querySelectorAll(".item__title")].map((e) => e.textContent);
@@ -139,5 +148,216 @@ describe("dayLabel", () => {
   it("names today and yesterday", () => {
     expect(dayLabel("2026-11-23T09:00:00Z", NOW)).toBe("Today");
     expect(dayLabel("2026-11-22T12:00:00Z", NOW)).toBe("Yesterday");
+  });
+});
+
+/** The last element of a list. */
+const last = <T>(xs: readonly T[]): T | undefined => xs[xs.length - 1];
+
+const flush = () => new Promise((r) => setTimeout(r, 0));
+/** Rows are 4rem and headings 2rem, at happy-dom's 16px. */
+const ROW = 64;
+const DAY = 32;
+
+function scroll(root: HTMLElement, y: number) {
+  const list = root.querySelector<HTMLElement>(".inbox__list");
+  if (list === null) throw new Error("no list");
+  list.scrollTop = y;
+  list.dispatchEvent(new Event("scroll"));
+  return list;
+}
+
+function press(k: string, target: Element | null = document.activeElement) {
+  target?.dispatchEvent(new KeyboardEvent("keydown", { key: k, bubbles: true, cancelable: true }));
+}
+
+/** Scrolls the list to its end, as far as a browser would let it. */
+function scrollToEnd(root: HTMLElement, viewport: number) {
+  const sizer = root.querySelector<HTMLElement>(".inbox__list > *");
+  return scroll(root, parseFloat(sizer?.style.height ?? "0") - viewport);
+}
+
+const focusedId = () => document.activeElement?.getAttribute("data-id");
+
+describe("a large history", () => {
+  it("keeps the DOM small with 100,000 notifications, loading pages from the last seq near the end", async () => {
+    const total = 100_000;
+    const fake = new Fake();
+    // The store, newest first: one a minute, so about seventy days.
+    fake.page = async (q: PageQuery) => {
+      fake.queries.push(q);
+      const top = q.before === null ? total : q.before - 1;
+      return Array.from({ length: Math.max(0, Math.min(q.limit, top)) }, (_, k) => {
+        const seq = top - k;
+        return n(seq, `Ticket ${seq}`, { created_at: new Date(NOW.getTime() - (total - seq) * 60_000).toISOString() });
+      });
+    };
+    const { root } = await mounted([], { pageSize: 10_000, viewportHeight: () => 640 }, fake);
+    expect(fake.queries.length).toBe(1);
+    expect(titles(root)[0]).toBe("Ticket 100000");
+
+    for (let page = 2; page <= 11; page++) {
+      scrollToEnd(root, 640);
+      scrollToEnd(root, 640); // a second scroll while the page loads asks for nothing
+      expect(fake.queries.length).toBe(page);
+      expect(fake.queries[page - 1]?.before).toBe(total - (page - 1) * 10_000 + 1);
+      await flush();
+      expect(root.querySelectorAll(".inbox__list [data-id]").length).toBeLessThan(60);
+    }
+    expect(last(fake.queries)?.before).toBe(1);
+    expect(last(titles(root))).toBe("Ticket 1");
+    scrollToEnd(root, 640);
+    expect(fake.queries.length).toBe(11); // the store is exhausted
+
+    scroll(root, 0);
+    expect(titles(root)[0]).toBe("Ticket 100000");
+    expect(root.querySelectorAll(".inbox__list > * > *").length).toBeLessThan(60);
+  });
+
+  it("keeps the view still when a notification arrives while scrolled down", async () => {
+    const items = Array.from({ length: 200 }, (_, i) => n(i + 1, `t${i + 1}`));
+    const { fake, root } = await mounted(items, { pageSize: 500, viewportHeight: () => 320 });
+    const list = scroll(root, DAY + 50 * ROW);
+    const before = titles(root);
+    fake.emit({ event: "added", items: [n(201, "new")] });
+    expect(list.scrollTop).toBe(DAY + 51 * ROW);
+    expect(titles(root)).toEqual(before);
+
+    scroll(root, 0);
+    fake.emit({ event: "added", items: [n(202, "newer")] });
+    expect(list.scrollTop).toBe(0);
+    expect(titles(root)[0]).toBe("newer");
+  });
+});
+
+describe("the keyboard", () => {
+  const thirty = () => Array.from({ length: 30 }, (_, i) => n(i + 1, `t${i + 1}`));
+
+  it("moves through the list with one tab stop and a visible place", async () => {
+    const { root } = await mounted(thirty(), { viewportHeight: () => 5 * ROW });
+    const stops = () => root.querySelectorAll('.inbox__list [tabindex="0"]');
+    expect(root.querySelector(".inbox__list")?.getAttribute("role")).toBe("listbox");
+    expect(stops().length).toBe(1);
+    const first = stops()[0] as HTMLElement;
+    expect(first.getAttribute("role")).toBe("option");
+    first.focus();
+    expect(focusedId()).toBe("n30");
+    press("ArrowDown");
+    press("ArrowDown");
+    expect(focusedId()).toBe("n28");
+    press("ArrowUp");
+    expect(focusedId()).toBe("n29");
+    press("End");
+    expect(focusedId()).toBe("n1");
+    expect(root.querySelector<HTMLElement>(".inbox__list")?.scrollTop).toBe(DAY + 30 * ROW - 5 * ROW);
+    press("Home");
+    expect(focusedId()).toBe("n30");
+    press("PageDown");
+    expect(focusedId()).toBe("n25");
+    press("PageUp");
+    expect(focusedId()).toBe("n30");
+    expect(stops().length).toBe(1);
+    expect(document.activeElement?.getAttribute("aria-selected")).toBe("true");
+    expect(document.activeElement?.getAttribute("aria-label")).toBe("Unread: t30. body 30. Today, " + root.querySelector(".item__time")?.textContent);
+  });
+
+  it("opens with Enter and marks read with Space or R", async () => {
+    const { fake, root } = await mounted(thirty());
+    (root.querySelector('.inbox__list [tabindex="0"]') as HTMLElement).focus();
+    press("ArrowDown");
+    press("Enter");
+    press(" ");
+    press("r");
+    await flush();
+    expect(fake.calls).toEqual(["open n29", "read n29", "read n29"]);
+  });
+
+  it("keeps the place when the focused row leaves the unread view", async () => {
+    const { fake, root } = await mounted(thirty());
+    const [, unread] = root.querySelectorAll<HTMLButtonElement>(".seg__option");
+    unread?.click();
+    await flush();
+    (root.querySelector('.inbox__list [tabindex="0"]') as HTMLElement).focus();
+    press("ArrowDown");
+    press("r");
+    fake.emit({ event: "read", ids: ["n29"] });
+    expect(focusedId()).toBe("n28");
+  });
+
+  it("goes to the search with / and clears it with Escape", async () => {
+    const { fake, root } = await mounted(thirty());
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    press("/", document.body);
+    expect(document.activeElement).toBe(search);
+    if (search === null) throw new Error("no search");
+    search.value = "t1";
+    search.dispatchEvent(new Event("input"));
+    await flush();
+    expect(last(fake.queries)?.text).toBe("t1");
+    expect(titles(root)).toContain("t17");
+    expect(titles(root)).not.toContain("t22");
+    press("Escape", search);
+    await flush();
+    expect(search.value).toBe("");
+    expect(last(fake.queries)?.text).toBeNull();
+    expect(titles(root)).toContain("t22");
+    // In the search box, "/" is a slash.
+    const typed = new KeyboardEvent("keydown", { key: "/", bubbles: true, cancelable: true });
+    search.dispatchEvent(typed);
+    expect(typed.defaultPrevented).toBe(false);
+  });
+});
+
+describe("the languages", () => {
+  const reconnecting: Status = {
+    ...connected,
+    connection: { state: "reconnecting", next_attempt: "2026-11-23T15:00:07Z", attempt: 2 },
+  };
+
+  it("switch to Ukrainian from the header, re-rendering everything, and keep the choice", async () => {
+    const fake = new Fake();
+    fake.status = async () => reconnecting;
+    const { root } = await mounted([n(1, "one")], {}, fake);
+    expect(root.querySelector("[data-testid=status]")?.textContent).toBe("Reconnecting in 7 s");
+    expect(document.documentElement.lang).toBe("en");
+
+    const select = root.querySelector<HTMLSelectElement>(".inbox__lang");
+    if (select === null) throw new Error("no language select");
+    select.value = "uk";
+    select.dispatchEvent(new Event("change"));
+
+    const text = (css: string) => root.querySelector(css)?.textContent;
+    expect(document.documentElement.lang).toBe("uk");
+    expect(text(".inbox__title-text")).toBe("Сповіщення");
+    expect(text(".inbox__title .visually-hidden")).toBe("2 непрочитані");
+    expect(text("[data-testid=mark-all]")).toBe("Позначити все як прочитане");
+    expect([...root.querySelectorAll(".seg__option")].map((b) => b.textContent)).toEqual([
+      "Усі",
+      "Непрочитані",
+      "Усі",
+      "Події",
+      "Системні",
+    ]);
+    expect(root.querySelector(".inbox__filters")?.getAttribute("aria-label")).toBe("Фільтри");
+    expect(root.querySelector<HTMLInputElement>(".inbox__search")?.placeholder).toBe("Пошук");
+    expect(text("[data-testid=status]")).toBe("Повторне підключення через 7 с");
+    expect(text(".inbox__retry")).toBe("Повторити зараз");
+    expect(text(".inbox__day")).toBe("Сьогодні");
+    expect(text(".item__read")).toBe("Прочитано");
+    expect(root.querySelector(".inbox__list")?.getAttribute("aria-label")).toBe("Сповіщення");
+    expect(titles(root)).toEqual(["one"]);
+
+    // Opened again: still Ukrainian, though the system is English.
+    const again = await mounted([n(1, "one")], { languages: ["en-US"] });
+    expect(again.root.querySelector(".inbox__title-text")?.textContent).toBe("Сповіщення");
+    expect(again.root.querySelector<HTMLSelectElement>(".inbox__lang")?.value).toBe("uk");
+  });
+
+  it("follow a Ukrainian system", async () => {
+    const { root } = await mounted([], { languages: ["uk-UA"], storage: null });
+    expect(root.querySelector(".inbox__title-text")?.textContent).toBe("Сповіщення");
+    expect(root.querySelector(".inbox__empty")?.textContent).toBe("Сповіщень немає");
+    expect(statusLine(connected, NOW).text).toBe("Підключено");
+    expect(dayLabel("2026-11-22T12:00:00Z", NOW)).toBe("Вчора");
   });
 });

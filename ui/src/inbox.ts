@@ -1,14 +1,26 @@
 /**
  * The bell inbox: newest first, grouped by day, unread marked; filters,
  * search, mark read, mark all read, open; live from the core's events; a
- * status line. Built with DOM APIs and `textContent` only (never
- * `innerHTML`), so a notification's text can never become markup.
+ * status line; English or Ukrainian; driven by mouse or keyboard. The list
+ * is virtual (only the rows in view are in the DOM) and loads from the
+ * store page by page as it scrolls. Built with DOM APIs and `textContent`
+ * only (never `innerHTML`), so a notification's text can never become
+ * markup.
  */
 import type { Backend } from "./backend";
+import { el } from "./dom";
+import { LOCALES, chooseLocale, formatDate, formatTime, locale, onLocaleChange, startLocale, t } from "./i18n";
+import type { Key } from "./i18n";
 import type { Category, CoreEvent, Notification, Status } from "./types";
+import { Pager, VirtualList } from "./virtual";
 
 /** Rows fetched per page from the local store. */
 export const PAGE = 100;
+
+/** A row's height, and a day heading's, in rem (rows cannot grow: the
+ * list places them by height). */
+const ITEM_REM = 4;
+const DAY_REM = 2;
 
 export interface View {
   unread: boolean;
@@ -16,58 +28,83 @@ export interface View {
   text: string;
 }
 
-/** The status line for a status, at `now`. */
+/** What the inbox takes from its surroundings; the defaults are the
+ * window's. Tests set them, as happy-dom has no layout. */
+export interface InboxOptions {
+  /** Rows per page from the store. Default `PAGE`. */
+  pageSize?: number;
+  /** The list's visible height in px. Default: measured. */
+  viewportHeight?: () => number;
+  /** Where the language choice is kept. Default `localStorage`. */
+  storage?: Storage | null;
+  /** The system's languages, best first. Default `navigator.languages`. */
+  languages?: readonly string[];
+}
+
+/** The status line for a status, at `now`, in the current locale. */
 export function statusLine(s: Status, now: Date): { text: string; retry: boolean } {
   const c = s.connection;
   let text: string;
   let retry = false;
   if (c === null) {
-    text = s.problem === null ? "Starting…" : `Signed out: ${s.problem}`;
+    text = s.problem === null ? t("status.starting") : t("status.signedOutProblem", { problem: s.problem });
   } else {
     switch (c.state) {
       case "connecting":
-        text = "Connecting…";
+        text = t("status.connecting");
         break;
       case "connected":
-        text = "Connected";
+        text = t("status.connected");
         break;
       case "reconnecting": {
         const secs = Math.max(0, Math.round((Date.parse(c.next_attempt) - now.getTime()) / 1000));
-        text = `Reconnecting in ${secs} s`;
+        text = t("status.reconnecting", { secs });
         retry = true;
         break;
       }
       case "offline":
-        text = "Offline — showing saved notifications";
+        text = t("status.offline");
         retry = true;
         break;
       case "signed_out":
-        text = "Signed out — sign in again";
+        text = t("status.signedOut");
         break;
       case "incompatible":
-        text = `This instance is not supported: ${c.reason}`;
+        text = t("status.incompatible", { reason: c.reason });
         break;
       case "stopped":
-        text = "Stopped";
+        text = t("status.stopped");
         break;
     }
   }
   if (s.quiet?.reason === "paused") {
-    text += ` · paused until ${new Date(s.quiet.until).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}`;
+    text += t("status.paused", { time: formatTime(new Date(s.quiet.until)) });
   } else if (s.quiet?.reason === "do_not_disturb") {
-    text += ` · quiet: ${s.quiet.source}`;
+    text += t("status.quiet", { source: s.quiet.source });
   }
   return { text, retry };
 }
 
-/** The day heading for a timestamp: Today, Yesterday, or the date. */
+/** A local calendar day as a number, 20261123. */
+function dayNumber(d: Date): number {
+  return d.getFullYear() * 10_000 + (d.getMonth() + 1) * 100 + d.getDate();
+}
+
+/** The day heading for a timestamp: Today, Yesterday, or the date, in the
+ * current locale. */
 export function dayLabel(iso: string, now: Date): string {
   const d = new Date(iso);
   const start = (x: Date) => new Date(x.getFullYear(), x.getMonth(), x.getDate()).getTime();
   const days = Math.round((start(now) - start(d)) / 86_400_000);
-  if (days === 0) return "Today";
-  if (days === 1) return "Yesterday";
-  return d.toLocaleDateString([], { year: "numeric", month: "long", day: "numeric" });
+  if (days === 0) return t("day.today");
+  if (days === 1) return t("day.yesterday");
+  const text = formatDate(
+    d,
+    d.getFullYear() === now.getFullYear()
+      ? { weekday: "long", day: "numeric", month: "long" }
+      : { day: "numeric", month: "long", year: "numeric" },
+  );
+  return text.charAt(0).toLocaleUpperCase(locale()) + text.slice(1);
 }
 
 /** Whether `n` belongs in `view`. */
@@ -78,59 +115,134 @@ export function matches(n: Notification, view: View): boolean {
   return t === "" || n.title.toLowerCase().includes(t) || n.body.toLowerCase().includes(t);
 }
 
-function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  node.className = className;
-  if (text !== undefined) node.textContent = text;
-  return node;
+/** A row of the list: a day's heading, or a notification (`pos`: its
+ * place among the notifications, from 1). */
+type Row = { kind: "day"; key: string; iso: string } | { kind: "item"; key: string; n: Notification; pos: number };
+
+const days = new WeakMap<Notification, number>();
+
+/** The notifications as rows, a heading before each day's first. */
+function rowsOf(items: readonly Notification[]): Row[] {
+  const rows: Row[] = [];
+  let day = -1;
+  let pos = 0;
+  for (const n of items) {
+    let d = days.get(n);
+    if (d === undefined) {
+      d = dayNumber(new Date(n.created_at));
+      days.set(n, d);
+    }
+    if (d !== day) {
+      day = d;
+      rows.push({ kind: "day", key: `d:${d}`, iso: n.created_at });
+    }
+    rows.push({ kind: "item", key: `n:${n.id}`, n, pos: ++pos });
+  }
+  return rows;
 }
+
+/** The parts of a notification's row element. */
+interface ItemParts {
+  open: HTMLElement;
+  title: HTMLElement;
+  body: HTMLElement;
+  time: HTMLTimeElement;
+  read: HTMLButtonElement;
+}
+
+/** Whether keys typed at `target` are text (so "/" is a slash there). */
+function typing(target: EventTarget | null): boolean {
+  const e = target as HTMLElement | null;
+  if (e === null || typeof e.tagName !== "string") return false;
+  return e.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(e.tagName);
+}
+
+let instances = 0;
 
 /** The inbox window's contents. */
 export class Inbox {
-  private items: Notification[] = [];
   private view: View = { unread: false, category: null, text: "" };
   private status: Status | null = null;
-  private exhausted = false;
-  private loading = false;
+  private started = false;
+  /** The next page starts a new view: show it from the top. */
+  private fresh = false;
+  private today: number;
   private readonly doc: Document;
+  private readonly storage: Storage | null;
+  private readonly pager: Pager;
+  private readonly list: VirtualList<Row>;
+  private readonly parts = new WeakMap<HTMLElement, ItemParts>();
+  /** Sets the texts of the current locale on the fixed parts. */
+  private readonly relabel: (() => void)[] = [];
   private readonly statusText: HTMLElement;
   private readonly retry: HTMLButtonElement;
   private readonly count: HTMLElement;
-  private readonly list: HTMLElement;
+  private readonly countLabel: HTMLElement;
+  private readonly language: HTMLSelectElement;
+  private readonly search: HTMLInputElement;
+  private readonly empty: HTMLElement;
   private readonly error: HTMLElement;
 
   constructor(
-    root: HTMLElement,
+    private readonly root: HTMLElement,
     private readonly backend: Backend,
     private readonly now: () => Date = () => new Date(),
+    options: InboxOptions = {},
   ) {
     this.doc = root.ownerDocument;
     const doc = this.doc;
+    const win = doc.defaultView;
+    this.storage = options.storage !== undefined ? options.storage : storageOf(win);
+    startLocale(this.storage, options.languages ?? win?.navigator.languages ?? []);
+    this.today = dayNumber(this.now());
+    const id = `inbox-${++instances}`;
+
     const header = el(doc, "header", "inbox__header");
-    const title = el(doc, "h1", "inbox__title", "Notifications");
+    const title = el(doc, "h1", "inbox__title");
+    const titleText = el(doc, "span", "inbox__title-text");
+    this.label(() => (titleText.textContent = t("inbox.title")));
     this.count = el(doc, "span", "inbox__count");
     this.count.setAttribute("data-testid", "unread-count");
-    title.append(" ", this.count);
-    const markAll = el(doc, "button", "inbox__mark-all", "Mark all read");
+    this.count.setAttribute("aria-hidden", "true");
+    this.countLabel = el(doc, "span", "visually-hidden");
+    title.append(titleText, " ", this.count, this.countLabel);
+
+    this.language = el(doc, "select", "inbox__lang");
+    for (const l of LOCALES) {
+      const o = el(doc, "option", "", l.name);
+      o.value = l.code;
+      o.lang = l.code;
+      this.language.append(o);
+    }
+    this.label(() => {
+      this.language.setAttribute("aria-label", t("inbox.language"));
+      this.language.title = t("inbox.language");
+      this.language.value = locale();
+    });
+    this.language.addEventListener("change", () => {
+      const l = LOCALES.find((x) => x.code === this.language.value)?.code;
+      if (l !== undefined) chooseLocale(l, this.storage);
+    });
+
+    const markAll = el(doc, "button", "inbox__mark-all");
     markAll.type = "button";
     markAll.setAttribute("data-testid", "mark-all");
+    this.label(() => (markAll.textContent = t("inbox.markAll")));
     markAll.addEventListener("click", () => void this.act(() => this.backend.markAllRead()));
-    header.append(title, markAll);
+    const actions = el(doc, "div", "inbox__actions");
+    actions.append(this.language, markAll);
+    header.append(title, actions);
 
     const filters = el(doc, "nav", "inbox__filters");
-    filters.setAttribute("aria-label", "Filters");
-    const seg = (name: string, options: [string, () => void][]) => {
+    this.label(() => filters.setAttribute("aria-label", t("inbox.filters")));
+    const seg = (name: Key, options: [Key, () => void][]) => {
       const group = el(doc, "div", "seg");
       group.setAttribute("role", "group");
-      group.setAttribute("aria-label", name);
+      this.label(() => group.setAttribute("aria-label", t(name)));
       const buttons = options.map(([label, pick], i) => {
-        const b = el(doc, "button", "seg__option", label);
+        const b = el(doc, "button", "seg__option");
         b.type = "button";
+        this.label(() => (b.textContent = t(label)));
         b.setAttribute("aria-pressed", String(i === 0));
         b.addEventListener("click", () => {
           for (const o of buttons) o.setAttribute("aria-pressed", String(o === b));
@@ -143,47 +255,97 @@ export class Inbox {
       return group;
     };
     filters.append(
-      seg("Read state", [
-        ["All", () => (this.view.unread = false)],
-        ["Unread", () => (this.view.unread = true)],
+      seg("filter.readState", [
+        ["filter.all", () => (this.view.unread = false)],
+        ["filter.unread", () => (this.view.unread = true)],
       ]),
-      seg("Section", [
-        ["All", () => (this.view.category = null)],
-        ["Events", () => (this.view.category = "events")],
-        ["System", () => (this.view.category = "system")],
+      seg("filter.section", [
+        ["filter.all", () => (this.view.category = null)],
+        ["filter.events", () => (this.view.category = "events")],
+        ["filter.system", () => (this.view.category = "system")],
       ]),
     );
-    const search = el(doc, "input", "inbox__search");
-    search.type = "search";
-    search.placeholder = "Search";
-    search.setAttribute("aria-label", "Search notifications");
-    search.addEventListener("input", () => {
-      this.view.text = search.value;
+    this.search = el(doc, "input", "inbox__search");
+    this.search.type = "search";
+    this.label(() => {
+      this.search.placeholder = t("search.placeholder");
+      this.search.setAttribute("aria-label", t("search.label"));
+    });
+    this.search.setAttribute("aria-keyshortcuts", "/");
+    this.search.addEventListener("input", () => {
+      this.view.text = this.search.value;
       void this.reload();
     });
-    filters.append(search);
+    filters.append(this.search);
 
-    this.list = el(doc, "section", "inbox__list");
-    this.list.setAttribute("aria-label", "Notifications");
-    this.list.addEventListener("scroll", () => {
-      const l = this.list;
-      if (l.scrollTop + l.clientHeight > l.scrollHeight - 400) void this.more();
-    });
     this.error = el(doc, "p", "inbox__error");
     this.error.setAttribute("role", "alert");
+    this.empty = el(doc, "p", "inbox__empty");
+    this.empty.hidden = true;
+    this.label(() => (this.empty.textContent = t(this.view.unread ? "list.emptyUnread" : "list.empty")));
+    const keys = el(doc, "p", "visually-hidden");
+    keys.id = `${id}-keys`;
+    this.label(() => (keys.textContent = t("list.keys")));
+
+    const viewport = el(doc, "div", "inbox__list");
+    viewport.setAttribute("aria-describedby", keys.id);
+    this.label(() => viewport.setAttribute("aria-label", t("list.label")));
+    const rem = parseFloat(win?.getComputedStyle(doc.documentElement).fontSize ?? "") || 16;
+    const opts = {
+      key: (r: Row) => r.key,
+      kind: (r: Row) => r.kind,
+      height: (r: Row) => (r.kind === "day" ? DAY_REM : ITEM_REM) * rem,
+      focusable: (r: Row) => r.kind === "item",
+      create: (kind: string) => this.createRow(kind),
+      update: (e: HTMLElement, r: Row) => this.updateRow(e, r),
+      onNearEnd: () => {
+        if (this.started) void this.pager.more();
+      },
+    };
+    this.list = new VirtualList<Row>(
+      viewport,
+      options.viewportHeight === undefined ? opts : { ...opts, viewportHeight: options.viewportHeight },
+    );
+    viewport.addEventListener("click", (e) => this.onClick(e));
+    viewport.addEventListener("keydown", (e) => this.onRowKey(e));
+    doc.addEventListener("keydown", (e) => this.onWindowKey(e));
+
+    this.pager = new Pager(this.backend, {
+      limit: options.pageSize ?? PAGE,
+      filter: () => ({
+        unread: this.view.unread,
+        category: this.view.category,
+        text: this.view.text.trim() === "" ? null : this.view.text,
+      }),
+      onPage: () => {
+        const reset = this.fresh;
+        this.fresh = false;
+        this.show(reset);
+      },
+      onError: (e) => {
+        this.error.textContent = String(e);
+      },
+    });
 
     const footer = el(doc, "footer", "inbox__status");
     this.statusText = el(doc, "span", "inbox__status-text");
     this.statusText.setAttribute("data-testid", "status");
     this.statusText.setAttribute("role", "status");
-    this.retry = el(doc, "button", "inbox__retry", "Retry now");
+    this.retry = el(doc, "button", "inbox__retry");
     this.retry.type = "button";
     this.retry.hidden = true;
+    this.label(() => (this.retry.textContent = t("status.retry")));
     this.retry.addEventListener("click", () => void this.act(() => this.backend.retryNow()));
     footer.append(this.statusText, this.retry);
 
-    root.replaceChildren(header, filters, this.error, this.list, footer);
-    root.className = "inbox";
+    root.replaceChildren(header, filters, this.error, keys, this.empty, viewport, footer);
+    root.classList.add("inbox");
+
+    onLocaleChange(() => {
+      for (const f of this.relabel) f();
+      if (this.status !== null) this.showStatus(this.status);
+      this.list.refresh();
+    });
   }
 
   /** Loads the first page and the status, and follows the core's events. */
@@ -191,9 +353,29 @@ export class Inbox {
     await this.backend.onEvent((ev) => this.onEvent(ev));
     await this.backend.onStatus((s) => this.showStatus(s));
     this.showStatus(await this.backend.status());
+    this.started = true;
     await this.reload();
-    // The countdown in "Reconnecting in N s".
-    setInterval(() => this.status && this.showStatus(this.status), 1000);
+    // The countdown in "Reconnecting in N s", and Today turning into Yesterday.
+    setInterval(() => {
+      if (this.status !== null) this.showStatus(this.status);
+      const today = dayNumber(this.now());
+      if (today !== this.today) {
+        this.today = today;
+        this.list.refresh();
+      }
+    }, 1000);
+  }
+
+  /** Reloads from the first page for the current view. */
+  async reload(): Promise<void> {
+    this.pager.reset();
+    this.fresh = true;
+    await this.pager.more();
+  }
+
+  private label(f: () => void): void {
+    f();
+    this.relabel.push(f);
   }
 
   private async act(f: () => Promise<void>): Promise<void> {
@@ -210,108 +392,147 @@ export class Inbox {
     const line = statusLine(s, this.now());
     this.statusText.textContent = line.text;
     this.retry.hidden = !line.retry;
-    this.count.textContent = s.unread.total > 0 ? String(s.unread.total) : "";
-    this.doc.title = s.unread.total > 0 ? `Belfry (${s.unread.total})` : "Belfry";
-  }
-
-  /** Reloads from the first page for the current view. */
-  async reload(): Promise<void> {
-    this.items = [];
-    this.exhausted = false;
-    await this.more();
-  }
-
-  private async more(): Promise<void> {
-    if (this.loading || this.exhausted) return;
-    this.loading = true;
-    try {
-      const last = this.items[this.items.length - 1];
-      const page = await this.backend.page({
-        unread: this.view.unread,
-        category: this.view.category,
-        text: this.view.text.trim() === "" ? null : this.view.text,
-        before: last === undefined ? null : last.seq,
-        limit: PAGE,
-      });
-      this.items.push(...page);
-      this.exhausted = page.length < PAGE;
-      this.render();
-    } catch (e) {
-      this.error.textContent = String(e);
-    } finally {
-      this.loading = false;
-    }
+    const total = s.unread.total;
+    this.count.textContent = total > 0 ? String(total) : "";
+    this.countLabel.textContent = total > 0 ? t("inbox.unread", { count: total }) : "";
+    this.count.title = this.countLabel.textContent;
+    this.doc.title = total > 0 ? `Belfry (${total})` : "Belfry";
   }
 
   private onEvent(ev: CoreEvent): void {
     switch (ev.event) {
       case "added": {
-        const known = new Set(this.items.map((n) => n.id));
-        const fresh = ev.items.filter((n) => !known.has(n.id) && matches(n, this.view));
-        if (fresh.length === 0) return;
-        this.items = [...fresh.reverse(), ...this.items].sort((a, b) => b.seq - a.seq);
+        if (this.pager.insert(ev.items.filter((n) => matches(n, this.view))) === 0) return;
         break;
       }
       case "read": {
-        const ids = new Set(ev.ids);
         const at = this.now().toISOString();
-        for (const n of this.items) if (ids.has(n.id) && n.read_at === null) n.read_at = at;
+        for (const id of ev.ids) {
+          const n = this.pager.get(id);
+          if (n !== undefined && n.read_at === null) n.read_at = at;
+        }
         break;
       }
       case "read_all": {
         const at = this.now().toISOString();
-        for (const n of this.items) if (n.seq <= ev.up_to_seq && n.read_at === null) n.read_at = at;
+        for (const n of this.pager.items) if (n.seq <= ev.up_to_seq && n.read_at === null) n.read_at = at;
         break;
       }
       default:
         return;
     }
-    if (this.view.unread) this.items = this.items.filter((n) => n.read_at === null);
-    this.render();
+    if (this.view.unread) this.pager.retain((n) => n.read_at === null);
+    this.show(false);
   }
 
-  private render(): void {
-    const doc = this.doc;
-    const now = this.now();
-    const nodes: HTMLElement[] = [];
-    let day = "";
-    for (const n of this.items) {
-      const label = dayLabel(n.created_at, now);
-      if (label !== day) {
-        day = label;
-        nodes.push(el(doc, "h2", "inbox__day", label));
-      }
-      nodes.push(this.row(n));
-    }
-    if (nodes.length === 0) {
-      nodes.push(el(doc, "p", "inbox__empty", this.view.unread ? "No unread notifications" : "No notifications"));
-    }
-    this.list.replaceChildren(...nodes);
+  /** Shows the loaded notifications; `reset`: from the top. */
+  private show(reset: boolean): void {
+    this.list.setItems(rowsOf(this.pager.items), { reset });
+    this.empty.textContent = t(this.view.unread ? "list.emptyUnread" : "list.empty");
+    this.empty.hidden = this.pager.items.length > 0 || this.pager.loading;
   }
 
-  private row(n: Notification): HTMLElement {
+  private createRow(kind: string): HTMLElement {
     const doc = this.doc;
-    const unread = n.read_at === null;
-    const row = el(doc, "article", unread ? "item item--unread" : "item");
-    row.setAttribute("data-id", n.id);
-    const open = el(doc, "button", "item__open");
-    open.type = "button";
-    open.title = "Open on the instance";
-    const time = new Date(n.created_at).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-    open.append(
-      el(doc, "span", "item__title", n.title),
-      el(doc, "span", "item__body", n.body),
-      el(doc, "span", "item__time", time),
-    );
-    open.addEventListener("click", () => void this.act(() => this.backend.open(n.id)));
+    if (kind === "day") {
+      const day = el(doc, "div", "inbox__day");
+      // Each option's label says its day; the heading is for the eye.
+      day.setAttribute("aria-hidden", "true");
+      return day;
+    }
+    const row = el(doc, "div", "item");
+    const open = el(doc, "div", "item__open");
+    const title = el(doc, "span", "item__title");
+    const time = el(doc, "time", "item__time");
+    const body = el(doc, "span", "item__body");
+    open.append(title, time, body);
+    const read = el(doc, "button", "item__read");
+    read.type = "button";
+    // One tab stop for the list: the keyboard marks read with Space or R.
+    read.tabIndex = -1;
     row.append(open);
-    if (unread) {
-      const read = el(doc, "button", "item__read", "Mark read");
-      read.type = "button";
-      read.setAttribute("aria-label", `Mark read: ${n.title}`);
-      read.addEventListener("click", () => void this.act(() => this.backend.markRead([n.id])));
-      row.append(read);
-    }
+    this.parts.set(row, { open, title, body, time, read });
     return row;
+  }
+
+  private updateRow(row: HTMLElement, r: Row): void {
+    const now = this.now();
+    if (r.kind === "day") {
+      row.textContent = dayLabel(r.iso, now);
+      return;
+    }
+    const p = this.parts.get(row);
+    if (p === undefined) return;
+    const n = r.n;
+    const unread = n.read_at === null;
+    const created = new Date(n.created_at);
+    row.classList.toggle("item--unread", unread);
+    row.setAttribute("data-id", n.id);
+    p.title.textContent = n.title;
+    p.body.textContent = n.body;
+    p.time.textContent = formatTime(created);
+    p.time.dateTime = n.created_at;
+    p.open.title = t("item.open");
+    const vars = { title: n.title, body: n.body, day: dayLabel(n.created_at, now), time: p.time.textContent };
+    row.setAttribute("aria-label", t(unread ? "item.labelUnread" : "item.label", vars));
+    row.setAttribute("aria-posinset", String(r.pos));
+    row.setAttribute("aria-setsize", this.pager.exhausted ? String(this.pager.items.length) : "-1");
+    if (unread) {
+      p.read.textContent = t("item.markRead");
+      p.read.setAttribute("aria-label", t("item.markReadLabel", { title: n.title }));
+      if (p.read.parentNode !== row) row.append(p.read);
+    } else {
+      p.read.remove();
+    }
+  }
+
+  private onClick(e: MouseEvent): void {
+    const r = this.list.itemOf(e.target);
+    const target = e.target as Element | null;
+    if (r === null || r.kind !== "item" || typeof target?.closest !== "function") return;
+    if (target.closest(".item__read") !== null) {
+      void this.act(() => this.backend.markRead([r.n.id]));
+    } else if (target.closest(".item__open") !== null) {
+      void this.act(() => this.backend.open(r.n.id));
+    }
+  }
+
+  /** Enter opens the focused notification; Space or R marks it read. */
+  private onRowKey(e: KeyboardEvent): void {
+    if (e.altKey || e.ctrlKey || e.metaKey || !this.list.isRow(e.target)) return;
+    const r = this.list.itemOf(e.target);
+    if (r === null || r.kind !== "item") return;
+    const id = r.n.id;
+    if (e.key === "Enter") {
+      e.preventDefault();
+      void this.act(() => this.backend.open(id));
+    } else if (e.key === " " || e.key === "r" || e.key === "R") {
+      e.preventDefault();
+      if (r.n.read_at === null) void this.act(() => this.backend.markRead([id]));
+    }
+  }
+
+  /** "/" goes to the search; Escape clears it. */
+  private onWindowKey(e: KeyboardEvent): void {
+    if (!this.root.isConnected || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
+    if (e.key === "/" && !typing(e.target)) {
+      e.preventDefault();
+      this.search.focus();
+      this.search.select();
+    } else if (e.key === "Escape" && this.search.value !== "" && (e.target === this.search || this.list.itemOf(e.target) !== null)) {
+      e.preventDefault();
+      this.search.value = "";
+      this.view.text = "";
+      void this.reload();
+    }
+  }
+}
+
+/** The window's localStorage, or null where it cannot be reached. */
+function storageOf(win: Window | null): Storage | null {
+  try {
+    return win?.localStorage ?? null;
+  } catch {
+    return null;
   }
 }

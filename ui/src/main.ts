@@ -7,7 +7,8 @@
 import "./style.css";
 import bellUrl from "../../icons/belfry.svg";
 import { inTauri, tauriBackend } from "./backend";
-import { Inbox } from "./inbox";
+import { App } from "./app";
+import { el } from "./dom";
 
 /** The product name shown to operators. */
 export const APP_NAME = "Belfry";
@@ -22,21 +23,6 @@ export function titleLine(name: string, version: string): string {
   const v = version.trim().replace(/^v(?=\d)/, "");
   const n = name.trim();
   return v === "" ? n : `${n} ${v}`;
-}
-
-/** Creates an element with a class and, optionally, its text. */
-function el<K extends keyof HTMLElementTagNameMap>(
-  doc: Document,
-  tag: K,
-  className: string,
-  text?: string,
-): HTMLElementTagNameMap[K] {
-  const node = doc.createElement(tag);
-  node.className = className;
-  if (text !== undefined) {
-    node.textContent = text;
-  }
-  return node;
 }
 
 /** Renders the starting page into `root`, replacing what it held. */
@@ -61,15 +47,15 @@ export function renderStartPage(root: HTMLElement, version: string): void {
   root.classList.add("start");
 }
 
-/** Shows the inbox in the Tauri window; elsewhere (a browser preview of the
+/** Shows the sign-in form or the inbox in the Tauri window; elsewhere (a browser preview of the
  * build) the starting page. */
 async function boot(root: HTMLElement): Promise<void> {
   if (!inTauri()) {
     renderStartPage(root, __BELFRY_VERSION__);
     return;
   }
-  const inbox = new Inbox(root, await tauriBackend());
-  await inbox.start();
+  const app = new App(root, await tauriBackend());
+  await app.start();
 }
 
 const root = typeof document === "undefined" ? null : document.getElementById("app");

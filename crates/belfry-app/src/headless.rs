@@ -3,7 +3,7 @@
 
 use crate::cli::Cli;
 use crate::logging;
-use crate::session::{self, Session, Target};
+use crate::session::{self, Session, Target, effective_config};
 use anyhow::Context;
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
@@ -18,10 +18,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .context("while creating the app's directories")?;
     let _log = logging::init(&paths.log_dir, cli.verbose).context("while setting up the log")?;
     let config_file = paths.config_file();
-    let mut cfg = DeviceConfig::load(&config_file).unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "using default settings");
-        DeviceConfig::default()
-    });
+    let mut cfg = effective_config(&config_file);
     if let Some(on) = cli.start_at_login {
         return start_at_login(on, &mut cfg, &config_file);
     }
@@ -30,7 +27,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         session::sign_out(&target.base, &target.tls, &target.login).await?;
         return target.stop_demo().await;
     }
-    let (session, mut from_os) = Session::start(target, &paths, &mut cfg).await?;
+    let (session, mut from_os) =
+        Session::start(target, &paths, &mut cfg, session::Password::Terminal).await?;
     let mut events = session.engine.events();
     let stop = wait_for_stop();
     tokio::pin!(stop);
@@ -84,7 +82,9 @@ fn log_event(ev: &CoreEvent) {
         }
         // The core logged it already, as a warning.
         CoreEvent::Problem { message } => tracing::debug!(%message, "problem"),
-        CoreEvent::Quiet { quiet: Some(why) } => tracing::info!(?why, "toasts and sounds held back"),
+        CoreEvent::Quiet { quiet: Some(why) } => {
+            tracing::info!(?why, "toasts and sounds held back")
+        }
         CoreEvent::Quiet { quiet: None } => tracing::info!("toasts and sounds are back"),
         CoreEvent::Refused { fields } => tracing::warn!(?fields, "settings refused"),
         CoreEvent::Unread(u) => tracing::debug!(unread = u.total, "unread"),

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::engine::{Engine, EngineConfig};
 use belfry_core::event::{ConnState, CoreEvent};
+use belfry_core::managed::Managed;
 use belfry_core::net::{self, Api, ApiError};
 use belfry_core::secret::Secret;
 use belfry_core::sinks::{OnToastEvent, Player, Sinks, ToastEvent, Toaster};
@@ -41,6 +42,23 @@ pub enum FromOs {
     Quiet(Option<String>),
 }
 
+/// Nothing to sign in with yet: no address or login, or no saved sign-in and
+/// no password. The tray app shows its sign-in form for this; the terminal
+/// says what to pass.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct SignInNeeded(pub String);
+
+/// Where the password comes from when the saved sign-in does not work.
+pub enum Password {
+    /// `BELFRY_PASSWORD`, else a prompt on the terminal (headless).
+    Terminal,
+    /// `BELFRY_PASSWORD`, else [`SignInNeeded`] (the tray app at start).
+    NoPrompt,
+    /// Typed into the sign-in form.
+    Given(Secret),
+}
+
 /// Where to sign in: the instance, the login and how to reach it.
 pub struct Target {
     /// The instance's address.
@@ -67,22 +85,46 @@ impl Target {
             Some(i) => (i.url.clone(), demo::DEMO_LOGIN.0.to_owned()),
             None => {
                 let Some(address) = cli.instance.clone().or_else(|| cfg.instance.clone()) else {
-                    bail!("no instance address: pass --instance https://your-helpdesk (or --demo)");
+                    return Err(SignInNeeded(
+                        "no instance address: pass --instance https://your-helpdesk (or --demo)"
+                            .into(),
+                    )
+                    .into());
                 };
                 let Some(login) = cli.login.clone().or_else(|| cfg.login.clone()) else {
-                    bail!("no login: pass --login NAME");
+                    return Err(SignInNeeded("no login: pass --login NAME".into()).into());
                 };
                 (address, login)
             }
         };
-        let base = net::instance_url(&address, cli.allow_insecure || cfg.allow_insecure)?;
-        let extra_ca = cli.extra_ca.clone().or_else(|| cfg.extra_ca.clone());
-        let tls = net::tls_config(extra_ca.as_deref())?;
+        let mut target = Self::new(
+            &address,
+            &login,
+            cli.allow_insecure || cfg.allow_insecure,
+            cli.extra_ca.as_deref().or(cfg.extra_ca.as_deref()),
+        )?;
+        target.demo = demo;
+        Ok(target)
+    }
+
+    /// The target for an address and login as a user typed them.
+    pub fn new(
+        address: &str,
+        login: &str,
+        allow_insecure: bool,
+        extra_ca: Option<&Path>,
+    ) -> anyhow::Result<Self> {
+        let login = login.trim();
+        if login.is_empty() {
+            bail!("enter your login");
+        }
+        let base = net::instance_url(address.trim(), allow_insecure)?;
+        let tls = net::tls_config(extra_ca)?;
         Ok(Self {
             base,
-            login,
+            login: login.to_owned(),
             tls,
-            demo,
+            demo: None,
         })
     }
 
@@ -103,7 +145,8 @@ pub struct Session {
     pub base: Url,
     /// The login signed in as.
     pub login: String,
-    demo: Option<Instance>,
+    tls: Arc<rustls::ClientConfig>,
+    demo: std::sync::Mutex<Option<Instance>>,
 }
 
 impl Session {
@@ -114,6 +157,7 @@ impl Session {
         target: Target,
         paths: &Paths,
         cfg: &mut DeviceConfig,
+        password: Password,
     ) -> anyhow::Result<(Self, mpsc::UnboundedReceiver<FromOs>)> {
         let Target {
             base,
@@ -147,7 +191,7 @@ impl Session {
                 .with_context(|| format!("while signing in to the demo at {base}"))?
                 .0
         } else {
-            let api = sign_in(&base, &tls, &login).await?;
+            let api = sign_in(&base, &tls, &login, password).await?;
             cfg.instance = Some(base.to_string());
             cfg.login = Some(login.clone());
             if let Err(e) = cfg.save(&paths.config_file()) {
@@ -184,7 +228,14 @@ impl Session {
             retention: cfg.retention,
             ..EngineConfig::default()
         };
-        let engine = Engine::start(config, store, api, tls, Sinks { toaster, player }).await;
+        let engine = Engine::start(
+            config,
+            store,
+            api,
+            Arc::clone(&tls),
+            Sinks { toaster, player },
+        )
+        .await;
         engine.pause_until(cfg.paused_until);
         if let Err(e) = DoNotDisturb::new().watch(move |q| {
             let _ = os_tx.send(FromOs::Quiet(q));
@@ -195,7 +246,8 @@ impl Session {
             engine,
             base,
             login,
-            demo,
+            tls,
+            demo: std::sync::Mutex::new(demo),
         };
         Ok((session, from_os))
     }
@@ -235,30 +287,56 @@ impl Session {
     /// signed the app out, the saved token is forgotten.
     pub fn on_core_event(&self, ev: &CoreEvent) {
         if let CoreEvent::State(ConnState::SignedOut) = ev
-            && self.demo.is_none()
+            && !self.is_demo()
             && let Err(e) = secrets::delete(self.base.as_str(), &self.login)
         {
             tracing::warn!(error = %e, "could not forget the token");
         }
     }
 
-    /// Stops the core (and the demo instance).
-    pub async fn stop(self) -> anyhow::Result<()> {
+    /// Whether this is the demo's session (its sign-in is not kept).
+    pub fn is_demo(&self) -> bool {
+        self.demo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .is_some()
+    }
+
+    /// Stops the core (and the demo instance). Shared by every front end
+    /// task, so it takes `&self`; a second call does nothing more.
+    pub async fn stop(&self) -> anyhow::Result<()> {
         self.engine.shutdown().await;
-        if let Some(i) = self.demo {
+        let demo = self
+            .demo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(i) = demo {
             i.stop().await.context("while stopping the demo instance")?;
         }
         Ok(())
     }
+
+    /// Signs out: stops the core, revokes the token on the instance and
+    /// removes it from the keyring.
+    pub async fn sign_out(&self) -> anyhow::Result<()> {
+        let demo = self.is_demo();
+        self.stop().await?;
+        if demo {
+            return Ok(());
+        }
+        sign_out(&self.base, &self.tls, &self.login).await
+    }
 }
 
 /// A working session for `login`: the token saved in the keyring if it
-/// still works, else a password (BELFRY_PASSWORD or the terminal) and a new
-/// token, saved for next time.
+/// still works, else a password (see [`Password`]) and a new token, saved
+/// for next time.
 pub async fn sign_in(
     base: &url::Url,
     tls: &Arc<rustls::ClientConfig>,
     login: &str,
+    password: Password,
 ) -> anyhow::Result<Api> {
     let keyring = secrets::load(base.as_str(), login);
     match &keyring {
@@ -286,12 +364,16 @@ pub async fn sign_in(
             "the token cannot be kept: signing in for this run only (you will be asked again next time)"
         ),
     }
-    let password = match std::env::var("BELFRY_PASSWORD") {
-        Ok(p) => Secret::new(p),
-        Err(_) => Secret::new(
+    let password = match (password, std::env::var("BELFRY_PASSWORD")) {
+        (Password::Given(p), _) => p,
+        (_, Ok(p)) => Secret::new(p),
+        (Password::Terminal, Err(_)) => Secret::new(
             rpassword::prompt_password(format!("Password for {login} at {base}: "))
                 .context("while reading the password")?,
         ),
+        (Password::NoPrompt, Err(_)) => {
+            return Err(SignInNeeded(format!("sign in to {base} as {login}")).into());
+        }
     };
     let (api, _) = Api::login(base, tls, login, &password)
         .await
@@ -322,6 +404,26 @@ pub async fn sign_out(
         None => tracing::info!(%login, instance = %base, "not signed in"),
     }
     Ok(())
+}
+
+/// The user's settings with the organization's managed values applied. A
+/// broken managed file is logged and shown, never silently fatal: the app
+/// still runs on the user's own settings.
+pub fn effective_config(config_file: &Path) -> DeviceConfig {
+    let cfg = DeviceConfig::load(config_file).unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "using default settings");
+        DeviceConfig::default()
+    });
+    managed().apply(&cfg)
+}
+
+/// This machine's managed configuration (none when it cannot be read, with
+/// the reason logged).
+pub fn managed() -> Managed {
+    Managed::load_platform().unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the organization's settings cannot be read; ignoring them");
+        Managed::default()
+    })
 }
 
 /// Who the toasts come from, with the icon written where the daemon can read it.

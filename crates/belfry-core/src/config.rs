@@ -104,15 +104,8 @@ impl Default for DeviceConfig {
 impl DeviceConfig {
     /// Reads the file; a missing file is the defaults.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
-            Err(source) => {
-                return Err(ConfigError::Io {
-                    path: path.to_owned(),
-                    source,
-                });
-            }
+        let Some(text) = read_if_present(path)? else {
+            return Ok(Self::default());
         };
         let mut cfg: Self = toml::from_str(&text).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
@@ -145,6 +138,18 @@ impl DeviceConfig {
     /// Are notifications paused at `now`?
     pub fn paused(&self, now: DateTime<Utc>) -> bool {
         self.paused_until.is_some_and(|t| t > now)
+    }
+}
+
+/// The text of a settings file, or `None` when there is no such file.
+pub(crate) fn read_if_present(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(t) => Ok(Some(t)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Io {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

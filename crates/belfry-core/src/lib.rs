@@ -8,6 +8,7 @@ pub mod config;
 pub mod engine;
 pub mod event;
 pub mod links;
+pub mod managed;
 pub mod net;
 pub mod patch;
 pub mod router;

@@ -231,7 +231,8 @@ pub struct Engine {
     conn_cmd: mpsc::Sender<ConnCmd>,
     local: watch::Sender<LocalState>,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    /// Taken by the first shutdown (the engine is shared by the front ends).
+    tasks: std::sync::Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Engine {
@@ -280,7 +281,7 @@ impl Engine {
             conn_cmd,
             local,
             shutdown,
-            tasks,
+            tasks: std::sync::Mutex::new(tasks),
         }
     }
 
@@ -439,11 +440,18 @@ impl Engine {
         self.ctx.route(Input::Closed(key));
     }
 
-    /// Stops every task and closes the stream.
-    pub async fn shutdown(self) {
+    /// Stops every task and closes the stream. A second call does nothing
+    /// more.
+    pub async fn shutdown(&self) {
         let _ = self.conn_cmd.send(ConnCmd::Shutdown).await;
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
+        let tasks = std::mem::take(
+            &mut *self
+                .tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for t in tasks {
             let _ = t.await;
         }
         self.ctx.set_state(ConnState::Stopped);

@@ -1,0 +1,167 @@
+// @vitest-environment happy-dom
+import { afterEach, describe, expect, it } from "vitest";
+import { App } from "./app";
+import type { Backend } from "./backend";
+import { setLocale } from "./i18n";
+import type { CoreEvent, Notification, PageQuery, Status } from "./types";
+
+const NOW = new Date("2026-11-23T15:00:00Z");
+
+const signedOut = (address: string | null, locked = false, reason: string | null = null): Status => ({
+  connection: null,
+  quiet: null,
+  unread: { total: 0, events: 0, system: 0 },
+  problem: null,
+  account: null,
+  sign_in: { address, login: "olga", address_locked: locked, reason },
+});
+
+const signedIn: Status = {
+  connection: { state: "connected" },
+  quiet: null,
+  unread: { total: 1, events: 1, system: 0 },
+  problem: null,
+  account: "olga@https://help.example.com/",
+  sign_in: null,
+};
+
+const item: Notification = {
+  id: "n1",
+  seq: 1,
+  type: "ticket_created",
+  category: "events",
+  title: "Printer on fire",
+  body: "Ticket #1",
+  link: "https://help.example.com/tickets/1",
+  created_at: "2026-11-23T14:00:00Z",
+  read_at: null,
+  data: {},
+};
+
+/** A shell that signs in when the password is "right". */
+class Shell implements Backend {
+  current: Status;
+  calls: string[] = [];
+  listeners: ((s: Status) => void)[] = [];
+  constructor(first: Status) {
+    this.current = first;
+  }
+  status = async () => this.current;
+  page = async (q: PageQuery) => (this.current.account === null || q.before !== null ? [] : [item]);
+  markRead = async () => {};
+  markAllRead = async () => {};
+  open = async () => {};
+  retryNow = async () => {};
+  signIn = async (address: string, login: string, password: string) => {
+    this.calls.push(`sign in ${login} at ${address}`);
+    if (password !== "right") throw "while signing in to https://help.example.com/ as olga: wrong login or password";
+    this.set(signedIn);
+  };
+  signOut = async () => {
+    this.calls.push("sign out");
+    this.set(signedOut("https://help.example.com/"));
+  };
+  onEvent = async (_f: (ev: CoreEvent) => void) => () => {};
+  onStatus = async (f: (s: Status) => void) => {
+    this.listeners.push(f);
+    return () => {};
+  };
+  set(s: Status) {
+    this.current = s;
+    for (const f of this.listeners) f(s);
+  }
+}
+
+async function mount(shell: Shell) {
+  const root = document.createElement("main");
+  document.body.replaceChildren(root);
+  const app = new App(root, shell, () => NOW, { storage: null, languages: ["en"], viewportHeight: () => 400 });
+  await app.start();
+  return root;
+}
+
+const $ = <T extends Element>(root: Element, css: string) => {
+  const found = root.querySelector<T>(css);
+  if (found === null) throw new Error(`no ${css}`);
+  return found;
+};
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+function type(input: HTMLInputElement, value: string) {
+  input.value = value;
+  input.dispatchEvent(new Event("input"));
+}
+
+afterEach(() => setLocale("en"));
+
+describe("the window", () => {
+  it("asks to sign in, prefilled, and shows the inbox once signed in", async () => {
+    const shell = new Shell(signedOut("https://help.example.com/"));
+    const root = await mount(shell);
+    const form = $<HTMLFormElement>(root, "form.signin");
+    expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(true);
+    expect($<HTMLInputElement>(form, "input[name=address]").value).toBe("https://help.example.com/");
+    expect($<HTMLInputElement>(form, "input[name=login]").value).toBe("olga");
+    expect(document.activeElement).toBe($(form, "input[name=password]"));
+
+    type($<HTMLInputElement>(form, "input[name=password]"), "wrong");
+    form.requestSubmit();
+    await settle();
+    expect($(form, ".signin__error").textContent).toContain("wrong login or password");
+    expect($<HTMLInputElement>(form, "input[name=password]").value).toBe("");
+
+    type($<HTMLInputElement>(form, "input[name=password]"), "right");
+    form.requestSubmit();
+    await settle();
+    expect(root.querySelector("form.signin")).toBeNull();
+    expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(false);
+    expect($(root, ".app__account-text").textContent).toBe("olga@https://help.example.com/");
+    expect([...root.querySelectorAll(".item__title")].map((e) => e.textContent)).toEqual(["Printer on fire"]);
+  });
+
+  it("says what is missing instead of sending an empty form", async () => {
+    const shell = new Shell(signedOut(null));
+    const root = await mount(shell);
+    const form = $<HTMLFormElement>(root, "form.signin");
+    expect(document.activeElement).toBe($(form, "input[name=address]"));
+    form.requestSubmit();
+    await settle();
+    expect($(form, ".signin__error").textContent).toBe("Enter the helpdesk address.");
+    expect(shell.calls).toEqual([]);
+  });
+
+  it("keeps an address the organization locked, and says so", async () => {
+    const root = await mount(new Shell(signedOut("https://help.corp.example/", true)));
+    const address = $<HTMLInputElement>(root, "input[name=address]");
+    expect(address.readOnly).toBe(true);
+    expect($(root, ".signin__note").textContent).toBe("Your organization has set the helpdesk address.");
+  });
+
+  it("shows why the last sign-in ended", async () => {
+    const root = await mount(
+      new Shell(signedOut("https://help.example.com/", false, "The instance signed this device out: sign in again.")),
+    );
+    expect($(root, ".signin__error").textContent).toBe("The instance signed this device out: sign in again.");
+  });
+
+  it("signs out from the account line and goes back to the form", async () => {
+    const shell = new Shell(signedIn);
+    const root = await mount(shell);
+    expect(root.querySelector("form.signin")).toBeNull();
+    $<HTMLButtonElement>(root, "[data-testid=sign-out]").click();
+    await settle();
+    expect(shell.calls).toEqual(["sign out"]);
+    expect(root.querySelector("form.signin")).not.toBeNull();
+    expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(true);
+  });
+
+  it("puts the form in Ukrainian when the language changes", async () => {
+    const root = await mount(new Shell(signedOut(null)));
+    setLocale("uk");
+    expect($(root, ".signin__title").textContent).toBe("Вхід до служби підтримки");
+    expect($(root, ".signin__submit").textContent).toBe("Увійти");
+  });
+});

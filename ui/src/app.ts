@@ -1,0 +1,98 @@
+/**
+ * The window: the sign-in form while the app is signed out, the inbox once
+ * it is signed in, and the account line with Sign out. Which one shows
+ * follows the shell's status, so a sign-out from the tray, or the instance
+ * revoking the token, switches the window too.
+ */
+import type { Backend } from "./backend";
+import { el } from "./dom";
+import { onLocaleChange, t } from "./i18n";
+import { Inbox, type InboxOptions } from "./inbox";
+import { SignIn } from "./signin";
+import type { Status } from "./types";
+
+export class App {
+  private readonly inbox: Inbox;
+  private readonly inboxHost: HTMLElement;
+  private readonly signInHost: HTMLElement;
+  private readonly account: HTMLElement;
+  private readonly accountText: HTMLElement;
+  private readonly signOut: HTMLButtonElement;
+  private signIn: SignIn | null = null;
+  /** Whether the inbox shows a signed-in session. */
+  private signedIn = false;
+
+  constructor(
+    root: HTMLElement,
+    private readonly backend: Backend,
+    now: () => Date = () => new Date(),
+    options: InboxOptions = {},
+  ) {
+    const doc = root.ownerDocument;
+    this.signInHost = el(doc, "section", "app__signin");
+    this.inboxHost = el(doc, "section", "app__inbox");
+    this.account = el(doc, "footer", "app__account");
+    this.accountText = el(doc, "span", "app__account-text");
+    this.signOut = el(doc, "button", "app__sign-out");
+    this.signOut.type = "button";
+    this.signOut.setAttribute("data-testid", "sign-out");
+    this.signOut.addEventListener("click", () => {
+      this.signOut.disabled = true;
+      this.backend
+        .signOut()
+        .catch((e: unknown) => {
+          this.accountText.textContent = String(e);
+        })
+        .finally(() => {
+          this.signOut.disabled = false;
+        });
+    });
+    this.account.append(this.accountText, this.signOut);
+    root.replaceChildren(this.signInHost, this.inboxHost, this.account);
+    root.classList.add("app");
+    this.inbox = new Inbox(this.inboxHost, backend, now, options);
+    onLocaleChange(() => this.relabel());
+    this.relabel();
+  }
+
+  /** Shows what the status says and follows it. */
+  async start(): Promise<void> {
+    await this.backend.onStatus((s) => void this.show(s));
+    const first = await this.backend.status();
+    // The inbox loads its first page itself when already signed in.
+    this.signedIn = first.account !== null;
+    await this.inbox.start();
+    await this.show(first);
+  }
+
+  private relabel(): void {
+    this.signOut.textContent = t("account.signOut");
+    this.signIn?.render();
+  }
+
+  private async show(s: Status): Promise<void> {
+    if (s.sign_in !== null) {
+      if (this.signIn === null) {
+        this.signIn = new SignIn(this.signInHost.ownerDocument, this.backend, s.sign_in);
+        this.signInHost.replaceChildren(this.signIn.element);
+        this.signIn.focus();
+      }
+      this.signInHost.hidden = false;
+      this.inboxHost.hidden = true;
+      this.account.hidden = true;
+      this.signedIn = false;
+      return;
+    }
+    this.signIn = null;
+    this.signInHost.replaceChildren();
+    this.signInHost.hidden = true;
+    this.inboxHost.hidden = false;
+    this.accountText.textContent = s.account ?? "";
+    this.account.hidden = s.account === null;
+    if (!this.signedIn && s.account !== null) {
+      this.signedIn = true;
+      // A new session (maybe another account): its inbox from the top.
+      await this.inbox.reload();
+    }
+  }
+}
