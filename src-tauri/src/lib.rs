@@ -148,6 +148,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+            tracing::info!("Belfry was launched again: bringing the inbox forward");
             open_inbox(app);
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())

@@ -44,13 +44,9 @@ impl Driver {
             l.local_addr().unwrap().port()
         };
         let home = tempfile::tempdir().unwrap();
-        let child = Command::new(driver)
+        let child = app_env(&mut Command::new(driver), home.path())
             .args(["--port", &port.to_string()])
             .args(["--native-port", &(port + 1).to_string()])
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
-            .env_remove("BELFRY_PASSWORD")
             .envs(env.iter().copied())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -94,6 +90,34 @@ impl Driver {
                 Err(e) => panic!("no WebDriver session: {e}"),
             }
         }
+    }
+}
+
+/// The app's directories under `home`, and no password from the test's own
+/// environment.
+fn app_env<'a>(cmd: &'a mut Command, home: &std::path::Path) -> &'a mut Command {
+    cmd.env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("XDG_CACHE_HOME", home.join("cache"))
+        .env_remove("BELFRY_PASSWORD")
+}
+
+impl Driver {
+    /// `program` with the same environment the app under test has.
+    fn command(&self, program: &std::path::Path) -> Command {
+        let mut cmd = Command::new(program);
+        app_env(&mut cmd, self.home.path()).env("BELFRY_PASSWORD", OPERATOR.1);
+        cmd
+    }
+
+    /// Everything the app has logged so far.
+    fn log(&self) -> String {
+        let dir = self.home.path().join("data/belfry/logs");
+        let mut all = String::new();
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        all
     }
 }
 
@@ -272,6 +296,35 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     .await;
 
     screenshot(&c, "inbox.png").await;
+
+    // Launching Belfry again (from the menu, or autostart racing the user)
+    // starts no second app: the first one brings its inbox forward.
+    let mut second = driver
+        .command(&belfry_binary())
+        .args(driver.args.iter())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let launched = Instant::now();
+    let status = loop {
+        if let Some(status) = second.try_wait().unwrap() {
+            break status;
+        }
+        if launched.elapsed() > Duration::from_secs(20) {
+            let _ = second.kill();
+            panic!("the second launch is still running: a second app started");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status:?}");
+    until(
+        "the first app heard the second launch",
+        async || driver.log(),
+        |log| log.contains("launched again"),
+    )
+    .await;
+    assert_eq!(c.windows().await.unwrap().len(), 1, "one inbox window");
     c.close().await.unwrap();
 }
 
