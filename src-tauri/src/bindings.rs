@@ -6,7 +6,7 @@
 #[cfg(test)]
 mod tests {
     use crate::Status;
-    use crate::commands::PageQuery;
+    use crate::commands::{General, PageQuery};
     use belfry_core::event::CoreEvent;
     use belfry_proto::inbox::Notification;
     use std::collections::BTreeMap;
@@ -46,6 +46,7 @@ mod tests {
         CoreEvent::export_all(&cfg).expect("CoreEvent exports");
         Status::export_all(&cfg).expect("Status exports");
         PageQuery::export_all(&cfg).expect("PageQuery exports");
+        General::export_all(&cfg).expect("General exports");
         Notification::export_all(&cfg).expect("Notification exports");
         read_dir(dir)
     }

@@ -5,7 +5,7 @@ use crate::{Shell, Status};
 use belfry_core::store::Filter;
 use belfry_proto::catalogue::Category;
 use belfry_proto::inbox::Notification;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use tauri::{AppHandle, State};
 
 /// Longest page the UI may ask for.
@@ -119,4 +119,64 @@ pub async fn sign_in(
 #[tauri::command]
 pub async fn sign_out(app: AppHandle) -> Result<(), String> {
     crate::sign_out(&app).await.map_err(|e| format!("{e:#}"))
+}
+
+/// The Settings window's General tab, as far as it is the device's.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct General {
+    /// Belfry starts (in the tray, without a window) when the user logs in.
+    pub start_at_login: bool,
+    /// The organization decides start at login.
+    pub start_at_login_locked: bool,
+    /// The app's version.
+    pub version: String,
+}
+
+/// The login item for the tray app: it starts in the tray, window closed.
+fn login_item() -> Result<belfry_os::autostart::Autostart, String> {
+    belfry_os::autostart::Autostart::for_this_app(&[]).map_err(|e| e.to_string())
+}
+
+fn general_now(shell: &Shell) -> General {
+    let saved = shell.config().autostart;
+    General {
+        // The OS's entry is the truth (the user may have removed it in the
+        // desktop's own settings); the saved choice where it cannot be read.
+        start_at_login: login_item()
+            .and_then(|i| i.is_enabled().map_err(|e| e.to_string()))
+            .unwrap_or(saved),
+        start_at_login_locked: shell.managed.enforced.autostart.is_some(),
+        version: env!("CARGO_PKG_VERSION").to_owned(),
+    }
+}
+
+/// The General tab's values.
+#[tauri::command]
+pub fn general(shell: State<'_, Shell>) -> General {
+    general_now(&shell)
+}
+
+/// Turns start at login on or off, unless the organization decides it.
+#[tauri::command]
+pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, String> {
+    if shell.managed.enforced.autostart.is_some() {
+        return Err("your organization manages start at login".into());
+    }
+    login_item()?.set(on).map_err(|e| e.to_string())?;
+    shell.save_config(|c| c.autostart = on);
+    tracing::info!(on, "start at login");
+    Ok(general_now(&shell))
+}
+
+/// The view a new window starts on (`"settings"` when opened from the
+/// tray's Settings item); `None` is the inbox.
+#[tauri::command]
+pub fn start_view(shell: State<'_, Shell>) -> Option<String> {
+    shell
+        .start_view
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .map(str::to_owned)
 }

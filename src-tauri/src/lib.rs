@@ -22,6 +22,9 @@ use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WebviewUrl, WebviewW
 /// The label of the inbox window.
 pub const MAIN_WINDOW: &str = "main";
 
+/// The event that tells the window which view to show (`"settings"`).
+pub const NAVIGATE_EVENT: &str = "navigate";
+
 /// The event the UI listens to: every [`CoreEvent`], as the core emits it.
 pub const CORE_EVENT: &str = "core";
 
@@ -66,6 +69,8 @@ pub struct Shell {
     paths: Paths,
     config: Mutex<DeviceConfig>,
     managed: Managed,
+    /// The view a window opened from the tray starts on (taken once).
+    start_view: Mutex<Option<&'static str>>,
 }
 
 impl Shell {
@@ -135,7 +140,21 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .context("while creating the app's directories")?;
     let _log = belfry_app::logging::init(&paths.log_dir, cli.verbose)
         .context("while setting up the log")?;
+    let fresh_install = !paths.config_file().exists();
     let config = session::effective_config(&paths.config_file());
+    let managed = session::managed();
+    // The organization's start-at-login: enforced always, a default on the
+    // first run only.
+    let start_at_login = managed
+        .enforced
+        .autostart
+        .or(managed.defaults.autostart.filter(|_| fresh_install));
+    if let Some(on) = start_at_login
+        && let Err(e) =
+            belfry_os::autostart::Autostart::for_this_app(&[]).and_then(|item| item.set(on))
+    {
+        tracing::warn!(error = %e, "could not apply the organization's start-at-login");
+    }
     let open_window = !cli.autostarted;
     let shell = Shell {
         session: tokio::sync::RwLock::new(None),
@@ -143,7 +162,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         status: Mutex::new(Status::default()),
         paths,
         config: Mutex::new(config),
-        managed: session::managed(),
+        managed,
+        start_view: Mutex::new(None),
     };
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
@@ -162,6 +182,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::retry_now,
             commands::sign_in,
             commands::sign_out,
+            commands::general,
+            commands::set_start_at_login,
+            commands::start_view,
         ])
         .on_window_event(|window, event| {
             let focused = match event {
@@ -382,6 +405,22 @@ async fn run_session<R: Runtime>(
             let _ = app.emit(CORE_EVENT, &ev);
         }
     });
+}
+
+/// Opens the window on its Settings view.
+pub fn open_settings<R: Runtime>(app: &AppHandle<R>) {
+    let fresh = app.get_webview_window(MAIN_WINDOW).is_none();
+    if fresh {
+        // A new webview asks for its first view itself.
+        *app.state::<Shell>()
+            .start_view
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some("settings");
+    }
+    open_inbox(app);
+    if !fresh {
+        let _ = app.emit(NAVIGATE_EVENT, "settings");
+    }
 }
 
 /// Opens the inbox window, creating its webview if it is closed.

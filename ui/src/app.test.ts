@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { App } from "./app";
 import type { Backend } from "./backend";
+import type { General } from "./bindings/General";
 import { setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
@@ -61,6 +62,21 @@ class Shell implements Backend {
     this.calls.push("sign out");
     this.set(signedOut("https://help.example.com/"));
   };
+  general = async (): Promise<General> => ({ ...this.generalNow });
+  setStartAtLogin = async (on: boolean): Promise<General> => {
+    this.calls.push(`start at login ${on}`);
+    if (this.generalNow.start_at_login_locked) throw "your organization manages start at login";
+    this.generalNow = { ...this.generalNow, start_at_login: on };
+    return { ...this.generalNow };
+  };
+  generalNow: General = { start_at_login: false, start_at_login_locked: false, version: "0.1.0" };
+  firstView: string | null = null;
+  startView = async () => this.firstView;
+  navigateTo: (view: string) => void = () => {};
+  onNavigate = async (f: (view: string) => void) => {
+    this.navigateTo = f;
+    return () => {};
+  };
   onEvent = async (_f: (ev: CoreEvent) => void) => () => {};
   onStatus = async (f: (s: Status) => void) => {
     this.listeners.push(f);
@@ -72,10 +88,10 @@ class Shell implements Backend {
   }
 }
 
-async function mount(shell: Shell) {
+async function mount(shell: Shell, storage: Storage | null = null) {
   const root = document.createElement("main");
   document.body.replaceChildren(root);
-  const app = new App(root, shell, () => NOW, { storage: null, languages: ["en"], viewportHeight: () => 400 });
+  const app = new App(root, shell, () => NOW, { storage, languages: ["en"], viewportHeight: () => 400 });
   await app.start();
   return root;
 }
@@ -163,5 +179,58 @@ describe("the window", () => {
     setLocale("uk");
     expect($(root, ".signin__title").textContent).toBe("Вхід до служби підтримки");
     expect($(root, ".signin__submit").textContent).toBe("Увійти");
+  });
+
+  it("opens Settings from the account line, turns start at login on, and goes back", async () => {
+    const shell = new Shell(signedIn);
+    const root = await mount(shell);
+    $<HTMLButtonElement>(root, "[data-testid=open-settings]").click();
+    await settle();
+    expect($<HTMLElement>(root, ".app__settings-view").hidden).toBe(false);
+    expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(true);
+    expect($(root, ".settings__account").textContent).toBe("Signed in as olga@https://help.example.com/");
+    expect($(root, ".settings__version").textContent).toBe("Belfry 0.1.0");
+    const box = $<HTMLInputElement>(root, "input[name=start-at-login]");
+    expect(box.checked).toBe(false);
+    box.click();
+    await settle();
+    expect(shell.calls).toEqual(["start at login true"]);
+    expect(box.checked).toBe(true);
+    $<HTMLButtonElement>(root, "[data-testid=settings-back]").click();
+    expect($<HTMLElement>(root, ".app__settings-view").hidden).toBe(true);
+    expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(false);
+  });
+
+  it("shows a setting the organization manages as locked", async () => {
+    const shell = new Shell(signedIn);
+    shell.generalNow = { start_at_login: true, start_at_login_locked: true, version: "0.1.0" };
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const box = $<HTMLInputElement>(root, "input[name=start-at-login]");
+    expect(box.checked).toBe(true);
+    expect(box.disabled).toBe(true);
+    expect(root.querySelector(".settings__note")?.textContent).toBe("Your organization manages this setting.");
+  });
+
+  it("switches language from Settings, remembered for the next window", async () => {
+    const storage = new Map<string, string>();
+    const fakeStorage = {
+      getItem: (k: string) => storage.get(k) ?? null,
+      setItem: (k: string, v: string) => void storage.set(k, v),
+      removeItem: (k: string) => void storage.delete(k),
+      clear: () => storage.clear(),
+      key: () => null,
+      length: 0,
+    } as Storage;
+    const shell = new Shell(signedIn);
+    const root = await mount(shell, fakeStorage);
+    shell.navigateTo("settings");
+    await settle();
+    const select = $<HTMLSelectElement>(root, "select[name=language]");
+    select.value = "uk";
+    select.dispatchEvent(new Event("change"));
+    expect($(root, ".settings__title").textContent).toBe("Налаштування");
+    expect([...storage.values()]).toContain("uk");
   });
 });

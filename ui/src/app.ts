@@ -2,12 +2,14 @@
  * The window: the sign-in form while the app is signed out, the inbox once
  * it is signed in, and the account line with Sign out. Which one shows
  * follows the shell's status, so a sign-out from the tray, or the instance
- * revoking the token, switches the window too.
+ * revoking the token, switches the window too. Settings (from the account
+ * line or the tray's Settings item) replaces either until Back.
  */
 import type { Backend } from "./backend";
 import { el } from "./dom";
 import { onLocaleChange, t } from "./i18n";
 import { Inbox, type InboxOptions } from "./inbox";
+import { Settings } from "./settings";
 import { SignIn } from "./signin";
 import type { Status } from "./types";
 
@@ -18,7 +20,12 @@ export class App {
   private readonly account: HTMLElement;
   private readonly accountText: HTMLElement;
   private readonly signOut: HTMLButtonElement;
+  private readonly openSettings: HTMLButtonElement;
+  private readonly settingsHost: HTMLElement;
+  private readonly settings: Settings;
   private signIn: SignIn | null = null;
+  private view: "main" | "settings" = "main";
+  private status: Status | null = null;
   /** Whether the inbox shows a signed-in session. */
   private signedIn = false;
 
@@ -47,8 +54,17 @@ export class App {
           this.signOut.disabled = false;
         });
     });
-    this.account.append(this.accountText, this.signOut);
-    root.replaceChildren(this.signInHost, this.inboxHost, this.account);
+    this.openSettings = el(doc, "button", "app__settings");
+    this.openSettings.type = "button";
+    this.openSettings.setAttribute("data-testid", "open-settings");
+    this.openSettings.addEventListener("click", () => this.navigate("settings"));
+    this.account.append(this.accountText, this.openSettings, this.signOut);
+    this.settingsHost = el(doc, "section", "app__settings-view");
+    this.settingsHost.hidden = true;
+    const storage = options.storage !== undefined ? options.storage : (doc.defaultView?.localStorage ?? null);
+    this.settings = new Settings(doc, backend, storage, () => this.navigate("main"));
+    this.settingsHost.append(this.settings.element);
+    root.replaceChildren(this.signInHost, this.inboxHost, this.settingsHost, this.account);
     root.classList.add("app");
     this.inbox = new Inbox(this.inboxHost, backend, now, options);
     onLocaleChange(() => this.relabel());
@@ -58,19 +74,44 @@ export class App {
   /** Shows what the status says and follows it. */
   async start(): Promise<void> {
     await this.backend.onStatus((s) => void this.show(s));
+    await this.backend.onNavigate((v) => this.navigate(v === "settings" ? "settings" : "main"));
     const first = await this.backend.status();
     // The inbox loads its first page itself when already signed in.
     this.signedIn = first.account !== null;
     await this.inbox.start();
     await this.show(first);
+    if ((await this.backend.startView()) === "settings") this.navigate("settings");
+  }
+
+  /** Shows Settings or goes back to the sign-in form or the inbox. */
+  navigate(view: "main" | "settings"): void {
+    this.view = view;
+    if (view === "settings") void this.settings.load();
+    if (this.status !== null) void this.show(this.status);
   }
 
   private relabel(): void {
     this.signOut.textContent = t("account.signOut");
+    this.openSettings.textContent = t("account.settings");
     this.signIn?.render();
+    this.settings.render();
   }
 
   private async show(s: Status): Promise<void> {
+    this.status = s;
+    this.settings.setAccount(s.account);
+    this.settingsHost.hidden = this.view !== "settings";
+    if (this.view === "settings") {
+      this.signInHost.hidden = true;
+      this.inboxHost.hidden = true;
+      this.account.hidden = true;
+      if (s.sign_in !== null) {
+        this.signedIn = false;
+        this.signIn = null;
+        this.signInHost.replaceChildren();
+      }
+      return;
+    }
     if (s.sign_in !== null) {
       if (this.signIn === null) {
         this.signIn = new SignIn(this.signInHost.ownerDocument, this.backend, s.sign_in);

@@ -3,6 +3,7 @@
  * events. The window uses the Tauri implementation; the UI's own tests use
  * a fake, so they run without Tauri.
  */
+import type { General } from "./bindings/General";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 export interface Backend {
@@ -16,6 +17,14 @@ export interface Backend {
   signIn(address: string, login: string, password: string): Promise<void>;
   /** Revokes the token on the instance and forgets it. */
   signOut(): Promise<void>;
+  /** The Settings window's General tab. */
+  general(): Promise<General>;
+  /** Turns start at login on or off; rejects when the organization decides it. */
+  setStartAtLogin(on: boolean): Promise<General>;
+  /** The view a new window starts on ("settings" from the tray), once. */
+  startView(): Promise<string | null>;
+  /** Calls `f` when the tray asks the open window for a view. */
+  onNavigate(f: (view: string) => void): Promise<() => void>;
   /** Calls `f` for every core event until the returned function is called. */
   onEvent(f: (ev: CoreEvent) => void): Promise<() => void>;
   /** Calls `f` when the tray's status changes. */
@@ -35,6 +44,10 @@ export async function tauriBackend(): Promise<Backend> {
     retryNow: () => invoke("retry_now"),
     signIn: (address, login, password) => invoke("sign_in", { address, login, password }),
     signOut: () => invoke("sign_out"),
+    general: () => invoke<General>("general"),
+    setStartAtLogin: (on) => invoke<General>("set_start_at_login", { on }),
+    startView: () => invoke<string | null>("start_view"),
+    onNavigate: (f) => listen<string>("navigate", (e) => f(e.payload)),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),
   };

@@ -55,6 +55,10 @@ class Fake implements Backend {
   retryNow = async () => void this.calls.push("retry");
   signIn = async (address: string, login: string) => void this.calls.push(`sign in ${login}@${address}`);
   signOut = async () => void this.calls.push("sign out");
+  general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
+  setStartAtLogin = async (on: boolean) => ({ start_at_login: on, start_at_login_locked: false, version: "0.1.0" });
+  startView = async () => null;
+  onNavigate = async () => () => {};
   onEvent = async (f: (ev: CoreEvent) => void) => {
     this.emit = f;
     return () => {};

@@ -1,0 +1,151 @@
+/**
+ * The Settings view: for now the General tab's device settings (start at
+ * login, language), the account with Sign out, and the version. The
+ * Notification Center tabs (channels, types, melodies) join it as they are
+ * built; until then the view says where they are edited.
+ */
+import type { Backend } from "./backend";
+import type { General } from "./bindings/General";
+import { el } from "./dom";
+import { LOCALES, chooseLocale, locale, t } from "./i18n";
+
+export class Settings {
+  readonly element: HTMLElement;
+  private readonly relabel: (() => void)[] = [];
+  private readonly startAtLogin: HTMLInputElement;
+  private readonly startNote: HTMLElement;
+  private readonly error: HTMLElement;
+  private readonly account: HTMLElement;
+  private readonly version: HTMLElement;
+  private readonly language: HTMLSelectElement;
+  private general: General | null = null;
+  private accountName: string | null = null;
+
+  constructor(
+    doc: Document,
+    private readonly backend: Backend,
+    private readonly storage: Storage | null,
+    back: () => void,
+  ) {
+    this.element = el(doc, "section", "settings");
+    const header = el(doc, "header", "settings__header");
+    const backButton = el(doc, "button", "settings__back");
+    backButton.type = "button";
+    backButton.setAttribute("data-testid", "settings-back");
+    backButton.addEventListener("click", back);
+    const title = el(doc, "h1", "settings__title");
+    header.append(backButton, title);
+    this.label(() => {
+      backButton.textContent = `← ${t("settings.back")}`;
+      title.textContent = t("settings.title");
+    });
+
+    const general = el(doc, "fieldset", "settings__group");
+    const legend = el(doc, "legend", "settings__legend");
+    this.label(() => (legend.textContent = t("settings.general")));
+
+    const startRow = el(doc, "label", "settings__row");
+    this.startAtLogin = el(doc, "input", "settings__check");
+    this.startAtLogin.type = "checkbox";
+    this.startAtLogin.name = "start-at-login";
+    const startText = el(doc, "span", "settings__text");
+    startRow.append(this.startAtLogin, startText);
+    this.startNote = el(doc, "p", "settings__note");
+    this.startAtLogin.addEventListener("change", () => void this.setStartAtLogin(this.startAtLogin.checked));
+
+    const langRow = el(doc, "label", "settings__row settings__row--select");
+    const langText = el(doc, "span", "settings__text");
+    this.language = el(doc, "select", "settings__language");
+    this.language.name = "language";
+    for (const l of LOCALES) {
+      const o = el(doc, "option", "", l.name);
+      o.value = l.code;
+      o.lang = l.code;
+      this.language.append(o);
+    }
+    this.language.addEventListener("change", () => {
+      const l = LOCALES.find((x) => x.code === this.language.value)?.code;
+      if (l !== undefined) chooseLocale(l, this.storage);
+    });
+    langRow.append(langText, this.language);
+    this.label(() => {
+      startText.textContent = t("settings.startAtLogin");
+      langText.textContent = t("settings.language");
+      this.language.value = locale();
+    });
+    general.append(legend, startRow, this.startNote, langRow);
+
+    const accountGroup = el(doc, "fieldset", "settings__group");
+    const accountLegend = el(doc, "legend", "settings__legend");
+    this.account = el(doc, "p", "settings__account");
+    const signOut = el(doc, "button", "settings__sign-out");
+    signOut.type = "button";
+    signOut.addEventListener("click", () => {
+      this.backend.signOut().catch((e: unknown) => (this.error.textContent = String(e)));
+    });
+    this.label(() => {
+      accountLegend.textContent = t("settings.account");
+      signOut.textContent = t("account.signOut");
+    });
+    accountGroup.append(accountLegend, this.account, signOut);
+
+    const more = el(doc, "p", "settings__note");
+    this.label(() => (more.textContent = t("settings.more")));
+    this.version = el(doc, "p", "settings__version");
+    this.error = el(doc, "p", "settings__error");
+    this.error.setAttribute("role", "alert");
+    this.element.append(header, general, accountGroup, more, this.version, this.error);
+  }
+
+  /** Loads the current values. */
+  async load(): Promise<void> {
+    try {
+      this.show(await this.backend.general());
+      this.error.textContent = "";
+    } catch (e) {
+      this.error.textContent = String(e);
+    }
+  }
+
+  /** The account line ("olga@https://…"), or null when signed out. */
+  setAccount(account: string | null): void {
+    this.accountName = account;
+    this.render();
+  }
+
+  /** Puts the texts in the current language. */
+  render(): void {
+    for (const f of this.relabel) f();
+    this.account.textContent =
+      this.accountName === null ? "" : t("settings.signedInAs", { account: this.accountName });
+    if (this.general !== null) {
+      this.startNote.textContent = this.general.start_at_login_locked
+        ? t("settings.managed")
+        : t("settings.startAtLoginNote");
+      this.version.textContent = t("settings.version", { version: this.general.version });
+    }
+  }
+
+  private label(f: () => void): void {
+    f();
+    this.relabel.push(f);
+  }
+
+  private show(g: General): void {
+    this.general = g;
+    this.startAtLogin.checked = g.start_at_login;
+    this.startAtLogin.disabled = g.start_at_login_locked;
+    this.render();
+  }
+
+  private async setStartAtLogin(on: boolean): Promise<void> {
+    try {
+      this.show(await this.backend.setStartAtLogin(on));
+      this.error.textContent = "";
+    } catch (e) {
+      // The control goes back to what holds, with the reason next to it.
+      this.error.textContent = String(e);
+      if (this.general !== null) this.startAtLogin.checked = this.general.start_at_login;
+    }
+  }
+}
