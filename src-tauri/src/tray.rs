@@ -2,6 +2,9 @@
 //! pause, and the way to the inbox. On Linux (appindicator) the menu is the
 //! only way in: clicks on the icon do not reach the app, so everything is in
 //! the menu; a left click opens the inbox where the platform reports it.
+//!
+//! The icon is one of five glyphs ([`TrayState`]), rendered from
+//! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
 use crate::{Shell, Status, open_inbox};
 use belfry_app::session::Session;
@@ -9,8 +12,9 @@ use belfry_core::event::{ConnState, Quiet};
 use belfry_core::store::Filter;
 use chrono::{DateTime, Duration, Local, Utc};
 use std::sync::{Mutex, PoisonError};
+use tauri::image::Image;
 use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
-use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
+use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
 const TRAY: &str = "belfry";
@@ -23,12 +27,36 @@ const MENU_TITLE: usize = 60;
 #[derive(Default)]
 pub struct Recent(Mutex<Vec<(String, String)>>);
 
+/// The glyph the tray shows now, so [`show`] replaces the icon only when the
+/// state changes: the unread count changes far more often than the state,
+/// and each new icon is a visible redraw (on Linux also a new temporary PNG
+/// for the panel to load).
+#[derive(Default)]
+struct Shown(Mutex<Option<TrayState>>);
+
+impl Shown {
+    /// Records `state` as shown; true when it differs from what was.
+    fn replace(&self, state: TrayState) -> bool {
+        let mut shown = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        shown.replace(state) != Some(state)
+    }
+
+    /// Forgets what is shown, so the next [`show`] sets the icon again.
+    fn forget(&self) {
+        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+}
+
 /// Creates the tray icon with its first menu.
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     app.manage(Recent::default());
-    let menu = menu(app, &Status::default(), &[])?;
+    app.manage(Shown::default());
+    let status = Status::default();
+    let state = TrayState::of(&status);
+    let menu = menu(app, &status, &[])?;
     let mut builder = TrayIconBuilder::with_id(TRAY)
-        .tooltip("Belfry")
+        .tooltip(tooltip(&status))
+        .icon_as_template(Platform::CURRENT == Platform::MacOs)
         .menu(&menu)
         .show_menu_on_left_click(false)
         .on_menu_event(|app, event| on_menu(app, event.id().as_ref()))
@@ -42,33 +70,50 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
                 open_inbox(tray.app_handle());
             }
         });
-    if let Some(icon) = app.default_window_icon() {
-        builder = builder.icon(icon.clone());
+    let glyph = glyph(app, state);
+    let shown = glyph.is_ok();
+    match glyph {
+        Ok(icon) => builder = builder.icon(icon),
+        // Cannot happen with the embedded PNGs (a test decodes them all);
+        // the app icon still beats an empty slot in the panel.
+        Err(error) => {
+            tracing::warn!(%error, "tray glyph");
+            if let Some(icon) = app.default_window_icon() {
+                builder = builder.icon(icon.clone());
+            }
+        }
     }
     builder.build(app)?;
+    if shown {
+        app.state::<Shown>().replace(state);
+    }
     Ok(())
 }
 
-/// Shows `status` in the tray: tooltip, the unread count as the title where
-/// the panel shows one, and the menu.
+/// Shows `status` in the tray: the glyph when the state changed, tooltip,
+/// the unread count as the title where the panel shows one, and the menu.
 pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
     let Some(tray) = app.tray_by_id(TRAY) else {
         return;
     };
+    let state = TrayState::of(status);
+    // Not holding the lock while setting the icon: set_icon waits for the
+    // main thread, which may itself be waiting for this lock.
+    if app.state::<Shown>().replace(state)
+        && let Err(error) = set_glyph(app, &tray, state)
+    {
+        tracing::debug!(?state, %error, "tray icon update");
+        app.state::<Shown>().forget();
+    }
     let recent = app
         .state::<Recent>()
         .0
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let line = state_line(status);
-    let tooltip = match status.unread.total {
-        0 => format!("Belfry — {line}"),
-        n => format!("Belfry — {n} unread — {line}"),
-    };
     let title = (status.unread.total > 0).then(|| status.unread.total.to_string());
     let results = [
-        ("tooltip", tray.set_tooltip(Some(tooltip))),
+        ("tooltip", tray.set_tooltip(Some(tooltip(status)))),
         ("title", tray.set_title(title)),
         (
             "menu",
@@ -105,10 +150,21 @@ pub async fn show_recent<R: Runtime>(app: &AppHandle<R>, session: &Session) {
     show(app, &status);
 }
 
+/// The tooltip: the state in words and, once there is a connection to
+/// count from, the unread count.
+fn tooltip(status: &Status) -> String {
+    let line = state_line(status);
+    match (&status.connection, status.unread.total) {
+        (None, _) => format!("Belfry — {line}"),
+        (Some(_), 0) => format!("Belfry — nothing unread — {line}"),
+        (Some(_), n) => format!("Belfry — {n} unread — {line}"),
+    }
+}
+
 /// The connection and quiet state in words.
 pub fn state_line(status: &Status) -> String {
     let connection = match &status.connection {
-        None if status.problem.is_some() => "Signed out".to_owned(),
+        None if status.problem.is_some() || status.sign_in.is_some() => "Signed out".to_owned(),
         None => "Starting…".to_owned(),
         Some(ConnState::Connecting) => "Connecting…".to_owned(),
         Some(ConnState::Connected) => "Connected".to_owned(),
@@ -134,6 +190,236 @@ fn seconds_until(t: DateTime<Utc>) -> i64 {
     (t - Utc::now()).num_seconds().max(0)
 }
 
+/// What the tray glyph shows. When several hold, the first listed wins:
+/// a glyph can say one thing, and what needs the user, or explains why
+/// nothing arrives, matters more than a count the title and tooltip give
+/// anyway.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrayState {
+    /// Nothing will arrive until the user acts: no session (the window
+    /// shows the sign-in form, or `problem` says why it failed), the token
+    /// was refused, or the instance speaks no protocol this app knows. A
+    /// hollow bell.
+    SignedOut,
+    /// Not live, but it will be without the user: starting, connecting,
+    /// reconnecting, offline (saved items still show) or stopped. A faded
+    /// bell.
+    Offline,
+    /// Live, toasts and sounds held back: paused from the tray or the
+    /// system's do-not-disturb. It beats [`TrayState::Unread`] because a
+    /// pause is easy to forget and the count is in the title anyway. A
+    /// slashed bell.
+    Paused,
+    /// Live, with unread notifications. A bell with a dot.
+    Unread,
+    /// Live, nothing unread. A plain bell.
+    Idle,
+}
+
+impl TrayState {
+    /// The glyph for `status`.
+    pub fn of(status: &Status) -> Self {
+        match &status.connection {
+            None if status.problem.is_some() || status.sign_in.is_some() => Self::SignedOut,
+            Some(ConnState::SignedOut | ConnState::Incompatible { .. }) => Self::SignedOut,
+            None
+            | Some(
+                ConnState::Connecting
+                | ConnState::Reconnecting { .. }
+                | ConnState::Offline { .. }
+                | ConnState::Stopped,
+            ) => Self::Offline,
+            Some(ConnState::Connected) if status.quiet.is_some() => Self::Paused,
+            Some(ConnState::Connected) if status.unread.total > 0 => Self::Unread,
+            Some(ConnState::Connected) => Self::Idle,
+        }
+    }
+
+    /// The name its PNGs have under `icons/tray/`.
+    #[cfg(test)]
+    const fn file_stem(self) -> &'static str {
+        match self {
+            Self::SignedOut => "signed-out",
+            Self::Offline => "offline",
+            Self::Paused => "paused",
+            Self::Unread => "unread",
+            Self::Idle => "idle",
+        }
+    }
+}
+
+/// The desktop the tray is on, which decides the glyph set and size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Platform {
+    Windows,
+    MacOs,
+    /// And the other Unixes: an AppIndicator / StatusNotifierItem panel.
+    Linux,
+}
+
+impl Platform {
+    /// The platform this binary runs on.
+    const CURRENT: Self = if cfg!(target_os = "macos") {
+        Self::MacOs
+    } else if cfg!(windows) {
+        Self::Windows
+    } else {
+        Self::Linux
+    };
+}
+
+/// The embedded pixel sizes of the light set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Px {
+    P16,
+    P22,
+    P24,
+    P32,
+    P44,
+}
+
+impl Px {
+    #[cfg(test)]
+    const ALL: [Self; 5] = [Self::P16, Self::P22, Self::P24, Self::P32, Self::P44];
+
+    #[cfg(test)]
+    const fn pixels(self) -> u32 {
+        match self {
+            Self::P16 => 16,
+            Self::P22 => 22,
+            Self::P24 => 24,
+            Self::P32 => 32,
+            Self::P44 => 44,
+        }
+    }
+}
+
+/// Which rendering of a glyph the tray gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Look {
+    /// The white bell, for a dark panel, at this size.
+    Light(Px),
+    /// The black macOS template, 36 px: tray-icon draws the image 18 pt
+    /// tall whatever its size, so this is pixel-exact on Retina.
+    Template,
+}
+
+impl Look {
+    /// The look for `platform` at a display `scale` (1.0 is 96 dpi, or a
+    /// non-Retina Mac).
+    ///
+    /// Windows and Linux get the white bell, drawn for dark panels: nothing
+    /// here reads the panel's theme yet, and dark is the common case on
+    /// Linux (GNOME's top bar is always dark, as are most panels' defaults)
+    /// and the Windows taskbar in dark mode. On a light taskbar (Windows 11
+    /// Home and Pro ship in light mode) the white bell is faint: the fix is
+    /// to read `SystemUsesLightTheme` under
+    /// `HKCU\Software\Microsoft\Windows\CurrentVersion\Themes\Personalize`
+    /// and use `icons/tray/dark/`, rendered for that.
+    ///
+    /// macOS gets the template, which it tints to the menu bar itself.
+    fn pick(platform: Platform, scale: f64) -> Self {
+        match platform {
+            Platform::MacOs => Self::Template,
+            // Windows draws the small icon at 16 px times the scale and
+            // resamples what it is given: the nearest size at or above.
+            Platform::Windows if scale <= 1.0 => Self::Light(Px::P16),
+            Platform::Windows if scale <= 1.5 => Self::Light(Px::P24),
+            Platform::Windows if scale <= 2.0 => Self::Light(Px::P32),
+            Platform::Windows => Self::Light(Px::P44),
+            // The panel scales the icon to its own size (22 in most, 16 to
+            // 24 in some): 22 and 22@2x.
+            Platform::Linux if scale < 1.5 => Self::Light(Px::P22),
+            Platform::Linux => Self::Light(Px::P44),
+        }
+    }
+
+    /// Its width and height in pixels.
+    #[cfg(test)]
+    const fn pixels(self) -> u32 {
+        match self {
+            Self::Light(px) => px.pixels(),
+            Self::Template => 36,
+        }
+    }
+}
+
+/// One glyph's embedded PNGs.
+struct Pngs {
+    /// The light set, one per [`Px`].
+    light: [&'static [u8]; 5],
+    /// The macOS template.
+    template: &'static [u8],
+}
+
+/// Embeds one state's PNGs from `icons/tray/`; the order of `light` is the
+/// order of [`Px`].
+macro_rules! pngs {
+    ($stem:literal) => {
+        Pngs {
+            light: [
+                include_bytes!(concat!("../../icons/tray/light/", $stem, "-16.png")),
+                include_bytes!(concat!("../../icons/tray/light/", $stem, "-22.png")),
+                include_bytes!(concat!("../../icons/tray/light/", $stem, "-24.png")),
+                include_bytes!(concat!("../../icons/tray/light/", $stem, "-32.png")),
+                include_bytes!(concat!("../../icons/tray/light/", $stem, "-44.png")),
+            ],
+            template: include_bytes!(concat!("../../icons/tray/template/", $stem, "-36.png")),
+        }
+    };
+}
+
+const SIGNED_OUT: Pngs = pngs!("signed-out");
+const OFFLINE: Pngs = pngs!("offline");
+const PAUSED: Pngs = pngs!("paused");
+const UNREAD: Pngs = pngs!("unread");
+const IDLE: Pngs = pngs!("idle");
+
+/// The PNG for `state` in `look`.
+const fn png(state: TrayState, look: Look) -> &'static [u8] {
+    let pngs = match state {
+        TrayState::SignedOut => &SIGNED_OUT,
+        TrayState::Offline => &OFFLINE,
+        TrayState::Paused => &PAUSED,
+        TrayState::Unread => &UNREAD,
+        TrayState::Idle => &IDLE,
+    };
+    match look {
+        Look::Template => pngs.template,
+        Look::Light(Px::P16) => pngs.light[0],
+        Look::Light(Px::P22) => pngs.light[1],
+        Look::Light(Px::P24) => pngs.light[2],
+        Look::Light(Px::P32) => pngs.light[3],
+        Look::Light(Px::P44) => pngs.light[4],
+    }
+}
+
+/// The glyph for `state` on this platform, sized for the primary display.
+/// The scale is read when the glyph changes, so moving to another display
+/// sizes it right from the next change of state.
+fn glyph<R: Runtime>(app: &AppHandle<R>, state: TrayState) -> tauri::Result<Image<'static>> {
+    let scale = app
+        .primary_monitor()
+        .ok()
+        .flatten()
+        .map_or(1.0, |m| m.scale_factor());
+    Image::from_bytes(png(state, Look::pick(Platform::CURRENT, scale)))
+}
+
+fn set_glyph<R: Runtime>(
+    app: &AppHandle<R>,
+    tray: &TrayIcon<R>,
+    state: TrayState,
+) -> tauri::Result<()> {
+    // Icon and template flag together: tray-icon's plain set_icon clears
+    // the flag on macOS (it draws a black bell on a dark menu bar), and
+    // setting them one after the other flickers.
+    tray.set_icon_with_as_template(
+        Some(glyph(app, state)?),
+        Platform::CURRENT == Platform::MacOs,
+    )
+}
+
 /// A title as a menu label: plain, short, with `_` kept literal (GTK reads
 /// it as a mnemonic marker).
 fn menu_text(title: &str) -> String {
@@ -147,7 +433,15 @@ fn menu<R: Runtime>(
     recent: &[(String, String)],
 ) -> tauri::Result<Menu<R>> {
     let none = None::<&str>;
-    let open = MenuItem::with_id(app, "open", "Open inbox", true, none)?;
+    let signed_out = status.sign_in.is_some();
+    // Signed out, the window is the sign-in form and nothing is unread.
+    let open_label = if signed_out {
+        "Sign in…"
+    } else {
+        "Open inbox"
+    };
+    let recent = if signed_out { &[] } else { recent };
+    let open = MenuItem::with_id(app, "open", open_label, true, none)?;
     let state = MenuItem::with_id(app, "state", state_line(status), false, none)?;
     let mut items: Vec<Box<dyn IsMenuItem<R>>> = vec![
         Box::new(open),
@@ -194,6 +488,13 @@ fn menu<R: Runtime>(
     items.push(Box::new(PredefinedMenuItem::separator(app)?));
     items.push(Box::new(MenuItem::with_id(
         app,
+        "settings",
+        "Settings…",
+        true,
+        none,
+    )?));
+    items.push(Box::new(MenuItem::with_id(
+        app,
         "quit",
         "Quit Belfry",
         true,
@@ -215,6 +516,7 @@ fn tomorrow_morning(now: DateTime<Local>) -> DateTime<Utc> {
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let pause = match id {
         "open" => return open_inbox(app),
+        "settings" => return crate::open_settings(app),
         "quit" => return app.exit(0),
         "pause:30" => Some(Some(Utc::now() + Duration::minutes(30))),
         "pause:60" => Some(Some(Utc::now() + Duration::hours(1))),
@@ -245,6 +547,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use belfry_core::store::Unread;
 
     #[test]
     fn menu_titles_are_plain_short_and_keep_underscores() {
@@ -275,5 +578,200 @@ mod tests {
             ..Status::default()
         };
         assert_eq!(state_line(&signed_out), "Signed out");
+    }
+
+    const STATES: [TrayState; 5] = [
+        TrayState::SignedOut,
+        TrayState::Offline,
+        TrayState::Paused,
+        TrayState::Unread,
+        TrayState::Idle,
+    ];
+
+    fn connected() -> Status {
+        Status {
+            connection: Some(ConnState::Connected),
+            ..Status::default()
+        }
+    }
+
+    fn unread(total: u64) -> Unread {
+        Unread {
+            total,
+            events: total,
+            system: 0,
+        }
+    }
+
+    #[test]
+    fn connected_is_idle_until_something_is_unread() {
+        assert_eq!(TrayState::of(&connected()), TrayState::Idle);
+        let status = Status {
+            unread: unread(3),
+            ..connected()
+        };
+        assert_eq!(TrayState::of(&status), TrayState::Unread);
+    }
+
+    #[test]
+    fn a_pause_or_do_not_disturb_wins_over_connected_and_unread() {
+        let until = Utc::now() + Duration::minutes(30);
+        for quiet in [
+            Quiet::Paused { until },
+            Quiet::DoNotDisturb {
+                source: "dunst is paused".into(),
+            },
+        ] {
+            let status = Status {
+                quiet: Some(quiet),
+                unread: unread(2),
+                ..connected()
+            };
+            assert_eq!(TrayState::of(&status), TrayState::Paused);
+        }
+    }
+
+    #[test]
+    fn not_live_is_offline_whatever_is_unread_or_paused() {
+        let next_attempt = Utc::now() + Duration::seconds(5);
+        for connection in [
+            None,
+            Some(ConnState::Connecting),
+            Some(ConnState::Reconnecting {
+                next_attempt,
+                attempt: 2,
+            }),
+            Some(ConnState::Offline {
+                next_attempt,
+                attempt: 7,
+            }),
+            Some(ConnState::Stopped),
+        ] {
+            let status = Status {
+                connection,
+                quiet: Some(Quiet::Paused {
+                    until: next_attempt,
+                }),
+                unread: unread(4),
+                ..Status::default()
+            };
+            assert_eq!(TrayState::of(&status), TrayState::Offline, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn what_needs_the_user_is_signed_out() {
+        let no_session = Status {
+            problem: Some("no login".into()),
+            ..Status::default()
+        };
+        assert_eq!(TrayState::of(&no_session), TrayState::SignedOut);
+        let sign_in_form = Status {
+            sign_in: Some(crate::SignInForm::default()),
+            ..Status::default()
+        };
+        assert_eq!(TrayState::of(&sign_in_form), TrayState::SignedOut);
+        assert_eq!(state_line(&sign_in_form), "Signed out");
+        for connection in [
+            ConnState::SignedOut,
+            ConnState::Incompatible {
+                reason: "protocol 9".into(),
+            },
+        ] {
+            let status = Status {
+                connection: Some(connection),
+                unread: unread(1),
+                ..Status::default()
+            };
+            assert_eq!(TrayState::of(&status), TrayState::SignedOut);
+        }
+    }
+
+    #[test]
+    fn the_tooltip_says_the_state_and_the_count_once_connected() {
+        assert_eq!(tooltip(&Status::default()), "Belfry — Starting…");
+        assert_eq!(tooltip(&connected()), "Belfry — nothing unread — Connected");
+        let status = Status {
+            unread: unread(12),
+            ..connected()
+        };
+        assert_eq!(tooltip(&status), "Belfry — 12 unread — Connected");
+    }
+
+    #[test]
+    fn each_platform_gets_its_set_at_the_size_it_draws() {
+        assert_eq!(Look::pick(Platform::MacOs, 1.0), Look::Template);
+        assert_eq!(Look::pick(Platform::MacOs, 2.0), Look::Template);
+        for (scale, px) in [
+            (1.0, Px::P16),
+            (1.25, Px::P24),
+            (1.5, Px::P24),
+            (1.75, Px::P32),
+            (2.0, Px::P32),
+            (3.0, Px::P44),
+        ] {
+            assert_eq!(Look::pick(Platform::Windows, scale), Look::Light(px));
+        }
+        assert_eq!(Look::pick(Platform::Linux, 1.0), Look::Light(Px::P22));
+        assert_eq!(Look::pick(Platform::Linux, 2.0), Look::Light(Px::P44));
+    }
+
+    #[test]
+    fn every_embedded_glyph_decodes_at_its_size() {
+        let looks = Px::ALL.map(Look::Light);
+        for state in STATES {
+            for look in looks.iter().copied().chain([Look::Template]) {
+                let image = Image::from_bytes(png(state, look))
+                    .unwrap_or_else(|e| panic!("{state:?} {look:?}: {e}"));
+                let px = look.pixels();
+                assert_eq!(
+                    (image.width(), image.height()),
+                    (px, px),
+                    "{state:?} {look:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_glyphs_differ_from_each_other() {
+        // Catches a copy-paste in the table: two states on one PNG.
+        for look in [Look::Light(Px::P16), Look::Template] {
+            let mut seen: Vec<&[u8]> = STATES.map(|s| png(s, look)).to_vec();
+            seen.sort_unstable();
+            seen.dedup();
+            assert_eq!(seen.len(), STATES.len(), "{look:?}");
+        }
+    }
+
+    #[test]
+    fn every_rendered_png_decodes_at_the_size_in_its_name() {
+        // The dark set is not embedded: this keeps it checked all the same.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../icons/tray");
+        let mut count = 0;
+        for set in ["light", "dark", "template"] {
+            for state in STATES {
+                let sizes: &[u32] = if set == "template" {
+                    &[36]
+                } else {
+                    &[16, 22, 24, 32, 44]
+                };
+                for px in sizes {
+                    let path = dir
+                        .join(set)
+                        .join(format!("{}-{px}.png", state.file_stem()));
+                    let image = Image::from_path(&path)
+                        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                    assert_eq!(
+                        (image.width(), image.height()),
+                        (*px, *px),
+                        "{}",
+                        path.display()
+                    );
+                    count += 1;
+                }
+            }
+        }
+        assert_eq!(count, 55);
     }
 }
