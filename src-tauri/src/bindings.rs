@@ -6,7 +6,7 @@
 #[cfg(test)]
 mod tests {
     use crate::Status;
-    use crate::commands::{General, PageQuery};
+    use crate::commands::{Center, EditFailure, General, PageQuery};
     use belfry_core::event::CoreEvent;
     use belfry_proto::inbox::Notification;
     use std::collections::BTreeMap;
@@ -47,6 +47,8 @@ mod tests {
         Status::export_all(&cfg).expect("Status exports");
         PageQuery::export_all(&cfg).expect("PageQuery exports");
         General::export_all(&cfg).expect("General exports");
+        Center::export_all(&cfg).expect("Center exports");
+        EditFailure::export_all(&cfg).expect("EditFailure exports");
         Notification::export_all(&cfg).expect("Notification exports");
         read_dir(dir)
     }

@@ -2,11 +2,13 @@
 //! decides anything. Errors reach the UI as text for the status line.
 
 use crate::{Shell, Status};
+use belfry_core::engine::EditError;
 use belfry_core::store::Filter;
-use belfry_proto::catalogue::Category;
+use belfry_proto::catalogue::{Catalogue, Category};
 use belfry_proto::inbox::Notification;
+use belfry_proto::settings::{FieldError, Preferences, SettingsDocument};
 use serde::{Deserialize, Serialize};
-use tauri::{AppHandle, State};
+use tauri::{AppHandle, Manager, State};
 
 /// Longest page the UI may ask for.
 const MAX_PAGE: u32 = 500;
@@ -179,4 +181,106 @@ pub fn start_view(shell: State<'_, Shell>) -> Option<String> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .map(str::to_owned)
+}
+
+/// The Notification Center as the Settings window shows it: the effective
+/// document (the server's plus edits on their way), the catalogue built
+/// from it, and whether edits are still waiting for the server.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Center {
+    /// Policy, link state and preferences.
+    pub document: SettingsDocument,
+    /// Types, groups, channels and melodies with this instance's flags.
+    pub catalogue: Catalogue,
+    /// Edits are kept here and will sync when the instance is reachable.
+    pub pending: bool,
+}
+
+/// Why an edit did not apply.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EditFailure {
+    /// The instance's policy does not allow it: each control goes back,
+    /// with its reason.
+    Refused {
+        /// Per field.
+        fields: Vec<FieldError>,
+    },
+    /// Something else went wrong (the local store).
+    Failed {
+        /// For people.
+        message: String,
+    },
+}
+
+async fn center_of(session: &belfry_app::session::Session) -> Center {
+    let document = session.engine.settings();
+    let pending = session.engine.settings_pending().await.unwrap_or(false);
+    Center {
+        catalogue: document.catalogue(),
+        document,
+        pending,
+    }
+}
+
+/// The Notification Center now.
+#[tauri::command]
+pub async fn center(shell: State<'_, Shell>) -> Result<Center, String> {
+    let session = shell.session().await?;
+    Ok(center_of(&session).await)
+}
+
+/// Applies an edit of the preferences at once and queues it for the
+/// server.
+#[tauri::command]
+pub async fn edit_preferences(
+    shell: State<'_, Shell>,
+    preferences: Preferences,
+) -> Result<Center, EditFailure> {
+    let session = shell
+        .session()
+        .await
+        .map_err(|message| EditFailure::Failed { message })?;
+    match session.engine.edit_settings(preferences).await {
+        Ok(_) => Ok(center_of(&session).await),
+        Err(EditError::Refused(fields)) => Err(EditFailure::Refused { fields }),
+        Err(e) => Err(EditFailure::Failed {
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Asks the instance for its test notification on `channel`.
+#[tauri::command]
+pub async fn send_test(shell: State<'_, Shell>, channel: String) -> Result<(), String> {
+    let session = shell.session().await?;
+    session
+        .engine
+        .send_test(&channel)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// Plays a melody now (the preview button).
+#[tauri::command]
+pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(), String> {
+    let session = shell.session().await?;
+    session
+        .preview_melody(&melody)
+        .map_err(|e| format!("{e:#}"))
+}
+
+/// Which view the window shows (`"inbox"`, `"settings"`, `"sign-in"`): toasts
+/// are held back only while the inbox itself is in front of the user.
+#[tauri::command]
+pub async fn shown_view(app: AppHandle, view: String) -> Result<(), String> {
+    app.state::<Shell>()
+        .update_focus(|f| f.elsewhere = view != "inbox");
+    crate::follow_focus(&app).await;
+    if view == "settings" {
+        crate::widen_for_settings(&app);
+    }
+    Ok(())
 }

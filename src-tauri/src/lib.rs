@@ -60,6 +60,34 @@ pub struct SignInForm {
     pub reason: Option<String>,
 }
 
+/// The window's focus and which view it shows.
+#[derive(Debug, Clone, Copy, Default)]
+struct Focus {
+    /// The window has the keyboard focus.
+    window: bool,
+    /// It shows something other than the inbox (Settings, the sign-in form).
+    elsewhere: bool,
+}
+
+impl Focus {
+    fn on_inbox(self) -> bool {
+        self.window && !self.elsewhere
+    }
+}
+
+/// Tells the core whether the inbox is in front of the user.
+async fn follow_focus<R: Runtime>(app: &AppHandle<R>) {
+    let shell = app.state::<Shell>();
+    let on_inbox = shell
+        .focus
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .on_inbox();
+    if let Ok(s) = shell.session().await {
+        s.engine.set_inbox_focused(on_inbox);
+    }
+}
+
 /// The shell's state, shared by commands, the tray and the event loop.
 pub struct Shell {
     session: tokio::sync::RwLock<Option<Arc<Session>>>,
@@ -69,6 +97,9 @@ pub struct Shell {
     paths: Paths,
     config: Mutex<DeviceConfig>,
     managed: Managed,
+    /// Whether the user is looking at the inbox: toasts for what the inbox
+    /// shows live would be noise.
+    focus: Mutex<Focus>,
     /// The view a window opened from the tray starts on (taken once).
     start_view: Mutex<Option<&'static str>>,
 }
@@ -93,6 +124,10 @@ impl Shell {
             .await
             .clone()
             .ok_or_else(|| "not signed in".to_owned())
+    }
+
+    fn update_focus(&self, f: impl FnOnce(&mut Focus)) {
+        f(&mut self.focus.lock().unwrap_or_else(PoisonError::into_inner));
     }
 
     fn config(&self) -> DeviceConfig {
@@ -164,6 +199,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         config: Mutex::new(config),
         managed,
         start_view: Mutex::new(None),
+        focus: Mutex::new(Focus::default()),
     };
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
@@ -185,6 +221,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::general,
             commands::set_start_at_login,
             commands::start_view,
+            commands::center,
+            commands::edit_preferences,
+            commands::send_test,
+            commands::preview_melody,
+            commands::shown_view,
         ])
         .on_window_event(|window, event| {
             let focused = match event {
@@ -193,11 +234,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => return,
             };
             let app = window.app_handle().clone();
-            tauri::async_runtime::spawn(async move {
-                if let Ok(s) = app.state::<Shell>().session().await {
-                    s.engine.set_inbox_focused(focused);
-                }
-            });
+            app.state::<Shell>().update_focus(|f| f.window = focused);
+            tauri::async_runtime::spawn(async move { follow_focus(&app).await });
         })
         .setup(move |app| {
             tray::create(app.handle())?;
@@ -405,6 +443,24 @@ async fn run_session<R: Runtime>(
             let _ = app.emit(CORE_EVENT, &ev);
         }
     });
+}
+
+/// The type table wants room: Settings widens a narrow inbox window (the
+/// window-state plugin then remembers the size the user keeps).
+pub fn widen_for_settings<R: Runtime>(app: &AppHandle<R>) {
+    const SETTINGS_WIDTH: f64 = 760.0;
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
+        return;
+    };
+    let (Ok(size), Ok(scale)) = (window.inner_size(), window.scale_factor()) else {
+        return;
+    };
+    let logical = size.to_logical::<f64>(scale);
+    if logical.width < SETTINGS_WIDTH
+        && let Err(error) = window.set_size(tauri::LogicalSize::new(SETTINGS_WIDTH, logical.height))
+    {
+        tracing::debug!(%error, "could not widen the window for Settings");
+    }
 }
 
 /// Opens the window on its Settings view.

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use belfry_proto::inbox::UnreadCount;
+use belfry_proto::settings::{Policy, SettingsDocument, TypePrefs};
 use belfry_tests::{OPERATOR, TestInstance};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::Method;
@@ -44,6 +45,13 @@ impl Driver {
             l.local_addr().unwrap().port()
         };
         let home = tempfile::tempdir().unwrap();
+        // The rig's audio setup (ALSA's null device) lives in its HOME.
+        if let Some(rig_home) = std::env::var_os("HOME") {
+            let _ = std::fs::copy(
+                PathBuf::from(rig_home).join(".asoundrc"),
+                home.path().join(".asoundrc"),
+            );
+        }
         let child = app_env(&mut Command::new(driver), home.path())
             .args(["--port", &port.to_string()])
             .args(["--native-port", &(port + 1).to_string()])
@@ -520,5 +528,216 @@ async fn first_run_signs_in_from_the_window_rides_out_an_outage_and_signs_out() 
         .await
         .unwrap();
     assert_eq!(revoked.status(), reqwest::StatusCode::UNAUTHORIZED);
+    c.close().await.unwrap();
+}
+
+/// Toasts the rig's notification daemon has shown (closing those on screen
+/// moves them to the history).
+fn dunst_history() -> String {
+    let _ = Command::new("dunstctl").arg("close-all").status();
+    let out = Command::new("dunstctl").arg("history").output().unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+async fn set_policy(admin: &belfry_tests::Api, policy: &Policy) {
+    let _: Policy = admin
+        .send(Method::PUT, "/api/v1/admin/policy", policy)
+        .await;
+}
+
+async fn server_type(op: &belfry_tests::Api, id: &str) -> TypePrefs {
+    let doc: SettingsDocument = op.get("/api/v1/settings").await;
+    doc.preferences.types[id].clone()
+}
+
+async fn checkbox(c: &Client, name: &str) -> (bool, bool) {
+    let v = c
+        .execute(
+            "const b = document.querySelector(`input[name=\"${arguments[0]}\"]`); \
+             return b ? [b.checked, b.disabled] : null;",
+            vec![name.into()],
+        )
+        .await
+        .unwrap();
+    serde_json::from_value(v).unwrap_or_else(|_| panic!("no checkbox {name}"))
+}
+
+/// Picks `value` in the select `name`, in one script: the table re-renders
+/// after every edit, so a found element can go stale before it is used.
+async fn choose(c: &Client, name: &str, value: &str) {
+    let done = c
+        .execute(
+            "const s = document.querySelector(`select[name=\"${arguments[0]}\"]`); \
+             if (!s) return false; s.value = arguments[1]; \
+             s.dispatchEvent(new Event('change')); return true;",
+            vec![name.into(), value.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, serde_json::json!(true), "no select {name}");
+}
+
+#[tokio::test]
+async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let mut policy = Policy {
+        extended_settings: true,
+        ..Policy::default()
+    };
+    set_policy(&admin, &policy).await;
+    let driver = Driver::start_with(
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("BELFRY_LOG", "info,belfry_os::player=debug"),
+        ],
+        &["--instance", t.url(), "--login", OPERATOR.0],
+    );
+    let c = driver.app().await;
+    until(
+        "connected",
+        async || status_line(&c).await,
+        |s| s == "Connected",
+    )
+    .await;
+    click(&c, "[data-testid=open-settings]").await;
+
+    // Channels: sound on.
+    click(&c, ".settings__tab[data-tab=channels]").await;
+    click(&c, "input[name=channel-sound]").await;
+    until(
+        "sound on at the server",
+        async || {
+            let doc: SettingsDocument = operator.get("/api/v1/settings").await;
+            doc.preferences.channels.sound.enabled
+        },
+        |on| *on,
+    )
+    .await;
+
+    // Types: no banner for new chats; SLA breaches ring with bells.
+    click(&c, ".settings__tab[data-tab=types]").await;
+    click(&c, "input[name=type-chat_created-banner]").await;
+    until(
+        "chat_created without banner at the server",
+        async || server_type(&operator, "chat_created").await.channels,
+        |ch| !ch.iter().any(|c| c == "banner"),
+    )
+    .await;
+    if !checkbox(&c, "type-sla_expired-sound").await.0 {
+        click(&c, "input[name=type-sla_expired-sound]").await;
+    }
+    choose(&c, "melody-sla_expired", "bells").await;
+    let sla = until(
+        "sla_expired rings bells at the server",
+        async || server_type(&operator, "sla_expired").await,
+        |p| p.melody == "bells" && p.channels.iter().any(|c| c == "sound"),
+    )
+    .await;
+    assert!(sla.channels.iter().any(|c| c == "banner"));
+
+    // The next new chat makes no toast; the next breach rings bells.
+    admin
+        .emit("chat_created", "Quiet chat 7f3", "x", "/chats/1")
+        .await;
+    admin
+        .emit("sla_expired", "Loud breach 7f3", "x", "/tickets/1")
+        .await;
+    until(
+        "the breach's toast",
+        async || dunst_history(),
+        |h| h.contains("Loud breach 7f3"),
+    )
+    .await;
+    assert!(!dunst_history().contains("Quiet chat 7f3"));
+    until(
+        "bells played for the breach",
+        async || driver.log(),
+        |log| {
+            log.lines().any(|l| {
+                l.contains("playing") && l.contains("\"bells\"") && l.contains("sla_expired")
+            })
+        },
+    )
+    .await;
+
+    // The admin makes SLA breaches mandatory: the open window locks the row
+    // and says so; the locked control changes nothing.
+    policy.mandatory_types = vec!["sla_expired".into()];
+    set_policy(&admin, &policy).await;
+    until(
+        "the row locks",
+        async || checkbox(&c, "type-sla_expired-banner").await,
+        |(_, disabled)| *disabled,
+    )
+    .await;
+    let note = texts(&c, "[data-testid=center-sync]").await;
+    assert!(note[0].contains("mandatory"), "{note:?}");
+    let before = server_type(&operator, "sla_expired").await;
+    let _ = c
+        .find(Locator::Css("input[name=type-sla_expired-banner]"))
+        .await
+        .unwrap()
+        .click()
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(checkbox(&c, "type-sla_expired-banner").await.0);
+    assert_eq!(server_type(&operator, "sla_expired").await, before);
+
+    // Extended settings off: CSAT rows are view-only; on: editable.
+    policy.extended_settings = false;
+    set_policy(&admin, &policy).await;
+    until(
+        "CSAT view-only",
+        async || checkbox(&c, "type-csat_negative-banner").await,
+        |(_, disabled)| *disabled,
+    )
+    .await;
+    policy.extended_settings = true;
+    set_policy(&admin, &policy).await;
+    until(
+        "CSAT editable",
+        async || checkbox(&c, "type-csat_negative-banner").await,
+        |(_, disabled)| !*disabled,
+    )
+    .await;
+
+    // An edit while the instance is down is kept, marked, and synced later.
+    let stopped = t.pause().await;
+    until(
+        "reconnecting",
+        async || status_line(&c).await,
+        |s| s.starts_with("Reconnecting in") || s.starts_with("Offline"),
+    )
+    .await;
+    click(&c, "input[name=type-ticket_created-banner]").await;
+    until(
+        "marked as waiting",
+        async || texts(&c, "[data-testid=center-sync]").await,
+        |t| t.first().is_some_and(|s| s.contains("will sync")),
+    )
+    .await;
+    let t = stopped.resume().await;
+    let operator = t.operator().await;
+    until(
+        "the edit reached the server",
+        async || server_type(&operator, "ticket_created").await.channels,
+        |ch| !ch.iter().any(|c| c == "banner"),
+    )
+    .await;
+    until(
+        "no longer waiting",
+        async || texts(&c, "[data-testid=center-sync]").await,
+        |t| t.first().is_some_and(|s| !s.contains("will sync")),
+    )
+    .await;
+    c.execute(
+        "document.querySelector('.app__settings-view').scrollTop = 0",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "settings.png").await;
     c.close().await.unwrap();
 }

@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { App } from "./app";
 import type { Backend } from "./backend";
+import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
 import { setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
@@ -71,6 +72,16 @@ class Shell implements Backend {
   };
   generalNow: General = { start_at_login: false, start_at_login_locked: false, version: "0.1.0" };
   firstView: string | null = null;
+  center = async (): Promise<Center> => {
+    throw "not signed in";
+  };
+  editPreferences = async (): Promise<Center> => {
+    throw "not signed in";
+  };
+  sendTest = async () => {};
+  previewMelody = async () => {};
+
+  shownView = async () => {};
   startView = async () => this.firstView;
   navigateTo: (view: string) => void = () => {};
   onNavigate = async (f: (view: string) => void) => {

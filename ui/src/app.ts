@@ -26,6 +26,8 @@ export class App {
   private signIn: SignIn | null = null;
   private view: "main" | "settings" = "main";
   private status: Status | null = null;
+  /** The view last reported to the shell. */
+  private shown = "";
   /** Whether the inbox shows a signed-in session. */
   private signedIn = false;
 
@@ -75,6 +77,10 @@ export class App {
   async start(): Promise<void> {
     await this.backend.onStatus((s) => void this.show(s));
     await this.backend.onNavigate((v) => this.navigate(v === "settings" ? "settings" : "main"));
+    // A change from the web profile or the admin shows in an open Settings view.
+    await this.backend.onEvent((ev) => {
+      if (ev.event === "settings" && this.view === "settings") void this.settings.center.onSettingsChanged();
+    });
     const first = await this.backend.status();
     // The inbox loads its first page itself when already signed in.
     this.signedIn = first.account !== null;
@@ -99,6 +105,11 @@ export class App {
 
   private async show(s: Status): Promise<void> {
     this.status = s;
+    const shown = this.view === "settings" ? "settings" : s.sign_in !== null ? "sign-in" : "inbox";
+    if (shown !== this.shown) {
+      this.shown = shown;
+      this.backend.shownView(shown).catch(() => {});
+    }
     this.settings.setAccount(s.account);
     this.settingsHost.hidden = this.view !== "settings";
     if (this.view === "settings") {

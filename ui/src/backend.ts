@@ -3,7 +3,9 @@
  * events. The window uses the Tauri implementation; the UI's own tests use
  * a fake, so they run without Tauri.
  */
+import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
+import type { Preferences } from "./bindings/Preferences";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 export interface Backend {
@@ -21,6 +23,16 @@ export interface Backend {
   general(): Promise<General>;
   /** Turns start at login on or off; rejects when the organization decides it. */
   setStartAtLogin(on: boolean): Promise<General>;
+  /** The Notification Center: document, catalogue, pending edits. */
+  center(): Promise<Center>;
+  /** Applies an edit; rejects with an `EditFailure` (refused fields, or a message). */
+  editPreferences(preferences: Preferences): Promise<Center>;
+  /** Asks the instance for its test notification on a channel. */
+  sendTest(channel: string): Promise<void>;
+  /** Plays a melody now. */
+  previewMelody(melody: string): Promise<void>;
+  /** Tells the shell which view is in front ("inbox", "settings", "sign-in"). */
+  shownView(view: string): Promise<void>;
   /** The view a new window starts on ("settings" from the tray), once. */
   startView(): Promise<string | null>;
   /** Calls `f` when the tray asks the open window for a view. */
@@ -47,6 +59,11 @@ export async function tauriBackend(): Promise<Backend> {
     general: () => invoke<General>("general"),
     setStartAtLogin: (on) => invoke<General>("set_start_at_login", { on }),
     startView: () => invoke<string | null>("start_view"),
+    shownView: (view) => invoke("shown_view", { view }),
+    center: () => invoke<Center>("center"),
+    editPreferences: (preferences) => invoke<Center>("edit_preferences", { preferences }),
+    sendTest: (channel) => invoke("send_test", { channel }),
+    previewMelody: (melody) => invoke("preview_melody", { melody }),
     onNavigate: (f) => listen<string>("navigate", (e) => f(e.payload)),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),

@@ -3,6 +3,7 @@
  * buttons ask of the core. */
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
+import type { Center } from "./bindings/Center";
 import { setLocale } from "./i18n";
 import { Inbox, dayLabel, matches, statusLine } from "./inbox";
 import type { InboxOptions } from "./inbox";
@@ -57,7 +58,16 @@ class Fake implements Backend {
   signOut = async () => void this.calls.push("sign out");
   general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
   setStartAtLogin = async (on: boolean) => ({ start_at_login: on, start_at_login_locked: false, version: "0.1.0" });
+  shownView = async () => {};
   startView = async () => null;
+  center = async (): Promise<Center> => {
+    throw "not signed in";
+  };
+  editPreferences = async (): Promise<Center> => {
+    throw "not signed in";
+  };
+  sendTest = async () => {};
+  previewMelody = async () => {};
   onNavigate = async () => () => {};
   onEvent = async (f: (ev: CoreEvent) => void) => {
     this.emit = f;

@@ -1,13 +1,16 @@
 /**
- * The Settings view: for now the General tab's device settings (start at
- * login, language), the account with Sign out, and the version. The
- * Notification Center tabs (channels, types, melodies) join it as they are
- * built; until then the view says where they are edited.
+ * The Settings view, in tabs: General (receive notifications, start at
+ * login, language, the account with Sign out, the version), then the
+ * Notification Center's Channels, Notification types and Reminders (or the
+ * simplified Notifications tab while the instance has the Center off).
  */
 import type { Backend } from "./backend";
 import type { General } from "./bindings/General";
+import { CenterView } from "./center";
 import { el } from "./dom";
-import { LOCALES, chooseLocale, locale, t } from "./i18n";
+import { type Key, LOCALES, chooseLocale, locale, t } from "./i18n";
+
+type Tab = "general" | "channels" | "types" | "reminders";
 
 export class Settings {
   readonly element: HTMLElement;
@@ -20,6 +23,10 @@ export class Settings {
   private readonly language: HTMLSelectElement;
   private general: General | null = null;
   private accountName: string | null = null;
+  /** The Notification Center's panels. */
+  readonly center: CenterView;
+  private readonly tabs: { id: Tab; button: HTMLButtonElement; panel: HTMLElement }[] = [];
+  private tab: Tab = "general";
 
   constructor(
     doc: Document,
@@ -81,7 +88,10 @@ export class Settings {
     const signOut = el(doc, "button", "settings__sign-out");
     signOut.type = "button";
     signOut.addEventListener("click", () => {
-      this.backend.signOut().catch((e: unknown) => (this.error.textContent = String(e)));
+      this.backend
+        .signOut()
+        .then(back)
+        .catch((e: unknown) => (this.error.textContent = String(e)));
     });
     this.label(() => {
       accountLegend.textContent = t("settings.account");
@@ -90,21 +100,72 @@ export class Settings {
     accountGroup.append(accountLegend, this.account, signOut);
 
     const more = el(doc, "p", "settings__note");
-    this.label(() => (more.textContent = t("settings.more")));
+    this.label(() => (more.textContent = t("settings.chatSystem")));
     this.version = el(doc, "p", "settings__version");
     this.error = el(doc, "p", "settings__error");
     this.error.setAttribute("role", "alert");
-    this.element.append(header, general, accountGroup, more, this.version, this.error);
+
+    this.center = new CenterView(doc, backend);
+    general.insertBefore(this.center.receive, startRow);
+    const generalPanel = el(doc, "div", "settings__panel");
+    generalPanel.append(general, accountGroup, more, this.version, this.error);
+    const tabList = el(doc, "div", "settings__tabs");
+    tabList.setAttribute("role", "tablist");
+    const panels: [Tab, HTMLElement][] = [
+      ["general", generalPanel],
+      ["channels", this.center.panels.channels],
+      ["types", this.center.panels.types],
+      ["reminders", this.center.panels.reminders],
+    ];
+    for (const [id, panel] of panels) {
+      const button = el(doc, "button", "settings__tab");
+      button.type = "button";
+      button.setAttribute("role", "tab");
+      button.setAttribute("data-tab", id);
+      button.id = `settings-tab-${id}`;
+      panel.setAttribute("role", "tabpanel");
+      panel.setAttribute("aria-labelledby", button.id);
+      button.addEventListener("click", () => this.show(id));
+      button.addEventListener("keydown", (e) => {
+        const i = this.tabs.findIndex((x) => x.id === id);
+        const step = e.key === "ArrowRight" ? 1 : e.key === "ArrowLeft" ? -1 : 0;
+        if (step === 0) return;
+        const visible = this.tabs.filter((x) => !x.button.hidden);
+        const at = visible.findIndex((x) => x.id === id);
+        const next = visible[(at + step + visible.length) % visible.length];
+        if (i >= 0 && next !== undefined) {
+          this.show(next.id);
+          next.button.focus();
+        }
+      });
+      tabList.append(button);
+      this.tabs.push({ id, button, panel });
+    }
+    this.element.append(header, tabList, this.center.sync, ...panels.map(([, p]) => p));
+    this.show("general");
+  }
+
+  /** Shows tab `id`. */
+  show(id: Tab): void {
+    this.tab = id;
+    for (const x of this.tabs) {
+      const on = x.id === id;
+      x.button.setAttribute("aria-selected", String(on));
+      x.button.tabIndex = on ? 0 : -1;
+      x.panel.hidden = !on;
+    }
   }
 
   /** Loads the current values. */
   async load(): Promise<void> {
     try {
-      this.show(await this.backend.general());
+      this.showGeneral(await this.backend.general());
       this.error.textContent = "";
     } catch (e) {
       this.error.textContent = String(e);
     }
+    await this.center.load();
+    this.render();
   }
 
   /** The account line ("olga@https://…"), or null when signed out. */
@@ -116,6 +177,19 @@ export class Settings {
   /** Puts the texts in the current language. */
   render(): void {
     for (const f of this.relabel) f();
+    const names: Record<Tab, Key> = {
+      general: "settings.tabGeneral",
+      channels: this.center.simplified ? "settings.tabSimple" : "settings.tabChannels",
+      types: "settings.tabTypes",
+      reminders: "settings.tabReminders",
+    };
+    for (const x of this.tabs) {
+      x.button.textContent = t(names[x.id]);
+      // Simplified mode has no type table.
+      x.button.hidden = x.id === "types" && this.center.simplified;
+    }
+    if (this.tabs.find((x) => x.id === this.tab)?.button.hidden === true) this.show("general");
+    this.center.render();
     this.account.textContent =
       this.accountName === null ? "" : t("settings.signedInAs", { account: this.accountName });
     if (this.general !== null) {
@@ -131,7 +205,7 @@ export class Settings {
     this.relabel.push(f);
   }
 
-  private show(g: General): void {
+  private showGeneral(g: General): void {
     this.general = g;
     this.startAtLogin.checked = g.start_at_login;
     this.startAtLogin.disabled = g.start_at_login_locked;
@@ -140,7 +214,7 @@ export class Settings {
 
   private async setStartAtLogin(on: boolean): Promise<void> {
     try {
-      this.show(await this.backend.setStartAtLogin(on));
+      this.showGeneral(await this.backend.setStartAtLogin(on));
       this.error.textContent = "";
     } catch (e) {
       // The control goes back to what holds, with the reason next to it.

@@ -146,6 +146,8 @@ pub struct Session {
     /// The login signed in as.
     pub login: String,
     tls: Arc<rustls::ClientConfig>,
+    /// The melody player, for previews from Settings (`None` when sounds are off).
+    melodies: Option<Arc<MelodyPlayer>>,
     demo: std::sync::Mutex<Option<Instance>>,
 }
 
@@ -217,12 +219,16 @@ impl Session {
         // A missing notification service is reported once by the core; the
         // inbox and sounds go on, and toasts start when a service appears.
         let toaster: Arc<dyn Toaster> = Arc::new(Toasts::new(identity(&paths.cache_dir), on_toast));
-        let player: Arc<dyn Player> = match MelodyPlayer::start(&cfg.sound) {
-            Ok(p) => Arc::new(p),
+        let melodies = match MelodyPlayer::start(&cfg.sound) {
+            Ok(p) => Some(Arc::new(p)),
             Err(e) => {
                 tracing::warn!(error = %e, "sounds are off");
-                Arc::new(Quiet)
+                None
             }
+        };
+        let player: Arc<dyn Player> = match &melodies {
+            Some(p) => Arc::clone(p) as Arc<dyn Player>,
+            None => Arc::new(Quiet),
         };
         let config = EngineConfig {
             retention: cfg.retention,
@@ -247,6 +253,7 @@ impl Session {
             base,
             login,
             tls,
+            melodies,
             demo: std::sync::Mutex::new(demo),
         };
         Ok((session, from_os))
@@ -292,6 +299,21 @@ impl Session {
         {
             tracing::warn!(error = %e, "could not forget the token");
         }
+    }
+
+    /// Plays `melody` now, as the Settings window's preview button does:
+    /// it tries a missing audio device again at once and says why there is
+    /// no sound.
+    pub fn preview_melody(&self, melody: &str) -> anyhow::Result<()> {
+        let Some(player) = &self.melodies else {
+            bail!("sounds are off: no audio output could be opened");
+        };
+        player
+            .preview(&belfry_core::sinks::Sound {
+                melody: melody.to_owned(),
+                type_id: None,
+            })
+            .map_err(anyhow::Error::from)
     }
 
     /// Whether this is the demo's session (its sign-in is not kept).

@@ -3,7 +3,7 @@
 
 use crate::secret::Secret;
 use belfry_proto::api::{ErrorBody, ErrorCode, LoginRequest, LoginResponse, ServerInfo};
-use belfry_proto::inbox::{InboxPage, MarkAllRead, MarkRead, ReadResult};
+use belfry_proto::inbox::{InboxPage, MarkAllRead, MarkRead, Notification, ReadResult};
 use belfry_proto::settings::{SettingsDocument, SettingsWrite};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
@@ -300,6 +300,16 @@ impl Api {
             StatusCode::UNAUTHORIZED => Ok(()),
             s => Err(ApiError::Decode(format!("logout answered {s}"))),
         }
+    }
+
+    /// Asks the instance for its test notification on `channel`; it comes
+    /// back through the stream like any other.
+    pub async fn test_notification(&self, channel: &str) -> Result<Notification, ApiError> {
+        let body = belfry_proto::api::TestRequest {
+            channel: channel.to_owned(),
+        };
+        self.call(Method::POST, "/api/v1/test-notification", Some(&body))
+            .await
     }
 
     /// The signed-in account (checks that the token still works).

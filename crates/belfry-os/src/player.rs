@@ -490,6 +490,8 @@ impl AudioThread {
         };
         self.seq += 1;
         let started = Instant::now();
+        // What reaches the speakers, for support and the end-to-end tests.
+        tracing::debug!(?played, type_id = ?sound.type_id, "playing");
         *lock(&self.playback) = Some(Playback {
             played,
             started,

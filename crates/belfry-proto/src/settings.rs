@@ -4,7 +4,8 @@
 //! to show locks and to check what a server sends.
 
 use crate::catalogue::{
-    self, BANNER, BELL, BOT_CHANNELS, BROWSER, DEFAULT_TYPE_CHANNELS, SOUND, TYPES, is_known_melody,
+    self, BANNER, BELL, BOT_CHANNELS, BROWSER, CORE_CHANNELS, Catalogue, ChannelInfo, ChannelKind,
+    DEFAULT_TYPE_CHANNELS, Group, GroupInfo, SOUND, TYPES, TypeInfo, is_known_melody,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -298,6 +299,75 @@ pub struct SettingsDocument {
     pub links: BTreeMap<String, bool>,
     /// The operator's preferences.
     pub preferences: Preferences,
+}
+
+impl SettingsDocument {
+    /// The catalogue this operator sees: every type and channel with the
+    /// instance's policy flags and the operator's link state.
+    pub fn catalogue(&self) -> Catalogue {
+        let doc = self;
+        let policy = &doc.policy;
+        let groups = Group::ALL
+            .iter()
+            .map(|g| GroupInfo {
+                id: *g,
+                titles: g.titles(),
+            })
+            .collect();
+        let types = catalogue::TYPES
+            .iter()
+            .filter(|d| d.id != "status_reminder")
+            .map(|d| TypeInfo {
+                id: d.id.to_owned(),
+                group: d.group,
+                category: d.category,
+                titles: d.titles(),
+                default_channels: catalogue::DEFAULT_TYPE_CHANNELS
+                    .iter()
+                    .map(|c| (*c).to_owned())
+                    .collect(),
+                default_melody: d.default_melody.to_owned(),
+                extended: d.extended,
+                unavailable: policy.unavailable_types.iter().any(|t| t == d.id),
+                listed: d.listed,
+                mandatory: policy.type_mandatory(d.id),
+                critical: d.critical,
+            })
+            .collect();
+        let core = CORE_CHANNELS.iter().map(|id| {
+            let kind = match *id {
+                catalogue::BELL => ChannelKind::Bell,
+                catalogue::BANNER => ChannelKind::Banner,
+                catalogue::SOUND => ChannelKind::Sound,
+                _ => ChannelKind::Browser,
+            };
+            ChannelInfo {
+                id: (*id).to_owned(),
+                kind,
+                titles: catalogue::channel_titles(id),
+                enabled: true,
+                linked: true,
+                mandatory: policy.channel_mandatory(id),
+            }
+        });
+        let bots = BOT_CHANNELS.iter().map(|id| ChannelInfo {
+            id: (*id).to_owned(),
+            kind: ChannelKind::Bot,
+            titles: catalogue::channel_titles(id),
+            enabled: policy.channel_available(id),
+            linked: doc.links.get(*id).copied().unwrap_or(false),
+            mandatory: policy.channel_mandatory(id),
+        });
+        Catalogue {
+            groups,
+            types,
+            channels: core.chain(bots).collect(),
+            melodies: catalogue::MELODIES
+                .iter()
+                .map(|m| (*m).to_owned())
+                .collect(),
+        }
+    }
 }
 
 /// `PUT /api/v1/settings`.

@@ -360,6 +360,19 @@ impl Engine {
         Ok(self.settings())
     }
 
+    /// Whether settings edits are waiting for the server (offline, or not
+    /// sent yet): the window marks them "will sync".
+    pub async fn settings_pending(&self) -> Result<bool, StoreError> {
+        let ops = self.ctx.db(|s| s.outbox()).await?;
+        Ok(ops.iter().any(|(_, op)| matches!(op, Op::Settings { .. })))
+    }
+
+    /// Asks the instance for a test notification on `channel` ("Send test"
+    /// in Settings); the desktop shows or plays it when it arrives.
+    pub async fn send_test(&self, channel: &str) -> Result<(), crate::net::ApiError> {
+        self.ctx.api.test_notification(channel).await.map(|_| ())
+    }
+
     /// Reconnects now instead of waiting for the backoff (the network came
     /// back, or the user pressed Retry).
     pub fn retry_now(&self) {

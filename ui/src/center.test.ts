@@ -1,0 +1,297 @@
+// @vitest-environment happy-dom
+import { afterEach, describe, expect, it } from "vitest";
+import type { Backend } from "./backend";
+import type { Center } from "./bindings/Center";
+import type { Preferences } from "./bindings/Preferences";
+import type { TypeInfo } from "./bindings/TypeInfo";
+import { CenterView, changes, withChannel } from "./center";
+import { setLocale } from "./i18n";
+import { Settings } from "./settings";
+
+function type(id: string, group: TypeInfo["group"], en: string, extended = false): TypeInfo {
+  return {
+    id,
+    group,
+    category: "events",
+    titles: { en, uk: `${en} (uk)` },
+    default_channels: ["bell", "banner"],
+    default_melody: "chime",
+    extended,
+    unavailable: false,
+    listed: true,
+    mandatory: false,
+    critical: false,
+  };
+}
+
+const channel = (id: string, kind: "bell" | "banner" | "sound" | "browser" | "bot", en: string, enabled = true) => ({
+  id,
+  kind,
+  titles: { en },
+  enabled,
+  linked: true,
+  mandatory: false,
+});
+
+function center(): Center {
+  const types = {
+    ticket_created: { channels: ["bell", "banner"], melody: "chime" },
+    chat_created: { channels: ["bell", "banner"], melody: "ding" },
+    sla_expired: { channels: ["bell", "banner"], melody: "alert" },
+  };
+  return {
+    pending: false,
+    document: {
+      version: 1,
+      links: {},
+      policy: {
+        notification_center: true,
+        mandatory_channels: [],
+        mandatory_types: [],
+        extended_settings: false,
+        unavailable_types: [],
+        bot_channels: [],
+      },
+      preferences: {
+        receive: true,
+        channels: {
+          bell: { enabled: true },
+          banner: { enabled: true, duration_s: 6, max_simultaneous: 3, repeats: 0, repeat_interval_s: 60 },
+          sound: { enabled: true },
+          browser: { enabled: false },
+          bots: {},
+        },
+        types,
+        reminders: { status: { enabled: false, after_minutes: 15 } },
+        simplified: {
+          new_dialogue_sound: true,
+          new_dialogue_popup: true,
+          new_message_sound: true,
+          new_message_popup: false,
+        },
+      },
+    },
+    catalogue: {
+      groups: [
+        { id: "creation", titles: { en: "Creation and messages" } },
+        { id: "sla", titles: { en: "SLA" } },
+      ],
+      types: [
+        type("ticket_created", "creation", "Ticket created"),
+        type("chat_created", "creation", "Chat created"),
+        type("sla_expired", "sla", "SLA breached", true),
+      ],
+      channels: [
+        channel("bell", "bell", "Bell"),
+        channel("banner", "banner", "Banner"),
+        channel("sound", "sound", "Sound"),
+        channel("browser", "browser", "Browser"),
+        channel("telegram", "bot", "Telegram", false),
+      ],
+      melodies: ["chime", "ding", "alert", "bells"],
+    },
+  };
+}
+
+/** A shell whose server keeps the policy: a mandatory type's row cannot change. */
+class Shell implements Backend {
+  now = center();
+  online = true;
+  sent: Preferences[] = [];
+  status = async () => {
+    throw "unused";
+  };
+  page = async () => [];
+  markRead = async () => {};
+  markAllRead = async () => {};
+  open = async () => {};
+  retryNow = async () => {};
+  signIn = async () => {};
+  signOut = async () => {};
+  general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
+  setStartAtLogin = async () => this.general();
+  shownView = async () => {};
+  startView = async () => null;
+  onNavigate = async () => () => {};
+  onEvent = async () => () => {};
+  onStatus = async () => () => {};
+  sendTest = async () => {};
+  previewMelody = async () => {};
+  center = async () => structuredClone(this.now);
+  editPreferences = async (next: Preferences) => {
+    this.sent.push(next);
+    for (const id of this.now.document.policy.mandatory_types) {
+      if (JSON.stringify(next.types[id]) !== JSON.stringify(this.now.document.preferences.types[id])) {
+        throw {
+          kind: "refused",
+          fields: [
+            {
+              path: `preferences.types.${id}.channels`,
+              reason: "mandatory_type",
+              message: "your administrator made this notification type mandatory",
+            },
+          ],
+        };
+      }
+    }
+    this.now = { ...this.now, pending: !this.online, document: { ...this.now.document, preferences: next } };
+    return structuredClone(this.now);
+  };
+}
+
+async function mount(shell = new Shell()) {
+  const view = new CenterView(document, shell);
+  document.body.replaceChildren(view.sync, view.panels.channels, view.panels.types, view.panels.reminders);
+  await view.load();
+  return { shell, view };
+}
+
+function box(name: string): HTMLInputElement {
+  const found = document.querySelector<HTMLInputElement>(`input[name="${name}"]`);
+  if (found === null) throw new Error(`no ${name}`);
+  return found;
+}
+
+function select(name: string): HTMLSelectElement {
+  const found = document.querySelector<HTMLSelectElement>(`select[name="${name}"]`);
+  if (found === null) throw new Error(`no ${name}`);
+  return found;
+}
+
+async function settle() {
+  for (let i = 0; i < 5; i++) await new Promise((r) => setTimeout(r, 0));
+}
+
+function toggle(input: HTMLInputElement) {
+  input.checked = !input.checked;
+  input.dispatchEvent(new Event("change"));
+}
+
+afterEach(() => setLocale("en"));
+
+describe("the notification types", () => {
+  it("lists the types by group and sends one change, keeping the rest", async () => {
+    const { shell } = await mount();
+    const rows = [...document.querySelectorAll("tr.center__type")].map((r) => r.getAttribute("data-type"));
+    expect(rows).toEqual(["ticket_created", "chat_created", "sla_expired"]);
+    toggle(box("type-chat_created-banner"));
+    await settle();
+    expect(shell.sent).toHaveLength(1);
+    expect(shell.sent[0]?.types["chat_created"]?.channels).toEqual(["bell"]);
+    expect(shell.sent[0]?.types["ticket_created"]?.channels).toEqual(["bell", "banner"]);
+    expect(box("type-chat_created-banner").checked).toBe(false);
+  });
+
+  it("picks a melody per type, and for a whole group", async () => {
+    const { shell } = await mount();
+    const m = select("melody-ticket_created");
+    m.value = "bells";
+    m.dispatchEvent(new Event("change"));
+    await settle();
+    expect(shell.now.document.preferences.types["ticket_created"]?.melody).toBe("bells");
+    const bulk = select("bulk-melody-creation");
+    bulk.value = "alert";
+    bulk.dispatchEvent(new Event("change"));
+    await settle();
+    const types = shell.now.document.preferences.types;
+    expect([types["ticket_created"]?.melody, types["chat_created"]?.melody]).toEqual(["alert", "alert"]);
+  });
+
+  it("shows SLA rows view-only while extended settings are off, editable when on", async () => {
+    const shell = new Shell();
+    await mount(shell);
+    expect(box("type-sla_expired-banner").disabled).toBe(true);
+    expect(document.querySelector("tr[data-type=sla_expired] .center__lock")?.textContent).toContain("View only");
+    expect(document.querySelector(".center__panel")?.textContent).not.toBeNull();
+    shell.now.document.policy.extended_settings = true;
+    const { view } = await mount(shell);
+    await view.onSettingsChanged();
+    expect(box("type-sla_expired-banner").disabled).toBe(false);
+  });
+
+  it("locks a mandatory type as soon as the admin's change arrives, and says what changed", async () => {
+    const shell = new Shell();
+    shell.now.document.policy.extended_settings = true;
+    const { view } = await mount(shell);
+    expect(box("type-sla_expired-banner").disabled).toBe(false);
+    shell.now = structuredClone(shell.now);
+    shell.now.document.policy.mandatory_types = ["sla_expired"];
+    await view.onSettingsChanged();
+    expect(box("type-sla_expired-banner").disabled).toBe(true);
+    expect(box("type-sla_expired-bell").disabled).toBe(true);
+    expect(document.querySelector("[data-testid=center-sync]")?.textContent).toContain("SLA breached is now mandatory");
+  });
+
+  it("puts a refused control back with the reason next to it", async () => {
+    const shell = new Shell();
+    shell.now.document.policy.extended_settings = true;
+    await mount(shell);
+    // The window had not heard of the new rule yet; the server has.
+    shell.now.document.policy.mandatory_types = ["sla_expired"];
+    toggle(box("type-sla_expired-banner"));
+    await settle();
+    expect(box("type-sla_expired-banner").checked).toBe(true);
+    expect(document.querySelector("tr[data-type=sla_expired] .center__refused")?.textContent).toBe(
+      "Your administrator made this notification mandatory.",
+    );
+  });
+
+  it("marks changes made offline as waiting to sync", async () => {
+    const shell = new Shell();
+    shell.online = false;
+    await mount(shell);
+    toggle(box("type-ticket_created-banner"));
+    await settle();
+    expect(document.querySelector("[data-testid=center-sync]")?.textContent).toContain("will sync");
+  });
+
+  it("searches by name", async () => {
+    await mount();
+    const search = document.querySelector<HTMLInputElement>("input[name=type-search]");
+    if (search === null) throw new Error("no search");
+    search.value = "chat";
+    search.dispatchEvent(new Event("input"));
+    const rows = [...document.querySelectorAll("tr.center__type")].map((r) => r.getAttribute("data-type"));
+    expect(rows).toEqual(["chat_created"]);
+  });
+
+  it("turning a channel on for an off type turns the type on with the bell", () => {
+    expect(withChannel([], "sound", true)).toEqual(["bell", "sound"]);
+    expect(withChannel(["bell", "sound"], "bell", false)).toEqual([]);
+    expect(withChannel(["bell", "banner"], "banner", false)).toEqual(["bell"]);
+  });
+
+  it("describes nothing when nothing changed", () => {
+    expect(changes(center(), center())).toEqual([]);
+  });
+});
+
+describe("the channels", () => {
+  it("keeps the bell on and locked, and edits the banner's knobs", async () => {
+    const { shell } = await mount();
+    expect(box("channel-bell").checked).toBe(true);
+    expect(box("channel-bell").disabled).toBe(true);
+    const duration = box("banner-duration");
+    duration.value = "99";
+    duration.dispatchEvent(new Event("change"));
+    await settle();
+    expect(shell.now.document.preferences.channels.banner.duration_s).toBe(60);
+    expect(document.querySelector("input[name=channel-telegram]")).toBeNull();
+  });
+
+  it("shows the simplified toggles while the instance has the Center off", async () => {
+    const shell = new Shell();
+    shell.now.document.policy.notification_center = false;
+    const settings = new Settings(document, shell, null, () => {});
+    document.body.replaceChildren(settings.element);
+    await settings.load();
+    const tabs = [...document.querySelectorAll<HTMLButtonElement>(".settings__tab")]
+      .filter((b) => !b.hidden)
+      .map((b) => b.textContent);
+    expect(tabs).toEqual(["General", "Notifications", "Reminders"]);
+    toggle(box("simple-new_message_popup"));
+    await settle();
+    expect(shell.now.document.preferences.simplified.new_message_popup).toBe(true);
+    expect(document.querySelector("tr.center__type")).toBeNull();
+  });
+});
