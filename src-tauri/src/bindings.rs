@@ -6,7 +6,7 @@
 #[cfg(test)]
 mod tests {
     use crate::Status;
-    use crate::commands::{Center, EditFailure, General, PageQuery};
+    use crate::commands::{Center, EditFailure, General, PageQuery, SoundOutput};
     use belfry_core::event::CoreEvent;
     use belfry_proto::inbox::Notification;
     use std::collections::BTreeMap;
@@ -49,6 +49,7 @@ mod tests {
         General::export_all(&cfg).expect("General exports");
         Center::export_all(&cfg).expect("Center exports");
         EditFailure::export_all(&cfg).expect("EditFailure exports");
+        SoundOutput::export_all(&cfg).expect("SoundOutput exports");
         Notification::export_all(&cfg).expect("Notification exports");
         read_dir(dir)
     }

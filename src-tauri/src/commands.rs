@@ -284,3 +284,67 @@ pub async fn shown_view(app: AppHandle, view: String) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Sound output on this device (not synced: each computer has its own).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct SoundOutput {
+    /// 0.0–1.0.
+    pub volume: f32,
+    /// The chosen device; the system default when `None`.
+    pub device: Option<String>,
+    /// The devices the system lists now.
+    pub devices: Vec<String>,
+}
+
+async fn sound_output_now(shell: &Shell) -> SoundOutput {
+    let cfg = shell.config();
+    // Listing asks the sound server and can take a moment.
+    let devices = tauri::async_runtime::spawn_blocking(belfry_os::player::list_output_devices)
+        .await
+        .unwrap_or_default();
+    SoundOutput {
+        volume: cfg.sound.volume,
+        device: cfg.sound.output_device,
+        devices,
+    }
+}
+
+/// This device's sound output.
+#[tauri::command]
+pub async fn sound_output(shell: State<'_, Shell>) -> Result<SoundOutput, String> {
+    Ok(sound_output_now(&shell).await)
+}
+
+/// Sets this device's volume and output device, saved and applied at once.
+#[tauri::command]
+pub async fn set_sound_output(
+    shell: State<'_, Shell>,
+    volume: f32,
+    device: Option<String>,
+) -> Result<SoundOutput, String> {
+    let volume = if volume.is_finite() {
+        volume.clamp(0.0, 1.0)
+    } else {
+        return Err("the volume must be a number from 0 to 1".into());
+    };
+    let device = device.filter(|d| !d.is_empty());
+    shell.save_config(|c| {
+        c.sound.volume = volume;
+        c.sound.output_device.clone_from(&device);
+    });
+    if let Ok(session) = shell.session().await {
+        session.set_sound_output(volume, device);
+    }
+    Ok(sound_output_now(&shell).await)
+}
+
+/// Opens the instance's web app, where bot channels are linked.
+#[tauri::command]
+pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), String> {
+    shell
+        .session()
+        .await?
+        .open_web_profile()
+        .map_err(|e| format!("{e:#}"))
+}

@@ -226,6 +226,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::send_test,
             commands::preview_melody,
             commands::shown_view,
+            commands::sound_output,
+            commands::set_sound_output,
+            commands::open_web_profile,
         ])
         .on_window_event(|window, event| {
             let focused = match event {

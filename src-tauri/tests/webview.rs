@@ -151,6 +151,11 @@ async fn texts(c: &Client, css: &str) -> Vec<String> {
     serde_json::from_value(v).unwrap()
 }
 
+/// Waits until an element matching `css` is on the page.
+async fn present(c: &Client, css: &str) {
+    until(css, async || texts(c, css).await.len(), |n| *n > 0).await;
+}
+
 /// Clicks the first element matching `css` as the user would; the list may
 /// re-render under the pointer (a live event), so a stale element is found
 /// again.
@@ -309,6 +314,13 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
 
     // Settings: start at login writes the desktop's login item and removes it.
     click(&c, "[data-testid=open-settings]").await;
+    // Loaded: the version line is filled in from the shell.
+    until(
+        "Settings loaded",
+        async || texts(&c, ".settings__version").await,
+        |t| t.first().is_some_and(|v| !v.is_empty()),
+    )
+    .await;
     let entry = driver.home.path().join(".config/autostart/belfry.desktop");
     assert!(!entry.exists());
     click(&c, "input[name=start-at-login]").await;
@@ -605,6 +617,8 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
 
     // Channels: sound on.
     click(&c, ".settings__tab[data-tab=channels]").await;
+    present(&c, "input[name=channel-sound]").await;
+    present(&c, "input[name=volume]").await;
     click(&c, "input[name=channel-sound]").await;
     until(
         "sound on at the server",
@@ -618,6 +632,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
 
     // Types: no banner for new chats; SLA breaches ring with bells.
     click(&c, ".settings__tab[data-tab=types]").await;
+    present(&c, "input[name=type-chat_created-banner]").await;
     click(&c, "input[name=type-chat_created-banner]").await;
     until(
         "chat_created without banner at the server",

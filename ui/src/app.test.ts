@@ -82,6 +82,9 @@ class Shell implements Backend {
   previewMelody = async () => {};
 
   shownView = async () => {};
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
+  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
+  openWebProfile = async () => {};
   startView = async () => this.firstView;
   navigateTo: (view: string) => void = () => {};
   onNavigate = async (f: (view: string) => void) => {

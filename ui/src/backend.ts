@@ -6,6 +6,7 @@
 import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
 import type { Preferences } from "./bindings/Preferences";
+import type { SoundOutput } from "./bindings/SoundOutput";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 export interface Backend {
@@ -31,6 +32,12 @@ export interface Backend {
   sendTest(channel: string): Promise<void>;
   /** Plays a melody now. */
   previewMelody(melody: string): Promise<void>;
+  /** This device's volume and output device, with the devices listed now. */
+  soundOutput(): Promise<SoundOutput>;
+  /** Saves and applies this device's volume (0–1) and output device (null: the system's). */
+  setSoundOutput(volume: number, device: string | null): Promise<SoundOutput>;
+  /** Opens the instance's web app in the browser (bot channels are linked there). */
+  openWebProfile(): Promise<void>;
   /** Tells the shell which view is in front ("inbox", "settings", "sign-in"). */
   shownView(view: string): Promise<void>;
   /** The view a new window starts on ("settings" from the tray), once. */
@@ -60,6 +67,9 @@ export async function tauriBackend(): Promise<Backend> {
     setStartAtLogin: (on) => invoke<General>("set_start_at_login", { on }),
     startView: () => invoke<string | null>("start_view"),
     shownView: (view) => invoke("shown_view", { view }),
+    soundOutput: () => invoke<SoundOutput>("sound_output"),
+    setSoundOutput: (volume, device) => invoke<SoundOutput>("set_sound_output", { volume, device }),
+    openWebProfile: () => invoke("open_web_profile"),
     center: () => invoke<Center>("center"),
     editPreferences: (preferences) => invoke<Center>("edit_preferences", { preferences }),
     sendTest: (channel) => invoke("send_test", { channel }),

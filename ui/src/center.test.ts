@@ -111,6 +111,9 @@ class Shell implements Backend {
   general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
   setStartAtLogin = async () => this.general();
   shownView = async () => {};
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
+  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
+  openWebProfile = async () => {};
   startView = async () => null;
   onNavigate = async () => () => {};
   onEvent = async () => () => {};
@@ -277,6 +280,29 @@ describe("the channels", () => {
     await settle();
     expect(shell.now.document.preferences.channels.banner.duration_s).toBe(60);
     expect(document.querySelector("input[name=channel-telegram]")).toBeNull();
+  });
+
+  it("sets this computer's volume and output device, apart from the synced settings", async () => {
+    const shell = new Shell();
+    const calls: [number, string | null][] = [];
+    shell.setSoundOutput = async (volume: number, device: string | null) => {
+      calls.push([volume, device]);
+      return { volume, device, devices: ["Speakers"] };
+    };
+    await mount(shell);
+    const volume = box("volume");
+    expect(volume.value).toBe("80");
+    volume.value = "35";
+    volume.dispatchEvent(new Event("change"));
+    const device = select("output-device");
+    device.value = "Speakers";
+    device.dispatchEvent(new Event("change"));
+    await settle();
+    expect(calls).toEqual([
+      [0.35, null],
+      [0.35, "Speakers"],
+    ]);
+    expect(shell.sent).toEqual([]);
   });
 
   it("shows the simplified toggles while the instance has the Center off", async () => {

@@ -15,6 +15,7 @@ import type { ChannelInfo } from "./bindings/ChannelInfo";
 import type { FieldError } from "./bindings/FieldError";
 import type { Preferences } from "./bindings/Preferences";
 import type { Reason } from "./bindings/Reason";
+import type { SoundOutput } from "./bindings/SoundOutput";
 import type { TypeInfo } from "./bindings/TypeInfo";
 import { el } from "./dom";
 import { type Key, locale, t } from "./i18n";
@@ -115,6 +116,7 @@ export class CenterView {
   /** The sync line: saving, will sync, changed elsewhere. */
   readonly sync: HTMLElement;
   private center: Center | null = null;
+  private output: SoundOutput | null = null;
   private refused = new Map<string, string>();
   private editing = 0;
   private search = "";
@@ -150,6 +152,50 @@ export class CenterView {
       this.error = String(e);
     }
     this.render();
+    // Listing the audio devices can take a moment: the rest shows first.
+    this.output = await this.backend.soundOutput().catch(() => null);
+    this.render();
+  }
+
+  /** This device's volume and output device (not synced). */
+  private outputControls(): HTMLElement[] {
+    const o = this.output;
+    if (o === null) return [];
+    const doc = this.doc;
+    const volumeRow = el(doc, "label", "center__label");
+    const volume = el(doc, "input", "center__volume");
+    volume.type = "range";
+    volume.name = "volume";
+    volume.min = "0";
+    volume.max = "100";
+    volume.value = String(Math.round(o.volume * 100));
+    volumeRow.append(el(doc, "span", "", t("center.volume")), volume);
+    const deviceRow = el(doc, "label", "center__label");
+    const device = el(doc, "select", "center__device");
+    device.name = "output-device";
+    const system = el(doc, "option", "", t("center.systemDevice"));
+    system.value = "";
+    device.append(system);
+    const names = o.device !== null && !o.devices.includes(o.device) ? [...o.devices, o.device] : o.devices;
+    for (const d of names) {
+      const opt = el(doc, "option", "", d);
+      opt.value = d;
+      device.append(opt);
+    }
+    device.value = o.device ?? "";
+    deviceRow.append(el(doc, "span", "", t("center.device")), device);
+    const save = () => {
+      this.backend
+        .setSoundOutput(Number(volume.value) / 100, device.value === "" ? null : device.value)
+        .then((next) => (this.output = next))
+        .catch((e: unknown) => {
+          this.error = String(e);
+          this.renderSync();
+        });
+    };
+    volume.addEventListener("change", save);
+    device.addEventListener("change", save);
+    return [volumeRow, deviceRow];
   }
 
   /** The core says the effective settings changed: show them, and say so
@@ -310,6 +356,20 @@ export class CenterView {
     return b;
   }
 
+  /** Opens the instance's web app, where bot channels are linked. */
+  webProfileButton(): HTMLButtonElement {
+    const b = el(this.doc, "button", "center__test", t("center.openProfile"));
+    b.type = "button";
+    b.setAttribute("data-testid", "open-web-profile");
+    b.addEventListener("click", () => {
+      this.backend.openWebProfile().catch((e: unknown) => {
+        this.error = String(e);
+        this.renderSync();
+      });
+    });
+    return b;
+  }
+
   private renderReceive(c: Center): void {
     this.receive.replaceChildren(
       this.check("receive", t("general.receive"), c.document.preferences.receive, null, "preferences.receive", (on) =>
@@ -354,6 +414,7 @@ export class CenterView {
       this.check("channel-sound", t("center.on"), ch.sound.enabled, channelLock(c, "sound"), "preferences.channels.sound.enabled", (on) =>
         void this.edit((p) => (p.channels.sound.enabled = on)),
       ),
+      ...this.outputControls(),
       el(doc, "p", "settings__note", t("center.soundDevice")),
       this.testButton("sound"),
     );
@@ -380,6 +441,7 @@ export class CenterView {
         el(doc, "p", "settings__note", bot.linked ? t("center.linked") : t("center.notLinked")),
       );
       if (bot.linked) g.append(this.testButton(bot.id));
+      else g.append(this.webProfileButton());
       items.push(g);
     }
     this.panels.channels.replaceChildren(...items);

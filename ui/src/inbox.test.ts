@@ -59,6 +59,9 @@ class Fake implements Backend {
   general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
   setStartAtLogin = async (on: boolean) => ({ start_at_login: on, start_at_login_locked: false, version: "0.1.0" });
   shownView = async () => {};
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
+  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
+  openWebProfile = async () => {};
   startView = async () => null;
   center = async (): Promise<Center> => {
     throw "not signed in";

@@ -108,7 +108,7 @@ export class Settings {
     this.center = new CenterView(doc, backend);
     general.insertBefore(this.center.receive, startRow);
     const generalPanel = el(doc, "div", "settings__panel");
-    generalPanel.append(general, accountGroup, more, this.version, this.error);
+    generalPanel.append(general, accountGroup, more, this.center.webProfileButton(), this.version, this.error);
     const tabList = el(doc, "div", "settings__tabs");
     tabList.setAttribute("role", "tablist");
     const panels: [Tab, HTMLElement][] = [

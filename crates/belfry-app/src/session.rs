@@ -316,6 +316,20 @@ impl Session {
             .map_err(anyhow::Error::from)
     }
 
+    /// Applies a new volume and output device to the melodies now.
+    pub fn set_sound_output(&self, volume: f32, device: Option<String>) {
+        if let Some(player) = &self.melodies {
+            player.set_volume(volume);
+            player.set_device(device);
+        }
+    }
+
+    /// Opens the instance's web app (its own origin) in the browser, where
+    /// the operator links bot channels under Profile → Notifications.
+    pub fn open_web_profile(&self) -> anyhow::Result<()> {
+        browser::open(&self.base).with_context(|| format!("while opening {}", self.base))
+    }
+
     /// Whether this is the demo's session (its sign-in is not kept).
     pub fn is_demo(&self) -> bool {
         self.demo
