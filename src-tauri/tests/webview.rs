@@ -151,6 +151,22 @@ async fn texts(c: &Client, css: &str) -> Vec<String> {
     serde_json::from_value(v).unwrap()
 }
 
+/// Clicks `css` from inside the page. The Settings panels re-render after
+/// every edit and WebKitWebDriver sometimes reports their controls not
+/// interactable mid-layout; the page's own click runs the same handlers.
+async fn press(c: &Client, css: &str) {
+    present(c, css).await;
+    let done = c
+        .execute(
+            "const e = document.querySelector(arguments[0]); if (!e) return false; \
+             e.scrollIntoView({block: 'center'}); e.click(); return true;",
+            vec![css.into()],
+        )
+        .await
+        .unwrap();
+    assert_eq!(done, serde_json::json!(true), "no {css}");
+}
+
 /// Waits until an element matching `css` is on the page.
 async fn present(c: &Client, css: &str) {
     until(css, async || texts(c, css).await.len(), |n| *n > 0).await;
@@ -271,7 +287,12 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     .await;
 
     // A read made elsewhere (on the server) clears it in the window.
-    let unread_rows = texts(&c, ".item--unread .item__title").await;
+    let unread_rows = until(
+        "the window shows the read",
+        async || texts(&c, ".item--unread .item__title").await,
+        |t| t.len() == 3,
+    )
+    .await;
     let other = admin
         .emit("ticket_created", "Read on the web", "x", "/tickets/1")
         .await;
@@ -619,7 +640,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     click(&c, ".settings__tab[data-tab=channels]").await;
     present(&c, "input[name=channel-sound]").await;
     present(&c, "input[name=volume]").await;
-    click(&c, "input[name=channel-sound]").await;
+    press(&c, "input[name=channel-sound]").await;
     until(
         "sound on at the server",
         async || {
@@ -633,7 +654,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     // Types: no banner for new chats; SLA breaches ring with bells.
     click(&c, ".settings__tab[data-tab=types]").await;
     present(&c, "input[name=type-chat_created-banner]").await;
-    click(&c, "input[name=type-chat_created-banner]").await;
+    press(&c, "input[name=type-chat_created-banner]").await;
     until(
         "chat_created without banner at the server",
         async || server_type(&operator, "chat_created").await.channels,
@@ -641,7 +662,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     )
     .await;
     if !checkbox(&c, "type-sla_expired-sound").await.0 {
-        click(&c, "input[name=type-sla_expired-sound]").await;
+        press(&c, "input[name=type-sla_expired-sound]").await;
     }
     choose(&c, "melody-sla_expired", "bells").await;
     let sla = until(
@@ -690,12 +711,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     let note = texts(&c, "[data-testid=center-sync]").await;
     assert!(note[0].contains("mandatory"), "{note:?}");
     let before = server_type(&operator, "sla_expired").await;
-    let _ = c
-        .find(Locator::Css("input[name=type-sla_expired-banner]"))
-        .await
-        .unwrap()
-        .click()
-        .await;
+    press(&c, "input[name=type-sla_expired-banner]").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(checkbox(&c, "type-sla_expired-banner").await.0);
     assert_eq!(server_type(&operator, "sla_expired").await, before);
@@ -726,7 +742,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
         |s| s.starts_with("Reconnecting in") || s.starts_with("Offline"),
     )
     .await;
-    click(&c, "input[name=type-ticket_created-banner]").await;
+    press(&c, "input[name=type-ticket_created-banner]").await;
     until(
         "marked as waiting",
         async || texts(&c, "[data-testid=center-sync]").await,
