@@ -5,8 +5,8 @@
 
 #[cfg(test)]
 mod tests {
-    use crate::Status;
     use crate::commands::{Center, EditFailure, General, PageQuery, SoundOutput};
+    use crate::{Pause, Status};
     use belfry_core::event::CoreEvent;
     use belfry_proto::inbox::Notification;
     use std::collections::BTreeMap;
@@ -45,6 +45,7 @@ mod tests {
             .with_large_int("number");
         CoreEvent::export_all(&cfg).expect("CoreEvent exports");
         Status::export_all(&cfg).expect("Status exports");
+        Pause::export_all(&cfg).expect("Pause exports");
         PageQuery::export_all(&cfg).expect("PageQuery exports");
         General::export_all(&cfg).expect("General exports");
         Center::export_all(&cfg).expect("Center exports");

@@ -123,6 +123,12 @@ pub async fn sign_out(app: AppHandle) -> Result<(), String> {
     crate::sign_out(&app).await.map_err(|e| format!("{e:#}"))
 }
 
+/// Pauses toasts and melodies or resumes them, as the tray menu does.
+#[tauri::command]
+pub async fn pause(app: AppHandle, choice: crate::Pause) -> Result<(), String> {
+    crate::pause(&app, choice).await
+}
+
 /// The Settings window's General tab, as far as it is the device's.
 #[derive(Debug, Clone, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]

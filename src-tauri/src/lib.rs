@@ -15,6 +15,7 @@ use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent, Quiet};
 use belfry_core::managed::Managed;
 use belfry_core::store::Unread;
+use belfry_proto::api::OperatorStatus;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
@@ -44,6 +45,8 @@ pub struct Status {
     pub account: Option<String>,
     /// Not signed in: what the sign-in form starts with.
     pub sign_in: Option<SignInForm>,
+    /// The operator's availability, once the instance said it.
+    pub availability: Option<OperatorStatus>,
 }
 
 /// What the sign-in form starts with.
@@ -58,6 +61,47 @@ pub struct SignInForm {
     pub address_locked: bool,
     /// Why signing in is needed, or why the last try failed.
     pub reason: Option<String>,
+}
+
+/// A pause of toasts and melodies, as the tray menu and the General tab
+/// offer it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum Pause {
+    /// For 30 minutes.
+    HalfHour,
+    /// For an hour.
+    Hour,
+    /// Until 08:00 tomorrow.
+    Tomorrow,
+    /// Resume now.
+    Resume,
+}
+
+impl Pause {
+    /// When the pause ends, from `now`; `None` resumes.
+    fn until(self, now: chrono::DateTime<chrono::Local>) -> Option<chrono::DateTime<chrono::Utc>> {
+        let utc = now.with_timezone(&chrono::Utc);
+        match self {
+            Self::HalfHour => Some(utc + chrono::Duration::minutes(30)),
+            Self::Hour => Some(utc + chrono::Duration::hours(1)),
+            Self::Tomorrow => Some(tray::tomorrow_morning(now)),
+            Self::Resume => None,
+        }
+    }
+}
+
+/// Pauses or resumes toasts and melodies, and keeps the choice across
+/// restarts; the core's `Quiet` event tells the tray and the window.
+async fn pause<R: Runtime>(app: &AppHandle<R>, choice: Pause) -> Result<(), String> {
+    let shell = app.state::<Shell>();
+    let session = shell.session().await?;
+    let until = choice.until(chrono::Local::now());
+    session.engine.pause_until(until);
+    shell.save_config(|c| c.paused_until = until);
+    tracing::info!(?choice, "pause");
+    Ok(())
 }
 
 /// The window's focus and which view it shows.
@@ -229,6 +273,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::sound_output,
             commands::set_sound_output,
             commands::open_web_profile,
+            commands::pause,
         ])
         .on_window_event(|window, event| {
             let focused = match event {
@@ -370,6 +415,7 @@ async fn run_session<R: Runtime>(
             unread,
             problem: None,
             sign_in: None,
+            availability: session.engine.status(),
         };
     });
     tray::show(app, &status);
@@ -428,6 +474,7 @@ async fn run_session<R: Runtime>(
                 CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
                 CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
                 CoreEvent::Quiet { quiet } => Some(shell.update(|s| s.quiet = quiet.clone())),
+                CoreEvent::Status(a) => Some(shell.update(|s| s.availability = Some(*a))),
                 CoreEvent::Problem { message } => {
                     Some(shell.update(|s| s.problem = Some(message.clone())))
                 }

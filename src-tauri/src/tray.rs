@@ -6,14 +6,15 @@
 //! The icon is one of five glyphs ([`TrayState`]), rendered from
 //! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
-use crate::{Shell, Status, open_inbox};
+use crate::{Pause, Shell, Status, open_inbox};
 use belfry_app::session::Session;
 use belfry_core::event::{ConnState, Quiet};
 use belfry_core::store::Filter;
+use belfry_proto::api::{Availability, OperatorStatus};
 use chrono::{DateTime, Duration, Local, Utc};
 use std::sync::{Mutex, PoisonError};
 use tauri::image::Image;
-use tauri::menu::{IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
+use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, TrayIconEvent};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -473,6 +474,9 @@ fn menu<R: Runtime>(
         ],
     )?;
     items.push(Box::new(pause));
+    if let Some(current) = status.availability.filter(|_| !signed_out) {
+        items.push(Box::new(availability_menu(app, current)?));
+    }
     if matches!(
         status.connection,
         Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
@@ -504,8 +508,54 @@ fn menu<R: Runtime>(
     Menu::with_items(app, &refs)
 }
 
+/// The operator's availability in words.
+pub fn availability_text(a: Availability) -> &'static str {
+    match a {
+        Availability::Ready => "Ready",
+        Availability::NotReady => "Not ready",
+        Availability::Away => "Away",
+    }
+}
+
+/// The menu id of each availability the operator can pick.
+const AVAILABILITY: [(&str, Availability); 3] = [
+    ("status:ready", Availability::Ready),
+    ("status:not_ready", Availability::NotReady),
+    ("status:away", Availability::Away),
+];
+
+/// "Status: Not ready since 10:12", opening the three to choose from, the
+/// current one checked.
+fn availability_menu<R: Runtime>(
+    app: &AppHandle<R>,
+    current: OperatorStatus,
+) -> tauri::Result<Submenu<R>> {
+    let mut label = format!("Status: {}", availability_text(current.status));
+    if let Some(since) = current.since {
+        label.push_str(&format!(
+            " since {}",
+            since.with_timezone(&Local).format("%H:%M")
+        ));
+    }
+    let choices = AVAILABILITY
+        .iter()
+        .map(|(id, a)| {
+            CheckMenuItem::with_id(
+                app,
+                *id,
+                availability_text(*a),
+                true,
+                *a == current.status,
+                None::<&str>,
+            )
+        })
+        .collect::<tauri::Result<Vec<_>>>()?;
+    let refs: Vec<&dyn IsMenuItem<R>> = choices.iter().map(|c| c as &dyn IsMenuItem<R>).collect();
+    Submenu::with_items(app, label, true, &refs)
+}
+
 /// When "until tomorrow" ends: 08:00 local time tomorrow.
-fn tomorrow_morning(now: DateTime<Local>) -> DateTime<Utc> {
+pub(crate) fn tomorrow_morning(now: DateTime<Local>) -> DateTime<Utc> {
     let day = now.date_naive() + Duration::days(1);
     day.and_hms_opt(8, 0, 0)
         .and_then(|t| t.and_local_timezone(Local).earliest())
@@ -518,10 +568,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         "open" => return open_inbox(app),
         "settings" => return crate::open_settings(app),
         "quit" => return app.exit(0),
-        "pause:30" => Some(Some(Utc::now() + Duration::minutes(30))),
-        "pause:60" => Some(Some(Utc::now() + Duration::hours(1))),
-        "pause:tomorrow" => Some(Some(tomorrow_morning(Local::now()))),
-        "resume" => Some(None),
+        "pause:30" => Some(Pause::HalfHour),
+        "pause:60" => Some(Pause::Hour),
+        "pause:tomorrow" => Some(Pause::Tomorrow),
+        "resume" => Some(Pause::Resume),
         _ => None,
     };
     let app = app.clone();
@@ -531,9 +581,19 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         let Ok(session) = shell.session().await else {
             return;
         };
-        if let Some(until) = pause {
-            session.engine.pause_until(until);
-            shell.save_config(|c| c.paused_until = until);
+        if let Some(choice) = pause {
+            if let Err(e) = crate::pause(&app, choice).await {
+                tracing::warn!(error = %e, "pausing from the tray");
+            }
+        } else if let Some((_, a)) = AVAILABILITY.iter().find(|(x, _)| *x == id) {
+            if let Err(e) = session.engine.set_status(*a).await {
+                tracing::warn!(error = %e, "changing the status from the tray");
+                let status = shell.update(|s| {
+                    s.problem = Some(format!("Your status could not be changed: {e}"));
+                });
+                // Rebuilt, the menu puts the check back where it holds.
+                show(&app, &status);
+            }
         } else if id == "retry" {
             session.engine.retry_now();
         } else if let Some(item) = id.strip_prefix("item:")

@@ -684,3 +684,87 @@ async fn start_at_login_writes_and_removes_the_autostart_entry() {
     let config = std::fs::read_to_string(home.path().join("config/belfry/config.toml")).unwrap();
     assert!(config.contains("autostart = false"), "{config}");
 }
+
+/// The operator's availability as the instance has it.
+async fn server_status(api: &belfry_tests::Api) -> String {
+    let s: serde_json::Value = api.get("/api/v1/status").await;
+    s["status"].as_str().unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn a_long_not_ready_brings_the_status_reminder_and_set_ready_ends_it() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    dunstctl(&["close-all"]);
+    dunstctl(&["history-clear"]);
+    // The operator asked to be reminded after 15 minutes of "not ready"…
+    let mut doc: serde_json::Value = operator.get("/api/v1/settings").await;
+    doc["preferences"]["reminders"]["status"] =
+        serde_json::json!({ "enabled": true, "after_minutes": 15 });
+    let _: serde_json::Value = operator
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            &serde_json::json!({
+                "base_version": doc["version"],
+                "preferences": doc["preferences"],
+            }),
+        )
+        .await;
+    // …and the operator panel says they have been for 20.
+    let since = chrono::Utc::now() - chrono::Duration::minutes(20);
+    let _: serde_json::Value = admin
+        .send(
+            Method::PUT,
+            &format!("/api/v1/admin/operators/{}/status", OPERATOR.0),
+            &serde_json::json!({ "status": "not_ready", "since": since }),
+        )
+        .await;
+
+    let app = App::start(
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", OPERATOR.1)],
+    );
+    eventually("the reminder toast", Duration::from_secs(20), || {
+        dunstctl(&["count", "displayed"]) == "1"
+    })
+    .await;
+    assert!(app.logged("status reminder"), "{}", app.dump());
+    // Its one button sets the status on the instance, and the toast goes.
+    let rig_home = PathBuf::from(std::env::var_os("HOME").unwrap());
+    std::fs::write(rig_home.join("dmenu-choice"), "Set ready").unwrap();
+    dunstctl(&["context"]);
+    for _ in 0..200 {
+        if server_status(&operator).await == "ready" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(server_status(&operator).await, "ready", "{}", app.dump());
+    eventually("the reminder closed", Duration::from_secs(10), || {
+        dunstctl(&["count", "displayed"]) == "0"
+    })
+    .await;
+    let history = dunst_history();
+    assert!(
+        history.contains("Still not ready?") && history.contains("for 20 minutes"),
+        "{history}"
+    );
+
+    // Not ready again, from the web: a fresh stretch, so no reminder now.
+    let _: serde_json::Value = operator
+        .send(
+            Method::PUT,
+            "/api/v1/status",
+            &serde_json::json!({ "status": "not_ready" }),
+        )
+        .await;
+    eventually("the app saw it", Duration::from_secs(10), || {
+        app.logged("NotReady")
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(dunstctl(&["count", "displayed"]), "0", "{}", app.dump());
+    app.stop().await;
+}

@@ -12,6 +12,7 @@ const NOW = new Date("2026-11-23T15:00:00Z");
 const signedOut = (address: string | null, locked = false, reason: string | null = null): Status => ({
   connection: null,
   quiet: null,
+  availability: null,
   unread: { total: 0, events: 0, system: 0 },
   problem: null,
   account: null,
@@ -21,6 +22,7 @@ const signedOut = (address: string | null, locked = false, reason: string | null
 const signedIn: Status = {
   connection: { state: "connected" },
   quiet: null,
+  availability: null,
   unread: { total: 1, events: 1, system: 0 },
   problem: null,
   account: "olga@https://help.example.com/",

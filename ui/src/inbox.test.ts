@@ -30,6 +30,7 @@ function n(seq: number, title: string, extra: Partial<Notification> = {}): Notif
 const connected: Status = {
   connection: { state: "connected" },
   quiet: null,
+  availability: null,
   unread: { total: 2, events: 2, system: 0 },
   problem: null,
   account: "olga@https://help.example.com/",

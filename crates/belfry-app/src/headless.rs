@@ -88,6 +88,9 @@ fn log_event(ev: &CoreEvent) {
         CoreEvent::Quiet { quiet: None } => tracing::info!("toasts and sounds are back"),
         CoreEvent::Refused { fields } => tracing::warn!(?fields, "settings refused"),
         CoreEvent::Unread(u) => tracing::debug!(unread = u.total, "unread"),
+        CoreEvent::Status(s) => {
+            tracing::info!(status = ?s.status, since = ?s.since, "availability")
+        }
         other => tracing::debug!(?other, "event"),
     }
 }

@@ -11,6 +11,7 @@ pub mod links;
 pub mod managed;
 pub mod net;
 pub mod patch;
+pub mod reminder;
 pub mod router;
 pub mod secret;
 pub mod sinks;

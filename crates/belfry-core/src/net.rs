@@ -312,6 +312,18 @@ impl Api {
             .await
     }
 
+    /// Changes the operator's availability.
+    pub async fn put_status(
+        &self,
+        status: belfry_proto::api::Availability,
+    ) -> Result<belfry_proto::api::OperatorStatus, ApiError> {
+        let body = belfry_proto::api::OperatorStatus {
+            status,
+            since: None,
+        };
+        self.call(Method::PUT, "/api/v1/status", Some(&body)).await
+    }
+
     /// The signed-in account (checks that the token still works).
     pub async fn me(&self) -> Result<belfry_proto::api::Operator, ApiError> {
         self.call(Method::GET, "/api/v1/me", None::<&()>).await

@@ -36,6 +36,8 @@ use std::time::{Duration, Instant};
 pub const MIN_SOUND_GAP: Duration = Duration::from_millis(1500);
 /// The same melody does not play again within this time.
 pub const SAME_MELODY_GAP: Duration = Duration::from_secs(4);
+/// The type id the status reminder's melody is kept under.
+pub const STATUS_REMINDER: &str = "status_reminder";
 /// The melody of the "while you were away" summary.
 pub const SUMMARY_MELODY: &str = "chime";
 
@@ -50,6 +52,8 @@ pub enum ToastKey {
     Notification(String),
     /// The burst / away summary.
     Summary,
+    /// The status reminder (one at a time, replaced as the minutes grow).
+    StatusReminder,
 }
 
 impl ToastKey {
@@ -93,6 +97,12 @@ pub enum ToastBody {
     Away {
         /// How many.
         count: u32,
+    },
+    /// The operator has been "not ready" for `minutes`: a prompt to change
+    /// status, with a Set ready button where the platform has buttons.
+    StatusReminder {
+        /// How long so far.
+        minutes: u32,
     },
 }
 
@@ -139,6 +149,13 @@ pub enum Input {
     Closed(ToastKey),
     /// Time passed.
     Tick,
+    /// The status reminder is due: "not ready" for `minutes`.
+    Reminder {
+        /// How long so far.
+        minutes: u32,
+    },
+    /// The operator is no longer "not ready": the reminder goes away.
+    ReminderOver,
 }
 
 /// The local state the decision needs besides the settings.
@@ -310,6 +327,8 @@ impl Router {
             // Repeats wait while the OS is quiet; they come due again after.
             Input::Tick if local.os_quiet => {}
             Input::Tick => self.due_repeats(now, doc, &mut out),
+            Input::Reminder { minutes } => self.reminder(minutes, now, doc, local, &mut out),
+            Input::ReminderOver => out.push(Action::Close(ToastKey::StatusReminder)),
         }
         out
     }
@@ -430,6 +449,47 @@ impl Router {
         self.last_sound = Some(now);
         self.last_by_melody.insert(melody.clone(), now);
         out.push(Action::Play(sound));
+    }
+
+    /// The status reminder: a toast that stays until the operator acts
+    /// (it is not a delivery channel, so the banner switch and the limit on
+    /// toasts at once do not apply), and its melody where sound is on. A
+    /// pause, the OS's do-not-disturb and the master switch hold it back;
+    /// the inbox being in front does not, as the inbox does not show it.
+    fn reminder(
+        &mut self,
+        minutes: u32,
+        now: Instant,
+        doc: &SettingsDocument,
+        local: Local,
+        out: &mut Vec<Action>,
+    ) {
+        let prefs = &doc.preferences;
+        if local.paused || local.os_quiet || !prefs.receive {
+            return;
+        }
+        out.push(Action::Toast(Toast {
+            key: ToastKey::StatusReminder,
+            body: ToastBody::StatusReminder { minutes },
+            urgency: Urgency::Normal,
+            timeout: Duration::ZERO,
+            repeat: 0,
+        }));
+        if prefs.channels.sound.enabled {
+            let melody = prefs.types.get(STATUS_REMINDER).map_or_else(
+                || {
+                    catalogue::type_def(STATUS_REMINDER)
+                        .map_or(SUMMARY_MELODY, |d| d.default_melody)
+                        .to_owned()
+                },
+                |row| row.melody.clone(),
+            );
+            let sound = Sound {
+                melody,
+                type_id: Some(STATUS_REMINDER.to_owned()),
+            };
+            self.play(sound, now, out);
+        }
     }
 
     fn replay_done(&mut self, now: Instant, doc: &SettingsDocument, out: &mut Vec<Action>) {
@@ -1021,5 +1081,64 @@ mod tests {
             Local::default(),
         );
         assert_eq!(toasts(&a).len(), 1);
+    }
+
+    #[test]
+    fn the_status_reminder_stays_up_rings_and_goes_when_the_status_changes() {
+        let t0 = Instant::now();
+        let mut d = doc();
+        d.preferences.channels.banner.enabled = false;
+        let mut r = Router::new();
+        let focused = Local {
+            inbox_focused: true,
+            ..Local::default()
+        };
+        let a = r.handle(Input::Reminder { minutes: 20 }, t0, &d, focused);
+        let shown = toasts(&a);
+        assert_eq!(
+            shown.len(),
+            1,
+            "not a delivery channel: banner off, inbox in front"
+        );
+        assert_eq!(shown[0].key, ToastKey::StatusReminder);
+        assert_eq!(shown[0].body, ToastBody::StatusReminder { minutes: 20 });
+        assert_eq!(shown[0].timeout, Duration::ZERO, "stays until acted on");
+        assert_eq!(plays(&a), 0, "sound is off");
+        assert_eq!(r.on_screen(), 0, "it takes no banner slot");
+
+        d.preferences.channels.sound.enabled = true;
+        let later = t0 + Duration::from_secs(900);
+        let a = r.handle(Input::Reminder { minutes: 35 }, later, &d, Local::default());
+        let played: Vec<_> = a
+            .iter()
+            .filter_map(|x| match x {
+                Action::Play(s) => Some(s.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(played.len(), 1);
+        assert_eq!(played[0].type_id.as_deref(), Some(STATUS_REMINDER));
+
+        let a = r.handle(Input::ReminderOver, later, &d, Local::default());
+        assert_eq!(a, vec![Action::Close(ToastKey::StatusReminder)]);
+
+        for quiet in [
+            Local {
+                paused: true,
+                ..Local::default()
+            },
+            Local {
+                os_quiet: true,
+                ..Local::default()
+            },
+        ] {
+            let a = r.handle(Input::Reminder { minutes: 50 }, later, &d, quiet);
+            assert!(a.is_empty(), "held back by {quiet:?}");
+        }
+        d.preferences.receive = false;
+        assert!(
+            r.handle(Input::Reminder { minutes: 50 }, later, &d, Local::default())
+                .is_empty()
+        );
     }
 }

@@ -45,6 +45,8 @@ pub enum ToastEvent {
     Open(ToastKey, Option<String>),
     /// Pressed Mark read.
     MarkRead(ToastKey, String),
+    /// Pressed Set ready on the status reminder.
+    SetReady(ToastKey),
     /// Dismissed it, or it expired.
     Closed(ToastKey),
 }

@@ -374,20 +374,34 @@ impl Store {
         load_status(&conn, operator_id)
     }
 
-    /// Sets the availability and tells the operator's streams.
-    pub fn set_status(&self, operator_id: i64, status: Availability) -> Result<OperatorStatus> {
+    /// Sets the availability and tells the operator's streams. The stretch
+    /// keeps its start when the status does not change; `since` (the
+    /// admin's, from another operator panel) backdates it, never into the
+    /// future.
+    pub fn set_status(
+        &self,
+        operator_id: i64,
+        status: Availability,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<OperatorStatus> {
         let conn = self.lock();
         let now = Utc::now();
+        let current = load_status(&conn, operator_id)?;
+        let since = match since {
+            Some(t) => t.min(now),
+            None if current.status == status => current.since.unwrap_or(now),
+            None => now,
+        };
         let n = conn.execute(
             "UPDATE operators SET status = ?2, status_since = ?3 WHERE id = ?1",
-            params![operator_id, status_str(status), ts(now)],
+            params![operator_id, status_str(status), ts(since)],
         )?;
         if n == 0 {
             return Err(StoreError::NotFound);
         }
         let status = OperatorStatus {
             status,
-            since: Some(now),
+            since: Some(since),
         };
         self.hub.publish(
             operator_id,

@@ -276,7 +276,7 @@ async fn run_session(
     else {
         return Ok(lost(false, "no welcome"));
     };
-    ctx.emit(CoreEvent::Status(status));
+    ctx.set_status(status);
     let heartbeat = Duration::from_secs(u64::from(heartbeat_s.max(1)));
     // REST work while the stream waits must not outlast what a heartbeat
     // would tolerate by much, or a stalled network hides behind it.
@@ -414,7 +414,7 @@ async fn process(
                 }
                 ctx.refresh_settings().await;
             }
-            ServerFrame::Status { status } => ctx.emit(CoreEvent::Status(status)),
+            ServerFrame::Status { status } => ctx.set_status(status),
             ServerFrame::Error { code, message } => {
                 tracing::warn!(%code, %message, "the server did not accept a frame")
             }

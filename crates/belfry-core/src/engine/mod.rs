@@ -4,6 +4,7 @@
 mod connection;
 mod delivery;
 mod outbox;
+mod reminder;
 
 use crate::backoff::Backoff;
 use crate::event::{ConnState, CoreEvent, Quiet};
@@ -13,6 +14,7 @@ use crate::patch::Patch;
 use crate::router::{Input, Local};
 use crate::sinks::{Sinks, ToastEvent};
 use crate::store::{Op, Retention, Store, StoreError};
+use belfry_proto::api::{Availability, OperatorStatus};
 use belfry_proto::settings::{self, FieldError, Policy, Preferences, SettingsDocument};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -84,6 +86,8 @@ pub(crate) struct Ctx {
     pub settings: watch::Sender<SettingsDocument>,
     pub router: mpsc::UnboundedSender<Input>,
     pub outbox_kick: Notify,
+    /// The operator's availability, as the stream last said.
+    pub status: watch::Sender<Option<OperatorStatus>>,
 }
 
 impl Ctx {
@@ -98,6 +102,12 @@ impl Ctx {
             self.state.send_replace(state.clone());
             self.emit(CoreEvent::State(state));
         }
+    }
+
+    /// The operator's availability changed (or was confirmed).
+    pub fn set_status(&self, status: OperatorStatus) {
+        self.status.send_replace(Some(status));
+        self.emit(CoreEvent::Status(status));
     }
 
     pub fn route(&self, input: Input) {
@@ -262,6 +272,7 @@ impl Engine {
             settings: settings_tx,
             router: router_tx,
             outbox_kick: Notify::new(),
+            status: watch::channel(None).0,
         });
         ctx.refresh_settings().await;
         let tasks = vec![
@@ -273,6 +284,7 @@ impl Engine {
                 shutdown_rx.clone(),
             )),
             tokio::spawn(outbox::run(Arc::clone(&ctx), shutdown_rx.clone())),
+            tokio::spawn(reminder::run(Arc::clone(&ctx), shutdown_rx.clone())),
             tokio::spawn(maintain(Arc::clone(&ctx), shutdown_rx)),
             tokio::spawn(connection::run(Arc::clone(&ctx), conn_rx)),
         ];
@@ -373,6 +385,23 @@ impl Engine {
         self.ctx.api.test_notification(channel).await.map(|_| ())
     }
 
+    /// The operator's availability, once the stream said it.
+    pub fn status(&self) -> Option<OperatorStatus> {
+        *self.ctx.status.borrow()
+    }
+
+    /// Changes the operator's availability on the instance (the tray's
+    /// status menu, a reminder's Set ready). The stream's `status` frame
+    /// confirms it to every device; this one shows it at once.
+    pub async fn set_status(
+        &self,
+        status: Availability,
+    ) -> Result<OperatorStatus, crate::net::ApiError> {
+        let now = self.ctx.api.put_status(status).await?;
+        self.ctx.set_status(now);
+        Ok(now)
+    }
+
     /// Reconnects now instead of waiting for the backoff (the network came
     /// back, or the user pressed Retry).
     pub fn retry_now(&self) {
@@ -434,6 +463,12 @@ impl Engine {
             ToastEvent::Open(_, None) => Ok(None),
             ToastEvent::MarkRead(_, id) => {
                 self.mark_read(vec![id]).await?;
+                Ok(None)
+            }
+            ToastEvent::SetReady(_) => {
+                if let Err(e) = self.set_status(Availability::Ready).await {
+                    self.ctx.problem("changing your status", &e);
+                }
                 Ok(None)
             }
             ToastEvent::Closed(key) => {

@@ -215,7 +215,11 @@ pub async fn set_operator_status(
     ApiJson(req): ApiJson<OperatorStatus>,
 ) -> Result<Json<OperatorStatus>, ApiError> {
     let id = operator_id(&state, login).await?;
-    Ok(Json(state.db(move |s| s.set_status(id, req.status)).await?))
+    Ok(Json(
+        state
+            .db(move |s| s.set_status(id, req.status, req.since))
+            .await?,
+    ))
 }
 
 /// Makes an event happen for an operator: it is stored in their inbox and

@@ -40,7 +40,11 @@ pub async fn put_status(
     ApiJson(req): ApiJson<OperatorStatus>,
 ) -> Result<Json<OperatorStatus>, ApiError> {
     let id = session.operator.id;
-    Ok(Json(state.db(move |s| s.set_status(id, req.status)).await?))
+    Ok(Json(
+        state
+            .db(move |s| s.set_status(id, req.status, None))
+            .await?,
+    ))
 }
 
 /// Sends a test notification for a channel. It arrives like any other, with

@@ -10,7 +10,9 @@
 //! them: so one connection sends every `Notify`, `CloseNotification` and
 //! hears every signal.
 
-use super::{ACTION_OPEN, ACTION_READ, AppIdentity, DEFAULT_ACTION, escape_markup, text};
+use super::{
+    ACTION_OPEN, ACTION_READ, ACTION_READY, AppIdentity, DEFAULT_ACTION, escape_markup, text,
+};
 use belfry_core::router::{Toast, ToastBody, ToastKey, Urgency};
 use belfry_core::sinks::{OnToastEvent, SinkError, ToastEvent};
 use futures_util::StreamExt;
@@ -112,8 +114,12 @@ impl Freedesktop {
             _ => None,
         };
         // Actions come in key/label pairs; "default" is a click on the toast.
+        let reminder = toast.key == ToastKey::StatusReminder;
         let mut actions: Vec<&str> = vec![DEFAULT_ACTION, "Open"];
-        if self.caps.actions {
+        if reminder {
+            // The reminder has nothing to open: its one action sets the status.
+            actions = vec![ACTION_READY, "Set ready"];
+        } else if self.caps.actions {
             actions.extend([ACTION_OPEN, "Open"]);
             if item.is_some() {
                 actions.extend([ACTION_READ, "Mark read"]);
@@ -213,6 +219,10 @@ async fn listen(mut stream: zbus::MessageStream, shown: Arc<Mutex<Shown>>, on_ev
                     .cloned();
                 let Some((key, item)) = entry else { continue };
                 match (action.as_str(), item) {
+                    (ACTION_READY, _) if key == ToastKey::StatusReminder => {
+                        ToastEvent::SetReady(key)
+                    }
+                    (_, _) if key == ToastKey::StatusReminder => continue,
                     (DEFAULT_ACTION | ACTION_OPEN, item) => ToastEvent::Open(key, item),
                     (ACTION_READ, Some(item)) => ToastEvent::MarkRead(key, item),
                     _ => continue,

@@ -63,6 +63,13 @@ pub fn text(toast: &Toast) -> (String, String) {
             "Belfry".to_owned(),
             format!("{count} new while you were away"),
         ),
+        ToastBody::StatusReminder { minutes } => (
+            "Still not ready?".to_owned(),
+            format!(
+                "You have been \"not ready\" for new chats for {minutes} {}.",
+                if *minutes == 1 { "minute" } else { "minutes" }
+            ),
+        ),
     }
 }
 
@@ -72,6 +79,8 @@ pub const DEFAULT_ACTION: &str = "default";
 pub const ACTION_OPEN: &str = "open";
 /// The Mark read button.
 pub const ACTION_READ: &str = "read";
+/// The status reminder's Set ready button.
+pub const ACTION_READY: &str = "ready";
 
 /// Who the toasts come from.
 #[derive(Debug, Clone)]

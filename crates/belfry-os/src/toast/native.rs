@@ -44,9 +44,12 @@ impl Native {
             .summary(&title)
             .body(&body)
             .icon(&self.app.icon)
-            .timeout(Timeout::Milliseconds(
-                u32::try_from(toast.timeout.as_millis()).unwrap_or(u32::MAX),
-            ));
+            .timeout(if toast.timeout.is_zero() {
+                // The status reminder stays until the operator acts.
+                Timeout::Never
+            } else {
+                Timeout::Milliseconds(u32::try_from(toast.timeout.as_millis()).unwrap_or(u32::MAX))
+            });
         n.show()
             .map(drop)
             .map_err(|e| SinkError(format!("notification service: {e}")))
