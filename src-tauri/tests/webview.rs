@@ -751,6 +751,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     .await;
     let t = stopped.resume().await;
     let operator = t.operator().await;
+    let admin = t.admin().await;
     until(
         "the edit reached the server",
         async || server_type(&operator, "ticket_created").await.channels,
@@ -763,12 +764,91 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
         |t| t.first().is_some_and(|s| !s.contains("will sync")),
     )
     .await;
+    scroll_to_top(&c).await;
+    screenshot(&c, "settings.png").await;
+
+    // The other tabs, for the docs.
+    for (tab, name) in [
+        ("channels", "settings-channels.png"),
+        ("reminders", "settings-reminders.png"),
+        ("general", "settings-general.png"),
+    ] {
+        click(&c, &format!(".settings__tab[data-tab={tab}]")).await;
+        scroll_to_top(&c).await;
+        screenshot(&c, name).await;
+    }
+
+    // Pause from General: the core holds toasts back and the tab says until
+    // when (both from the core's own state); Resume ends it.
+    press(&c, "[data-pause=half_hour]").await;
+    until(
+        "paused",
+        async || texts(&c, ".settings__pause-state").await,
+        |t| t.first().is_some_and(|s| s.starts_with("Paused until")),
+    )
+    .await;
+    let held = admin
+        .emit("chat_reassign", "Held while paused 7f3", "x", "/chats/2")
+        .await;
+    until(
+        "the desktop has it",
+        async || {
+            let d: serde_json::Value = admin
+                .get(&format!(
+                    "/api/v1/admin/operators/{}/notifications/{}",
+                    OPERATOR.0, held.id
+                ))
+                .await;
+            d["delivered_at"].is_string()
+        },
+        |got| *got,
+    )
+    .await;
+    press(&c, "[data-pause=resume]").await;
+    until(
+        "resumed",
+        async || texts(&c, ".settings__pause-state").await,
+        |t| {
+            t.first()
+                .is_some_and(|s| s.starts_with("Toasts and melodies are on"))
+        },
+    )
+    .await;
+    assert!(
+        !dunst_history().contains("Held while paused 7f3"),
+        "no toast while paused"
+    );
+
+    // The instance turns the Notification Center off: the simplified
+    // toggles replace the type table in the open window.
+    policy.notification_center = false;
+    set_policy(&admin, &policy).await;
+    until(
+        "the simplified tab",
+        async || texts(&c, ".settings__tab[data-tab=channels]").await,
+        |t| t.first().is_some_and(|s| s == "Notifications"),
+    )
+    .await;
+    let hidden = c
+        .execute(
+            "return document.querySelector('.settings__tab[data-tab=types]').hidden",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(hidden, serde_json::json!(true), "no type table");
+    click(&c, ".settings__tab[data-tab=channels]").await;
+    present(&c, "input[name=simple-new_dialogue_popup]").await;
+    scroll_to_top(&c).await;
+    screenshot(&c, "settings-simplified.png").await;
+    c.close().await.unwrap();
+}
+
+async fn scroll_to_top(c: &Client) {
     c.execute(
         "document.querySelector('.app__settings-view').scrollTop = 0",
         vec![],
     )
     .await
     .unwrap();
-    screenshot(&c, "settings.png").await;
-    c.close().await.unwrap();
 }

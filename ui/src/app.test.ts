@@ -4,6 +4,7 @@ import { App } from "./app";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
+import type { Pause } from "./bindings/Pause";
 import { setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
@@ -87,6 +88,11 @@ class Shell implements Backend {
   soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
   setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
   openWebProfile = async () => {};
+  pause = async (choice: Pause) => {
+    this.calls.push(`pause ${choice}`);
+    const until = "2026-11-23T15:30:00Z";
+    this.set({ ...this.current, quiet: choice === "resume" ? null : { reason: "paused", until } });
+  };
   startView = async () => this.firstView;
   navigateTo: (view: string) => void = () => {};
   onNavigate = async (f: (view: string) => void) => {
@@ -125,6 +131,18 @@ async function settle() {
 function type(input: HTMLInputElement, value: string) {
   input.value = value;
   input.dispatchEvent(new Event("input"));
+}
+
+/** A Storage over `map`, as the window's localStorage. */
+function memoryStorage(map: Map<string, string>): Storage {
+  return {
+    getItem: (k: string) => map.get(k) ?? null,
+    setItem: (k: string, v: string) => void map.set(k, v),
+    removeItem: (k: string) => void map.delete(k),
+    clear: () => map.clear(),
+    key: () => null,
+    length: 0,
+  } as Storage;
 }
 
 afterEach(() => setLocale("en"));
@@ -231,14 +249,7 @@ describe("the window", () => {
 
   it("switches language from Settings, remembered for the next window", async () => {
     const storage = new Map<string, string>();
-    const fakeStorage = {
-      getItem: (k: string) => storage.get(k) ?? null,
-      setItem: (k: string, v: string) => void storage.set(k, v),
-      removeItem: (k: string) => void storage.delete(k),
-      clear: () => storage.clear(),
-      key: () => null,
-      length: 0,
-    } as Storage;
+    const fakeStorage = memoryStorage(storage);
     const shell = new Shell(signedIn);
     const root = await mount(shell, fakeStorage);
     shell.navigateTo("settings");
@@ -248,5 +259,52 @@ describe("the window", () => {
     select.dispatchEvent(new Event("change"));
     expect($(root, ".settings__title").textContent).toBe("Налаштування");
     expect([...storage.values()]).toContain("uk");
+  });
+
+  it("pauses from General, says until when, and resumes", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const state = $(root, ".settings__pause-state");
+    const resume = $<HTMLButtonElement>(root, "[data-pause=resume]");
+    expect(state.textContent).toContain("Toasts and melodies are on");
+    expect(resume.hidden).toBe(true);
+    $<HTMLButtonElement>(root, "[data-pause=half_hour]").click();
+    await settle();
+    expect(shell.calls).toEqual(["pause half_hour"]);
+    expect(state.textContent).toMatch(/^Paused until (3:30 PM|15:30)/);
+    expect(resume.hidden).toBe(false);
+    resume.click();
+    await settle();
+    expect(shell.calls).toEqual(["pause half_hour", "pause resume"]);
+    expect(resume.hidden).toBe(true);
+    // The desktop's do-not-disturb is not the app's pause: nothing to resume here.
+    shell.set({ ...signedIn, quiet: { reason: "do_not_disturb", source: "dunst is paused" } });
+    await settle();
+    expect(state.textContent).toContain("dunst is paused");
+    expect(resume.hidden).toBe(true);
+  });
+
+  it("switches the theme from Settings, remembered, and follows the desktop by default", async () => {
+    const storage = new Map<string, string>();
+    const fakeStorage = memoryStorage(storage);
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell, fakeStorage);
+    await settle();
+    const select = $<HTMLSelectElement>(root, "select[name=theme]");
+    expect(select.value).toBe("system");
+    expect(document.documentElement.dataset.theme).toBe("light");
+    select.value = "dark";
+    select.dispatchEvent(new Event("change"));
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect(storage.get("belfry.theme")).toBe("dark");
+    // The next window starts dark.
+    const again = await mount(new Shell(signedIn), fakeStorage);
+    expect(document.documentElement.dataset.theme).toBe("dark");
+    expect($<HTMLSelectElement>(again, "select[name=theme]").value).toBe("dark");
+    select.value = "system";
+    select.dispatchEvent(new Event("change"));
   });
 });

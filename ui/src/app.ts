@@ -10,6 +10,7 @@ import { el } from "./dom";
 import { onLocaleChange, t } from "./i18n";
 import { Inbox, type InboxOptions } from "./inbox";
 import { Settings } from "./settings";
+import { startTheme } from "./theme";
 import { SignIn } from "./signin";
 import type { Status } from "./types";
 
@@ -64,6 +65,7 @@ export class App {
     this.settingsHost = el(doc, "section", "app__settings-view");
     this.settingsHost.hidden = true;
     const storage = options.storage !== undefined ? options.storage : (doc.defaultView?.localStorage ?? null);
+    startTheme(doc, storage);
     this.settings = new Settings(doc, backend, storage, () => this.navigate("main"));
     this.settingsHost.append(this.settings.element);
     root.replaceChildren(this.signInHost, this.inboxHost, this.settingsHost, this.account);
@@ -79,7 +81,7 @@ export class App {
     await this.backend.onNavigate((v) => this.navigate(v === "settings" ? "settings" : "main"));
     // A change from the web profile or the admin shows in an open Settings view.
     await this.backend.onEvent((ev) => {
-      if (ev.event === "settings" && this.view === "settings") void this.settings.center.onSettingsChanged();
+      if (ev.event === "settings" && this.view === "settings") void this.settings.onSettingsChanged();
     });
     const first = await this.backend.status();
     // The inbox loads its first page itself when already signed in.
@@ -110,7 +112,7 @@ export class App {
       this.shown = shown;
       this.backend.shownView(shown).catch(() => {});
     }
-    this.settings.setAccount(s.account);
+    this.settings.setStatus(s);
     this.settingsHost.hidden = this.view !== "settings";
     if (this.view === "settings") {
       this.signInHost.hidden = true;

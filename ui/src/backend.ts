@@ -5,6 +5,7 @@
  */
 import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
+import type { Pause } from "./bindings/Pause";
 import type { Preferences } from "./bindings/Preferences";
 import type { SoundOutput } from "./bindings/SoundOutput";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
@@ -42,6 +43,8 @@ export interface Backend {
   shownView(view: string): Promise<void>;
   /** The view a new window starts on ("settings" from the tray), once. */
   startView(): Promise<string | null>;
+  /** Pauses toasts and melodies, or resumes them, as the tray does. */
+  pause(choice: Pause): Promise<void>;
   /** Calls `f` when the tray asks the open window for a view. */
   onNavigate(f: (view: string) => void): Promise<() => void>;
   /** Calls `f` for every core event until the returned function is called. */
@@ -74,6 +77,7 @@ export async function tauriBackend(): Promise<Backend> {
     editPreferences: (preferences) => invoke<Center>("edit_preferences", { preferences }),
     sendTest: (channel) => invoke("send_test", { channel }),
     previewMelody: (melody) => invoke("preview_melody", { melody }),
+    pause: (choice) => invoke("pause", { choice }),
     onNavigate: (f) => listen<string>("navigate", (e) => f(e.payload)),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),

@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
@@ -114,6 +115,7 @@ class Shell implements Backend {
   soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
   setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
   openWebProfile = async () => {};
+  pause = async (_choice: Pause) => {};
   startView = async () => null;
   onNavigate = async () => () => {};
   onEvent = async () => () => {};
@@ -319,5 +321,21 @@ describe("the channels", () => {
     await settle();
     expect(shell.now.document.preferences.simplified.new_message_popup).toBe(true);
     expect(document.querySelector("tr.center__type")).toBeNull();
+  });
+
+  it("swaps the type table for the simplified tab when the instance turns the Center off live", async () => {
+    const shell = new Shell();
+    const settings = new Settings(document, shell, null, () => {});
+    document.body.replaceChildren(settings.element);
+    await settings.load();
+    settings.show("types");
+    const visible = () =>
+      [...document.querySelectorAll<HTMLButtonElement>(".settings__tab")].filter((b) => !b.hidden).map((b) => b.textContent);
+    expect(visible()).toEqual(["General", "Channels", "Notification types", "Reminders"]);
+    shell.now.document.policy.notification_center = false;
+    await settings.onSettingsChanged();
+    expect(visible()).toEqual(["General", "Notifications", "Reminders"]);
+    // The hidden tab was in front: General takes its place.
+    expect(document.querySelector(".settings__tab[aria-selected=true]")?.textContent).toBe("General");
   });
 });

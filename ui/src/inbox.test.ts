@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 /** The inbox against a fake backend: what the operator sees and what the
  * buttons ask of the core. */
+import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
@@ -63,6 +64,7 @@ class Fake implements Backend {
   soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
   setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
   openWebProfile = async () => {};
+  pause = async (_choice: Pause) => {};
   startView = async () => null;
   center = async (): Promise<Center> => {
     throw "not signed in";

@@ -1,14 +1,17 @@
 /**
- * The Settings view, in tabs: General (receive notifications, start at
- * login, language, the account with Sign out, the version), then the
+ * The Settings view, in tabs: General (receive notifications, pause, start
+ * at login, language, theme, the account with Sign out, the version), then the
  * Notification Center's Channels, Notification types and Reminders (or the
  * simplified Notifications tab while the instance has the Center off).
  */
 import type { Backend } from "./backend";
 import type { General } from "./bindings/General";
+import type { Pause } from "./bindings/Pause";
+import type { Status } from "./types";
 import { CenterView } from "./center";
 import { el } from "./dom";
-import { type Key, LOCALES, chooseLocale, locale, t } from "./i18n";
+import { type Key, LOCALES, chooseLocale, formatTime, locale, t } from "./i18n";
+import { THEMES, type ThemeChoice, chooseTheme, theme } from "./theme";
 
 type Tab = "general" | "channels" | "types" | "reminders";
 
@@ -21,6 +24,10 @@ export class Settings {
   private readonly account: HTMLElement;
   private readonly version: HTMLElement;
   private readonly language: HTMLSelectElement;
+  private readonly themeSelect: HTMLSelectElement;
+  private readonly pauseState: HTMLElement;
+  private readonly resume: HTMLButtonElement;
+  private status: Status | null = null;
   private general: General | null = null;
   private accountName: string | null = null;
   /** The Notification Center's panels. */
@@ -75,12 +82,63 @@ export class Settings {
       if (l !== undefined) chooseLocale(l, this.storage);
     });
     langRow.append(langText, this.language);
+
+    const themeRow = el(doc, "label", "settings__row settings__row--select");
+    const themeText = el(doc, "span", "settings__text");
+    this.themeSelect = el(doc, "select", "settings__theme");
+    this.themeSelect.name = "theme";
+    const themeNames: Record<ThemeChoice, Key> = {
+      system: "settings.themeSystem",
+      light: "settings.themeLight",
+      dark: "settings.themeDark",
+    };
+    const themeOptions = THEMES.map((c) => {
+      const o = el(doc, "option", "");
+      o.value = c;
+      this.themeSelect.append(o);
+      return [c, o] as const;
+    });
+    this.themeSelect.addEventListener("change", () => {
+      const c = THEMES.find((x) => x === this.themeSelect.value);
+      if (c !== undefined) chooseTheme(doc, c, this.storage);
+    });
+    themeRow.append(themeText, this.themeSelect);
+
+    // Pause: the tray's choices, and Resume while paused.
+    const pauseRow = el(doc, "div", "settings__row settings__pause");
+    const pauseText = el(doc, "span", "settings__text");
+    const pauseButtons = (["half_hour", "hour", "tomorrow"] as const).map((choice) => {
+      const b = el(doc, "button", "settings__pause-choice");
+      b.type = "button";
+      b.setAttribute("data-pause", choice);
+      b.addEventListener("click", () => void this.pause(choice));
+      return [choice, b] as const;
+    });
+    this.resume = el(doc, "button", "settings__resume");
+    this.resume.type = "button";
+    this.resume.setAttribute("data-pause", "resume");
+    this.resume.addEventListener("click", () => void this.pause("resume"));
+    this.pauseState = el(doc, "p", "settings__pause-state");
+    this.pauseState.setAttribute("aria-live", "polite");
+    pauseRow.append(pauseText, ...pauseButtons.map(([, b]) => b), this.resume);
+    const pauseNames: Record<"half_hour" | "hour" | "tomorrow", Key> = {
+      half_hour: "settings.pause30",
+      hour: "settings.pause60",
+      tomorrow: "settings.pauseTomorrow",
+    };
+
     this.label(() => {
       startText.textContent = t("settings.startAtLogin");
       langText.textContent = t("settings.language");
       this.language.value = locale();
+      themeText.textContent = t("settings.theme");
+      for (const [c, o] of themeOptions) o.textContent = t(themeNames[c]);
+      this.themeSelect.value = theme();
+      pauseText.textContent = t("settings.pause");
+      for (const [c, b] of pauseButtons) b.textContent = t(pauseNames[c]);
+      this.resume.textContent = t("settings.resume");
     });
-    general.append(legend, startRow, this.startNote, langRow);
+    general.append(legend, pauseRow, this.pauseState, startRow, this.startNote, langRow, themeRow);
 
     const accountGroup = el(doc, "fieldset", "settings__group");
     const accountLegend = el(doc, "legend", "settings__legend");
@@ -168,9 +226,17 @@ export class Settings {
     this.render();
   }
 
-  /** The account line ("olga@https://…"), or null when signed out. */
-  setAccount(account: string | null): void {
-    this.accountName = account;
+  /** The document changed (elsewhere, or the server answered): the Center
+   * shows it, and the tabs follow a Center the instance turned on or off. */
+  async onSettingsChanged(): Promise<void> {
+    await this.center.onSettingsChanged();
+    this.render();
+  }
+
+  /** Follows the shell's status: the account line and whether it is quiet. */
+  setStatus(s: Status): void {
+    this.status = s;
+    this.accountName = s.account;
     this.render();
   }
 
@@ -190,6 +256,7 @@ export class Settings {
     }
     if (this.tabs.find((x) => x.id === this.tab)?.button.hidden === true) this.show("general");
     this.center.render();
+    this.renderPause();
     this.account.textContent =
       this.accountName === null ? "" : t("settings.signedInAs", { account: this.accountName });
     if (this.general !== null) {
@@ -197,6 +264,26 @@ export class Settings {
         ? t("settings.managed")
         : t("settings.startAtLoginNote");
       this.version.textContent = t("settings.version", { version: this.general.version });
+    }
+  }
+
+  /** "Paused until 14:30" with Resume, or why the OS keeps it quiet. */
+  private renderPause(): void {
+    const quiet = this.status?.quiet ?? null;
+    const paused = quiet?.reason === "paused";
+    this.resume.hidden = !paused;
+    if (quiet === null) this.pauseState.textContent = t("settings.notPaused");
+    else if (quiet.reason === "paused")
+      this.pauseState.textContent = t("settings.pausedUntil", { time: formatTime(new Date(quiet.until)) });
+    else this.pauseState.textContent = t("settings.quietOs", { source: quiet.source });
+  }
+
+  private async pause(choice: Pause): Promise<void> {
+    try {
+      await this.backend.pause(choice);
+      this.error.textContent = "";
+    } catch (e) {
+      this.error.textContent = String(e);
     }
   }
 
