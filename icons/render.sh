@@ -33,6 +33,11 @@ png 512 icon.png
 png 32 32x32.png
 png 128 128x128.png
 png 256 128x128@2x.png
+# The other sizes a Linux desktop's icon theme (hicolor) has a folder for,
+# so menus, docks and the notification daemon never scale a bitmap.
+for size in 16 24 48 64 256; do
+    png "$size" "${size}x${size}.png"
+done
 
 # The Windows icon: every size a shell may ask for, each drawn from the SVG.
 ico_parts=()
@@ -42,7 +47,13 @@ for size in 16 24 32 48 64 256; do
 done
 "$CONVERT" "${ico_parts[@]}" icon.ico
 
-echo "render.sh: wrote icon.png 32x32.png 128x128.png 128x128@2x.png icon.ico"
+# The macOS icon: the sizes an .icns holds, drawn from the SVG (Debian's
+# icnsutils).
+command -v png2icns >/dev/null || { echo "render.sh: png2icns missing (apt-get install icnsutils)" >&2; exit 1; }
+png 1024 "$tmp/1024.png"
+png2icns icon.icns 16x16.png 32x32.png 48x48.png 128x128.png 256x256.png icon.png "$tmp/1024.png" >/dev/null
+
+echo "render.sh: wrote icon.png {16,24,32,48,64,128,256}x*.png 128x128@2x.png icon.ico icon.icns"
 
 # The tray glyphs: one SVG per state, in three sets.
 #   light/     a white bell for dark panels, the set Windows and Linux use:

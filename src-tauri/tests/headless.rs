@@ -5,7 +5,7 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use belfry_tests::{OPERATOR, TestInstance, eventually};
+use belfry_tests::{OPERATOR, TestInstance, eventually, files_under};
 use reqwest::Method;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -283,21 +283,6 @@ fn keyring_entries(user: &str) -> String {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     )
-}
-
-fn files_under(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.filter_map(Result::ok) {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -9,6 +9,7 @@
 //! - `lint`: builds the front end (src-tauri embeds it), then rustfmt and
 //!   clippy, as CI runs them.
 //! - `openapi`: rewrites `docs/openapi.json` from the routes.
+//! - `bundle`: builds the Linux packages (.deb, .rpm) with the Tauri bundler.
 
 mod rig;
 mod setup;
@@ -17,10 +18,11 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "usage: cargo xtask <demo|test|lint|openapi|bindings|rig> [args]
+const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|openapi|bindings|rig> [args]
   demo [app args]         run the app against an embedded demo instance
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check and clippy -D warnings
+  bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
@@ -33,6 +35,13 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "lint" => lint(),
+        "bundle" => {
+            setup::system_packages()?;
+            setup::ui()?;
+            let dir = bundle(rest.iter().any(|a| a == "--debug"))?;
+            eprintln!("xtask: the packages are in {}", dir.display());
+            Ok(())
+        }
         "openapi" => openapi(),
         "bindings" => bindings(),
         "rig" => {
@@ -106,6 +115,10 @@ fn test(args: &[String]) -> Result<()> {
     let nextest = setup::nextest()?;
     let schemathesis = setup::schemathesis()?;
     let tauri_driver = setup::tauri_driver()?;
+    // The packages the packaging test installs: a debug build, quick, and
+    // first, since the bundler builds the binary with Tauri's
+    // custom-protocol feature and the build below puts the tests' own back.
+    let packages = bundle(true)?;
     // Build first, outside the rig, so compile output is not mixed into it.
     // This also builds the `belfry` binary the desktop tests run, in the same
     // invocation and so with the same features (a separate `cargo build`
@@ -126,8 +139,26 @@ fn test(args: &[String]) -> Result<()> {
         &[
             ("BELFRY_SCHEMATHESIS", schemathesis.as_os_str()),
             ("BELFRY_TAURI_DRIVER", tauri_driver.as_os_str()),
+            ("BELFRY_PACKAGES", packages.as_os_str()),
         ],
     )
+}
+
+/// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the
+/// UI's npm packages); returns the folder they are in. Needs `ui/dist`.
+fn bundle(debug: bool) -> Result<PathBuf> {
+    let mut cmd = Command::new(setup::tauri_cli());
+    cmd.current_dir(root().join("src-tauri"))
+        .args(["build", "--ci", "--bundles", "deb,rpm"]);
+    if debug {
+        cmd.arg("--debug");
+    }
+    run(&mut cmd)?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    Ok(target
+        .join(if debug { "debug" } else { "release" })
+        .join("bundle"))
 }
 
 fn lint() -> Result<()> {

@@ -36,6 +36,8 @@ pub const PACKAGES: &[&str] = &[
     "xdg-utils",
     "libglib2.0-bin",
     "gsettings-desktop-schemas",
+    // Reads the .rpm's metadata in the packaging test.
+    "rpm",
 ];
 
 fn missing_packages() -> Vec<&'static str> {
@@ -216,6 +218,15 @@ pub fn ui() -> Result<()> {
             .current_dir(&ui))?;
     }
     run(npm().args(["run", "build"]).current_dir(&ui))
+}
+
+/// The Tauri CLI (the bundler), from the UI's npm packages.
+pub fn tauri_cli() -> PathBuf {
+    root()
+        .join("ui")
+        .join("node_modules")
+        .join(".bin")
+        .join(if cfg!(windows) { "tauri.cmd" } else { "tauri" })
 }
 
 /// Runs the front end's own tests (vitest).

@@ -476,6 +476,8 @@ fn identity(cache_dir: &Path) -> AppIdentity {
         name: "Belfry".into(),
         // The theme icon of an installed app when the file cannot be written.
         icon: icon.map_or_else(|| "belfry".into(), |p| p.display().to_string()),
-        desktop_entry: "belfry".into(),
+        // The packaged desktop file is Belfry.desktop (Tauri names it after
+        // productName): the hint must match it for the desktop's per-app settings.
+        desktop_entry: "Belfry".into(),
     }
 }
