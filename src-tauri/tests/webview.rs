@@ -852,3 +852,60 @@ async fn scroll_to_top(c: &Client) {
     .await
     .unwrap();
 }
+
+#[tokio::test]
+async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_config() {
+    let t = TestInstance::start().await;
+    let url = t.url().to_owned();
+    let policy = tempfile::tempdir().unwrap();
+    let managed = policy.path().join("managed.toml");
+    std::fs::write(&managed, format!("[enforced]\ninstance = \"{url}\"\n")).unwrap();
+    let driver = Driver::start_with(&[("BELFRY_MANAGED_CONFIG", managed.to_str().unwrap())], &[]);
+    // The operator's own settings name another instance.
+    let config = driver.home.path().join("config/belfry/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        "instance = \"https://other.example.com/\"\nlogin = \"olga\"\n",
+    )
+    .unwrap();
+    let c = driver.app().await;
+    until(
+        "the sign-in form",
+        async || texts(&c, "form.signin .signin__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+    let address = async || {
+        c.execute(
+            "const a = document.querySelector('form.signin input[name=address]'); \
+             return [a.value, a.readOnly];",
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    assert_eq!(address().await, serde_json::json!([url, true]));
+    // Typing into it changes nothing.
+    c.find(Locator::Css("form.signin input[name=address]"))
+        .await
+        .unwrap()
+        .send_keys("https://evil.example.com")
+        .await
+        .unwrap();
+    assert_eq!(address().await, serde_json::json!([url, true]));
+    fill(&c, "password", OPERATOR.1).await;
+    click(&c, "form.signin .signin__submit").await;
+    until(
+        "connected to the organization's instance",
+        async || status_line(&c).await,
+        |s| s == "Connected",
+    )
+    .await;
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        saved.contains(url.trim_end_matches('/')) && !saved.contains("other.example.com"),
+        "{saved}"
+    );
+    c.close().await.unwrap();
+}

@@ -3,9 +3,15 @@
 //! not. Read-only for the app; the per-user config never overrides an
 //! enforced value.
 //!
-//! Linux reads a TOML file under `/etc` (see `docs/admin.md`); the Windows
-//! registry policy keys and macOS managed preferences come with the
-//! packaging work and feed the same [`Managed`] value.
+//! Where it comes from (see `docs/admin.md`): on Linux a TOML file under
+//! `/etc`; on Windows the policy keys Group Policy writes, over a
+//! `managed.toml` an installer placed beside the executable; on macOS the
+//! managed preferences a configuration profile installs, over a file in
+//! `/Library/Application Support/Belfry`. All feed the same [`Managed`]
+//! value.
+
+pub mod native;
+pub mod templates;
 
 use crate::config::{ConfigError, DeviceConfig, read_if_present};
 use serde::Deserialize;
@@ -29,6 +35,24 @@ pub struct Values {
     pub autostart: Option<bool>,
     /// UI language (`en`, `uk`).
     pub language: Option<String>,
+    /// Where the app looks for updates, instead of the built-in feed.
+    pub update_feed: Option<String>,
+    /// Updates on (`true`) or off (`false`: the app never checks).
+    pub updates: Option<bool>,
+}
+
+impl Values {
+    /// These values, with `under`'s filling what these leave unset.
+    fn or(self, under: Self) -> Self {
+        Self {
+            instance: self.instance.or(under.instance),
+            extra_ca: self.extra_ca.or(under.extra_ca),
+            autostart: self.autostart.or(under.autostart),
+            language: self.language.or(under.language),
+            update_feed: self.update_feed.or(under.update_feed),
+            updates: self.updates.or(under.updates),
+        }
+    }
 }
 
 /// The managed configuration: defaults and enforced values.
@@ -42,25 +66,72 @@ pub struct Managed {
 }
 
 impl Managed {
-    /// This machine's managed configuration: none when there is no file.
+    /// This machine's managed configuration: none when nothing is set.
+    /// `BELFRY_MANAGED_CONFIG`, when set, names the one file to read.
     ///
     /// # Errors
     ///
-    /// An unreadable or invalid file: the admin must hear about it rather
-    /// than have the app quietly ignore their policy.
+    /// An unreadable or invalid file or key: the admin must hear about it
+    /// rather than have the app quietly ignore their policy.
     pub fn load_platform() -> Result<Self, ConfigError> {
-        match Self::platform_path() {
-            Some(path) => Self::load(&path),
-            None => Ok(Self::default()),
+        if let Some(p) = std::env::var_os(PATH_ENV).filter(|p| !p.is_empty()) {
+            return Self::load(Path::new(&p));
+        }
+        if cfg!(target_os = "linux") {
+            return Self::load(Path::new(LINUX_PATH));
+        }
+        let provisioned = match Self::provisioned_path() {
+            Some(p) => Self::load(&p)?,
+            None => Self::default(),
+        };
+        #[cfg(windows)]
+        let native = native::read_registry()?;
+        #[cfg(target_os = "macos")]
+        let native = native::read_plist(Path::new(native::MACOS_MANAGED_PLIST))?;
+        #[cfg(not(any(windows, target_os = "macos")))]
+        let native = Self::default();
+        Ok(native.or(provisioned))
+    }
+
+    /// The file under the platform's managed values: on Windows the one the
+    /// installer copied beside `belfry.exe` from the `belfry-managed.toml`
+    /// an admin shipped next to it; on macOS a file in the admin-only
+    /// `/Library/Application Support/Belfry` (a signed app bundle cannot
+    /// carry it).
+    fn provisioned_path() -> Option<PathBuf> {
+        if cfg!(target_os = "macos") {
+            return Some(PathBuf::from(
+                "/Library/Application Support/Belfry/managed.toml",
+            ));
+        }
+        let exe = std::env::current_exe().ok()?;
+        Some(exe.parent()?.join("managed.toml"))
+    }
+
+    /// These settings, with `under`'s filling what these leave unset (the
+    /// platform's policy store over an installer's file).
+    pub fn or(self, under: Self) -> Self {
+        Self {
+            defaults: self.defaults.or(under.defaults),
+            enforced: self.enforced.or(under.enforced),
         }
     }
 
-    /// Where this platform's file is, if the platform uses a file.
-    pub fn platform_path() -> Option<PathBuf> {
-        if let Some(p) = std::env::var_os(PATH_ENV).filter(|p| !p.is_empty()) {
-            return Some(PathBuf::from(p));
-        }
-        cfg!(target_os = "linux").then(|| PathBuf::from(LINUX_PATH))
+    /// Whether the app may look for updates: off only when the
+    /// organization says so.
+    pub fn updates_enabled(&self) -> bool {
+        self.enforced
+            .updates
+            .or(self.defaults.updates)
+            .unwrap_or(true)
+    }
+
+    /// The organization's update feed, if it replaces the built-in one.
+    pub fn update_feed(&self) -> Option<&str> {
+        self.enforced
+            .update_feed
+            .as_deref()
+            .or(self.defaults.update_feed.as_deref())
     }
 
     /// Reads `path`; a missing file is no managed configuration.
@@ -161,6 +232,19 @@ mod tests {
         assert_eq!(out.language.as_deref(), Some("uk"));
         assert!(out.autostart);
         assert!(m.instance_locked());
+    }
+
+    #[test]
+    fn a_policy_store_wins_over_an_installers_file_key_by_key() {
+        let registry = managed("[enforced]\nupdates = false\n");
+        let file = managed(
+            "[enforced]\nupdates = true\ninstance = \"https://help.example.com\"\n[defaults]\nupdate_feed = \"https://u.example.com/feed\"\n",
+        );
+        let m = registry.or(file);
+        assert!(!m.updates_enabled());
+        assert!(m.instance_locked());
+        assert_eq!(m.update_feed(), Some("https://u.example.com/feed"));
+        assert!(Managed::default().updates_enabled(), "on unless turned off");
     }
 
     #[test]
