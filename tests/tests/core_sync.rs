@@ -560,3 +560,45 @@ async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
     .await;
     engine.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_operators_status_follows_the_stream_and_a_change_here_reaches_the_instance() {
+    use belfry_proto::api::{Availability, OperatorStatus};
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let api = t.operator().await;
+    let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    eventually("the welcome's status", Duration::from_secs(10), || {
+        desk.engine.status().is_some()
+    })
+    .await;
+    // Changed elsewhere (the operator panel): the desktop follows.
+    let _: OperatorStatus = admin
+        .send(
+            Method::PUT,
+            &format!("/api/v1/admin/operators/{}/status", OPERATOR.0),
+            &serde_json::json!({ "status": "away" }),
+        )
+        .await;
+    eventually("away here", Duration::from_secs(10), || {
+        desk.engine.status().map(|s| s.status) == Some(Availability::Away)
+    })
+    .await;
+    // Changed here (the tray's menu): the instance has it, and setting the
+    // same status again keeps when it began.
+    let first = desk
+        .engine
+        .set_status(Availability::NotReady)
+        .await
+        .unwrap();
+    let server: OperatorStatus = api.get("/api/v1/status").await;
+    assert_eq!(server, first);
+    assert_eq!(server.status, Availability::NotReady);
+    let again = desk
+        .engine
+        .set_status(Availability::NotReady)
+        .await
+        .unwrap();
+    assert_eq!(again.since, first.since, "the stretch keeps its start");
+}

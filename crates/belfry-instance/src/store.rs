@@ -392,6 +392,8 @@ impl Store {
             None if current.status == status => current.since.unwrap_or(now),
             None => now,
         };
+        // What the database keeps (milliseconds) is what everyone is told.
+        let since = parse_ts(&ts(since))?;
         let n = conn.execute(
             "UPDATE operators SET status = ?2, status_since = ?3 WHERE id = ?1",
             params![operator_id, status_str(status), ts(since)],
