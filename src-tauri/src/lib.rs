@@ -406,6 +406,10 @@ async fn run_session<R: Runtime>(
     let shell = app.state::<Shell>();
     *shell.config.lock().unwrap_or_else(PoisonError::into_inner) = cfg;
     let session = Arc::new(session);
+    // Listen before reading the state: the core has been connecting since
+    // it started, and what it said before this would otherwise be lost
+    // (the welcome's status was, until a test of the tray caught it).
+    let mut events = session.engine.events();
     let unread = session.engine.store().unread().unwrap_or_default();
     let status = shell.update(|s| {
         *s = Status {
@@ -421,7 +425,6 @@ async fn run_session<R: Runtime>(
     tray::show(app, &status);
     let _ = app.emit("status", &status);
     tray::show_recent(app, &session).await;
-    let mut events = session.engine.events();
     *shell.session.write().await = Some(Arc::clone(&session));
 
     let os_session = Arc::clone(&session);
