@@ -10,6 +10,7 @@
 //!   actionlint on the release workflow and clippy, as CI runs them.
 //! - `openapi`: rewrites `docs/openapi.json` from the routes.
 //! - `bundle`: builds the Linux packages (.deb, .rpm) with the Tauri bundler.
+//! - `bench`: runs the benchmarks and prints their table.
 
 mod rig;
 mod setup;
@@ -18,11 +19,12 @@ use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|openapi|bindings|rig> [args]
+const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|bench|openapi|bindings|rig> [args]
   demo [app args]         run the app against an embedded demo instance
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
+  bench [rows]            run the benchmarks (optimised build) and print the table
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
@@ -35,6 +37,18 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "lint" => lint(),
+        "bench" => run(cargo()
+            .args([
+                "run",
+                "--profile",
+                "bench",
+                "-p",
+                "belfry-tests",
+                "--bin",
+                "bench",
+                "--",
+            ])
+            .args(&rest)),
         "bundle" => {
             setup::system_packages()?;
             setup::ui()?;
@@ -124,6 +138,18 @@ fn test(args: &[String]) -> Result<()> {
     // invocation and so with the same features (a separate `cargo build`
     // would compile half the dependency tree again).
     run(cargo().args(["nextest", "run", "--workspace", "--no-run"]))?;
+    // A smoke run of the benchmarks: that they run and print their table
+    // (a small store, debug build; the figures are `cargo xtask bench`'s).
+    run(cargo().args([
+        "run",
+        "-q",
+        "-p",
+        "belfry-tests",
+        "--bin",
+        "bench",
+        "--",
+        "2000",
+    ]))?;
     let mut inner = vec![
         nextest.to_string_lossy().into_owned(),
         "nextest".into(),
