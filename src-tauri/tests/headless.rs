@@ -670,12 +670,6 @@ async fn start_at_login_writes_and_removes_the_autostart_entry() {
     assert!(config.contains("autostart = false"), "{config}");
 }
 
-/// The operator's availability as the instance has it.
-async fn server_status(api: &belfry_tests::Api) -> String {
-    let s: serde_json::Value = api.get("/api/v1/status").await;
-    s["status"].as_str().unwrap_or_default().to_owned()
-}
-
 #[tokio::test]
 async fn a_long_not_ready_brings_the_status_reminder_and_set_ready_ends_it() {
     let t = TestInstance::start().await;
@@ -720,13 +714,7 @@ async fn a_long_not_ready_brings_the_status_reminder_and_set_ready_ends_it() {
     let rig_home = PathBuf::from(std::env::var_os("HOME").unwrap());
     std::fs::write(rig_home.join("dmenu-choice"), "Set ready").unwrap();
     dunstctl(&["context"]);
-    for _ in 0..200 {
-        if server_status(&operator).await == "ready" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(server_status(&operator).await, "ready", "{}", app.dump());
+    operator.until_availability("ready").await;
     eventually("the reminder closed", Duration::from_secs(10), || {
         dunstctl(&["count", "displayed"]) == "0"
     })

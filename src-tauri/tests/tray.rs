@@ -241,11 +241,6 @@ impl Menu {
     }
 }
 
-async fn server_status(api: &belfry_tests::Api) -> String {
-    let s: serde_json::Value = api.get("/api/v1/status").await;
-    s["status"].as_str().unwrap_or_default().to_owned()
-}
-
 #[tokio::test]
 async fn the_menu_shows_the_operators_status_changes_it_and_pauses() {
     let t = TestInstance::start().await;
@@ -263,11 +258,7 @@ async fn the_menu_shows_the_operators_status_changes_it_and_pauses() {
     // the menu says so.
     let not_ready = menu.until("Not ready", |e| e.label == "Not ready").await;
     menu.click(&not_ready).await;
-    let start = Instant::now();
-    while server_status(&operator).await != "not_ready" {
-        assert!(start.elapsed() < Duration::from_secs(10), "never changed");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    operator.until_availability("not_ready").await;
     menu.until("the new status", |e| {
         e.label.starts_with("Status: Not ready since")
     })

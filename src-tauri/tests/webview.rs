@@ -412,6 +412,26 @@ async fn status_line(c: &Client) -> String {
         .unwrap_or_default()
 }
 
+/// Waits until the status line says the app is connected.
+async fn until_connected(c: &Client) {
+    until(
+        "connected",
+        async || status_line(c).await,
+        |s| s == "Connected",
+    )
+    .await;
+}
+
+/// Waits until the window shows the sign-in form.
+async fn until_sign_in_form(c: &Client) {
+    until(
+        "the sign-in form",
+        async || texts(c, "form.signin .signin__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+}
+
 /// Types into the sign-in form's field `name`, replacing what it held.
 async fn fill(c: &Client, name: &str, value: &str) {
     let field = c
@@ -434,12 +454,7 @@ async fn first_run_signs_in_from_the_window_rides_out_an_outage_and_signs_out() 
     let c = driver.app().await;
 
     // The window asks for the instance and the credentials.
-    until(
-        "the sign-in form",
-        async || texts(&c, "form.signin .signin__title").await,
-        |t| t.len() == 1,
-    )
-    .await;
+    until_sign_in_form(&c).await;
     let dark = c
         .execute(
             "return matchMedia('(prefers-color-scheme: dark)').matches",
@@ -472,12 +487,7 @@ async fn first_run_signs_in_from_the_window_rides_out_an_outage_and_signs_out() 
 
     fill(&c, "password", OPERATOR.1).await;
     click(&c, "form.signin .signin__submit").await;
-    until(
-        "connected",
-        async || status_line(&c).await,
-        |s| s == "Connected",
-    )
-    .await;
+    until_connected(&c).await;
     let token = belfry_os::secrets::load(&key, OPERATOR.0)
         .unwrap()
         .expect("the token is in the keyring");
@@ -523,12 +533,7 @@ async fn first_run_signs_in_from_the_window_rides_out_an_outage_and_signs_out() 
     )
     .await
     .unwrap();
-    until(
-        "connected again",
-        async || status_line(&c).await,
-        |s| s == "Connected",
-    )
-    .await;
+    until_connected(&c).await;
     let titles = until(
         "the missed ones, once",
         async || texts(&c, ".item__title").await,
@@ -628,12 +633,7 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
         &["--instance", t.url(), "--login", OPERATOR.0],
     );
     let c = driver.app().await;
-    until(
-        "connected",
-        async || status_line(&c).await,
-        |s| s == "Connected",
-    )
-    .await;
+    until_connected(&c).await;
     click(&c, "[data-testid=open-settings]").await;
 
     // Channels: sound on.
@@ -870,12 +870,7 @@ async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_c
     )
     .unwrap();
     let c = driver.app().await;
-    until(
-        "the sign-in form",
-        async || texts(&c, "form.signin .signin__title").await,
-        |t| t.len() == 1,
-    )
-    .await;
+    until_sign_in_form(&c).await;
     let address = async || {
         c.execute(
             "const a = document.querySelector('form.signin input[name=address]'); \
@@ -896,12 +891,7 @@ async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_c
     assert_eq!(address().await, serde_json::json!([url, true]));
     fill(&c, "password", OPERATOR.1).await;
     click(&c, "form.signin .signin__submit").await;
-    until(
-        "connected to the organization's instance",
-        async || status_line(&c).await,
-        |s| s == "Connected",
-    )
-    .await;
+    until_connected(&c).await;
     let saved = std::fs::read_to_string(&config).unwrap();
     assert!(
         saved.contains(url.trim_end_matches('/')) && !saved.contains("other.example.com"),

@@ -218,6 +218,29 @@ impl Api {
         a.json()
     }
 
+    /// The signed-in operator's availability as the instance has it
+    /// (`ready`, `not_ready`, `away`).
+    pub async fn availability(&self) -> String {
+        let s: serde_json::Value = self.get("/api/v1/status").await;
+        s["status"].as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits (up to ten seconds) until the operator's availability is `want`.
+    pub async fn until_availability(&self, want: &str) {
+        let start = std::time::Instant::now();
+        loop {
+            let now = self.availability().await;
+            if now == want {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "the status stayed {now:?}, not {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     /// POST/PUT that must succeed.
     pub async fn send<T: DeserializeOwned>(
         &self,
