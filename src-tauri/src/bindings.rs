@@ -51,6 +51,7 @@ mod tests {
         Center::export_all(&cfg).expect("Center exports");
         EditFailure::export_all(&cfg).expect("EditFailure exports");
         SoundOutput::export_all(&cfg).expect("SoundOutput exports");
+        crate::updates::UpdateInfo::export_all(&cfg).expect("UpdateInfo exports");
         Notification::export_all(&cfg).expect("Notification exports");
         read_dir(dir)
     }

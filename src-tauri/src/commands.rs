@@ -354,3 +354,37 @@ pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), String> {
         .open_web_profile()
         .map_err(|e| format!("{e:#}"))
 }
+
+/// Where updating stands, for the General tab.
+#[tauri::command]
+pub fn update_info(app: AppHandle) -> crate::updates::UpdateInfo {
+    crate::updates::updates_info(&app)
+}
+
+/// Asks the update feed now.
+#[tauri::command]
+pub async fn check_updates(app: AppHandle) -> crate::updates::UpdateInfo {
+    crate::updates::check(&app).await
+}
+
+/// Downloads, verifies and installs the offered update.
+#[tauri::command]
+pub async fn install_update(app: AppHandle) -> Result<crate::updates::UpdateInfo, String> {
+    crate::updates::install(&app).await
+}
+
+/// Follows stable or beta releases.
+#[tauri::command]
+pub async fn set_update_channel(
+    app: AppHandle,
+    channel: belfry_core::config::UpdateChannel,
+) -> Result<crate::updates::UpdateInfo, String> {
+    crate::updates::set_channel(&app, channel).await
+}
+
+/// Restarts into the installed update.
+#[tauri::command]
+pub fn restart_to_update(app: AppHandle) {
+    tracing::info!("restarting into the installed update");
+    app.request_restart();
+}

@@ -7,6 +7,7 @@
 mod bindings;
 mod commands;
 mod tray;
+mod updates;
 
 use anyhow::Context as _;
 use belfry_app::cli::Cli;
@@ -252,6 +253,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             open_inbox(app);
         }))
         .plugin(tauri_plugin_window_state::Builder::default().build())
+        // The webview gets none of its commands (the capability grants no
+        // updater permission): the shell checks and installs.
+        .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(shell)
         .invoke_handler(tauri::generate_handler![
             commands::status,
@@ -274,6 +278,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::set_sound_output,
             commands::open_web_profile,
             commands::pause,
+            commands::update_info,
+            commands::check_updates,
+            commands::install_update,
+            commands::set_update_channel,
+            commands::restart_to_update,
         ])
         .on_window_event(|window, event| {
             let focused = match event {
@@ -286,7 +295,9 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move { follow_focus(&app).await });
         })
         .setup(move |app| {
+            updates::init(app.handle());
             tray::create(app.handle())?;
+            updates::schedule(app.handle().clone());
             let handle = app.handle().clone();
             tauri::async_runtime::spawn(start_session(handle, cli));
             if open_window {

@@ -490,6 +490,15 @@ fn menu<R: Runtime>(
         )?));
     }
     items.push(Box::new(PredefinedMenuItem::separator(app)?));
+    if let Some((label, action)) = crate::updates::tray_entry(app) {
+        items.push(Box::new(MenuItem::with_id(
+            app,
+            action.unwrap_or("update:note"),
+            label,
+            action.is_some(),
+            none,
+        )?));
+    }
     items.push(Box::new(MenuItem::with_id(
         app,
         "settings",
@@ -568,6 +577,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         "open" => return open_inbox(app),
         "settings" => return crate::open_settings(app),
         "quit" => return app.exit(0),
+        "update:install" | "update:restart" => return crate::updates::on_tray(app, id),
         "pause:30" => Some(Pause::HalfHour),
         "pause:60" => Some(Pause::Hour),
         "pause:tomorrow" => Some(Pause::Tomorrow),

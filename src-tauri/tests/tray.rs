@@ -20,6 +20,11 @@ struct TrayApp {
 
 impl TrayApp {
     fn start(instance: &str) -> Self {
+        Self::start_with(instance, &[])
+    }
+
+    /// Started with extra environment (a managed configuration, say).
+    fn start_with(instance: &str, env: &[(&str, &std::ffi::OsStr)]) -> Self {
         assert!(
             std::env::var_os("BELFRY_RIG").is_some(),
             "needs the rig: run with `cargo xtask test`"
@@ -38,6 +43,7 @@ impl TrayApp {
             .env("XDG_DATA_HOME", home.path().join("data"))
             .env("XDG_CACHE_HOME", home.path().join("cache"))
             .env("BELFRY_PASSWORD", OPERATOR.1)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -135,6 +141,12 @@ struct Menu {
 impl Menu {
     /// Waits for the item to register, then finds its menu.
     async fn find() -> Self {
+        Self::find_for(None).await
+    }
+
+    /// The menu of the item process `pid` registered (an earlier app's
+    /// item may still be listed while the watcher forgets it).
+    async fn find_for(pid: Option<u32>) -> Self {
         let conn = zbus::Connection::session().await.unwrap();
         let start = Instant::now();
         loop {
@@ -153,7 +165,30 @@ impl Menu {
                 .unwrap();
             let items: OwnedValue = reply.body().deserialize().unwrap();
             let items: Vec<String> = items.try_into().unwrap_or_default();
-            if let Some(item) = items.last() {
+            let mut mine = None;
+            for item in items.iter().rev() {
+                let Some(pid) = pid else {
+                    mine = Some(item);
+                    break;
+                };
+                let bus = item.split('/').next().unwrap_or(item);
+                let owner = conn
+                    .call_method(
+                        Some("org.freedesktop.DBus"),
+                        "/org/freedesktop/DBus",
+                        Some("org.freedesktop.DBus"),
+                        "GetConnectionUnixProcessID",
+                        &(bus,),
+                    )
+                    .await;
+                if let Ok(reply) = owner
+                    && reply.body().deserialize::<u32>().ok() == Some(pid)
+                {
+                    mine = Some(item);
+                    break;
+                }
+            }
+            if let Some(item) = mine {
                 // Either "bus/path" or the bare bus name, as this watcher
                 // lists it: then the item's path is found by introspection.
                 let (bus, path) = match item.find('/') {
@@ -285,4 +320,158 @@ async fn the_menu_shows_the_operators_status_changes_it_and_pauses() {
     let resume = menu.until("Resume", |e| e.label == "Resume").await;
     menu.click(&resume).await;
     menu.until("resumed", |e| e.label == "Connected").await;
+}
+
+/// Updates signed the way the release workflow signs them
+/// (`tauri signer sign`: minisign, the version in the trusted comment), in
+/// a feed the instance serves over TLS with its own CA.
+struct Feed {
+    dir: tempfile::TempDir,
+    key: minisign::KeyPair,
+    tls: belfry_tests::tls::TlsFront,
+}
+
+const NEW_VERSION: &str = "99.0.0";
+const INSTALLED: &[u8] = b"\x7fELF Belfry 0.1.0, as installed";
+const NEW_BUILD: &[u8] = b"\x7fELF Belfry 99.0.0, the update";
+
+fn b64(s: impl AsRef<[u8]>) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// A minisign signature of `bytes` for `version`, as Tauri stores it.
+fn signature(key: &minisign::KeyPair, bytes: &[u8], version: &str) -> String {
+    let trusted = format!("timestamp:1764633600\tfile:Belfry.AppImage\tversion:{version}");
+    let sig = minisign::sign(
+        Some(&key.pk),
+        &key.sk,
+        std::io::Cursor::new(bytes),
+        Some(&trusted),
+        Some("signature from tauri secret key"),
+    )
+    .unwrap();
+    b64(sig.to_string())
+}
+
+impl Feed {
+    /// Publishes `artifact` as version 99.0.0 with `signature`.
+    fn publish(&self, artifact: &[u8], signature: &str) {
+        let stable = self.dir.path().join("stable");
+        std::fs::create_dir_all(&stable).unwrap();
+        std::fs::write(
+            self.dir.path().join("Belfry_99.0.0_amd64.AppImage"),
+            artifact,
+        )
+        .unwrap();
+        let latest = serde_json::json!({
+            "version": NEW_VERSION,
+            "notes": "Faster toasts.",
+            "pub_date": "2026-12-01T09:00:00Z",
+            "platforms": {
+                "linux-x86_64": {
+                    "signature": signature,
+                    "url": format!("{}/updates/Belfry_99.0.0_amd64.AppImage", self.tls.url()),
+                }
+            }
+        });
+        std::fs::write(stable.join("latest.json"), latest.to_string()).unwrap();
+    }
+
+    /// The organization's configuration naming this feed and its key.
+    fn managed(&self, at: &std::path::Path) -> PathBuf {
+        let pubkey = b64(self.key.pk.to_box().unwrap().to_string());
+        let file = at.join("managed.toml");
+        std::fs::write(
+            &file,
+            format!(
+                "[enforced]\nupdate_feed = \"{}/updates/{{{{channel}}}}/latest.json\"\nupdate_pubkey = \"{pubkey}\"\nextra_ca = {:?}\n",
+                self.tls.url(),
+                self.tls.ca_file,
+            ),
+        )
+        .unwrap();
+        file
+    }
+}
+
+/// Runs the tray app as if it were the AppImage at `appimage`, offered
+/// the published update; clicks Install and returns the menu entry that
+/// says how it ended.
+async fn offer_and_install(t: &TestInstance, feed: &Feed, appimage: &std::path::Path) -> String {
+    let scratch = tempfile::tempdir().unwrap();
+    let managed = feed.managed(scratch.path());
+    let app = TrayApp::start_with(
+        t.url(),
+        &[
+            ("BELFRY_MANAGED_CONFIG", managed.as_os_str()),
+            // What an AppImage's runtime sets: the file the updater replaces.
+            ("APPIMAGE", appimage.as_os_str()),
+        ],
+    );
+    let menu = Menu::find_for(Some(app.child.id())).await;
+    let offer = menu
+        .until("the update offer", |e| e.label == "Install update 99.0.0…")
+        .await;
+    menu.click(&offer).await;
+    let outcome = menu
+        .until("the update's outcome", |e| {
+            e.label.starts_with("Restart to finish") || e.label.contains("refused")
+        })
+        .await;
+    outcome.label
+}
+
+#[tokio::test]
+async fn an_update_installs_only_when_its_signature_verifies() {
+    let feed_dir = tempfile::tempdir().unwrap();
+    let t = TestInstance::start_with(belfry_instance::Config {
+        updates_dir: Some(feed_dir.path().to_owned()),
+        ..belfry_instance::Config::default()
+    })
+    .await;
+    let feed = Feed {
+        tls: belfry_tests::tls::TlsFront::start(t.instance.addr).await,
+        dir: feed_dir,
+        key: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
+    };
+    let installed = tempfile::tempdir().unwrap();
+    let appimage = installed.path().join("Belfry.AppImage");
+    let reset = || {
+        std::fs::write(&appimage, INSTALLED).unwrap();
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&appimage, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+
+    // Bytes altered after signing: refused, the installed app untouched.
+    reset();
+    let mut tampered = NEW_BUILD.to_vec();
+    tampered[10] ^= 1;
+    feed.publish(&tampered, &signature(&feed.key, NEW_BUILD, NEW_VERSION));
+    let outcome = offer_and_install(&t, &feed, &appimage).await;
+    assert_eq!(
+        outcome,
+        "Update 99.0.0 refused: its signature does not verify"
+    );
+    assert_eq!(std::fs::read(&appimage).unwrap(), INSTALLED);
+
+    // Signed, but by another key.
+    let stranger = minisign::KeyPair::generate_unencrypted_keypair().unwrap();
+    feed.publish(NEW_BUILD, &signature(&stranger, NEW_BUILD, NEW_VERSION));
+    let outcome = offer_and_install(&t, &feed, &appimage).await;
+    assert!(outcome.contains("refused"), "{outcome}");
+    assert_eq!(std::fs::read(&appimage).unwrap(), INSTALLED);
+
+    // The right key's signature of another release, announced as 99.0.0
+    // (a feed replaying an old build under a new number).
+    feed.publish(NEW_BUILD, &signature(&feed.key, NEW_BUILD, "98.0.0"));
+    let outcome = offer_and_install(&t, &feed, &appimage).await;
+    assert!(outcome.contains("refused"), "{outcome}");
+    assert_eq!(std::fs::read(&appimage).unwrap(), INSTALLED);
+
+    // Signed by the key for this version: installed over the AppImage.
+    feed.publish(NEW_BUILD, &signature(&feed.key, NEW_BUILD, NEW_VERSION));
+    let outcome = offer_and_install(&t, &feed, &appimage).await;
+    assert_eq!(outcome, "Restart to finish updating to 99.0.0");
+    assert_eq!(std::fs::read(&appimage).unwrap(), NEW_BUILD);
 }

@@ -617,3 +617,54 @@ async fn test_notification_arrives_in_the_inbox() {
         "a bot channel the admin has not enabled"
     );
 }
+
+#[tokio::test]
+async fn an_update_feed_is_served_from_its_directory_and_nothing_outside_it() {
+    let feed = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(feed.path().join("stable")).unwrap();
+    std::fs::write(
+        feed.path().join("stable/latest.json"),
+        r#"{"version":"9.9.9"}"#,
+    )
+    .unwrap();
+    std::fs::write(feed.path().join("Belfry_9.9.9.AppImage"), b"\x7fELF new").unwrap();
+    let secret = feed.path().parent().unwrap().join("outside-the-feed.txt");
+    std::fs::write(&secret, "not for the web").unwrap();
+    let t = TestInstance::start_with(Config {
+        updates_dir: Some(feed.path().to_owned()),
+        ..Config::default()
+    })
+    .await;
+    let http = reqwest::Client::new();
+    let get = |path: &str| http.get(format!("{}{path}", t.url())).send();
+
+    let latest = get("/updates/stable/latest.json").await.unwrap();
+    assert_eq!(latest.status(), StatusCode::OK);
+    assert_eq!(latest.headers()["content-type"], "application/json");
+    assert_eq!(latest.text().await.unwrap(), r#"{"version":"9.9.9"}"#);
+    let artifact = get("/updates/Belfry_9.9.9.AppImage").await.unwrap();
+    assert_eq!(artifact.status(), StatusCode::OK);
+    assert_eq!(&artifact.bytes().await.unwrap()[..], b"\x7fELF new");
+
+    for escape in [
+        "/updates/../outside-the-feed.txt",
+        "/updates/%2e%2e/outside-the-feed.txt",
+        "/updates/..%2foutside-the-feed.txt",
+        "/updates/beta/latest.json",
+        "/updates/",
+    ] {
+        let r = get(escape).await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{escape}");
+        let body = r.text().await.unwrap();
+        assert!(!body.contains("not for the web"), "{escape}: {body}");
+    }
+
+    // Without a directory there is no /updates/ at all.
+    let plain = TestInstance::start().await;
+    let r = http
+        .get(format!("{}/updates/stable/latest.json", plain.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}

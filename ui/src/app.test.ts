@@ -5,6 +5,8 @@ import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
+import type { UpdateChannel } from "./bindings/UpdateChannel";
+import type { UpdateInfo } from "./bindings/UpdateInfo";
 import { setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
@@ -92,6 +94,46 @@ class Shell implements Backend {
     this.calls.push(`pause ${choice}`);
     const until = "2026-11-23T15:30:00Z";
     this.set({ ...this.current, quiet: choice === "resume" ? null : { reason: "paused", until } });
+  };
+  updates: UpdateInfo = { off: null, channel: "stable", channel_locked: false,
+    single_channel: false, last_checked: null, state: { kind: "idle" } };
+  /** What the feed offers, and whether its signature verifies. */
+  feed: { version: string; signed: boolean } | null = null;
+  updateListeners: ((u: UpdateInfo) => void)[] = [];
+  private setUpdates(u: Partial<UpdateInfo>): UpdateInfo {
+    this.updates = { ...this.updates, ...u };
+    for (const f of this.updateListeners) f(this.updates);
+    return { ...this.updates };
+  }
+  updateInfo = async () => ({ ...this.updates });
+  checkUpdates = async () => {
+    this.calls.push("check updates");
+    const f = this.feed;
+    return this.setUpdates({
+      last_checked: NOW.toISOString(),
+      state: f === null ? { kind: "up_to_date" } : { kind: "available", version: f.version, notes: null },
+    });
+  };
+  installUpdate = async () => {
+    this.calls.push("install update");
+    const f = this.feed;
+    if (f === null) throw "there is no update to install";
+    return this.setUpdates({
+      state: f.signed
+        ? { kind: "installed", version: f.version }
+        : { kind: "refused", version: f.version, reason: "Invalid signature" },
+    });
+  };
+  setUpdateChannel = async (channel: UpdateChannel) => {
+    this.calls.push(`channel ${channel}`);
+    if (this.updates.channel_locked) throw "your organization sets the update feed";
+    this.setUpdates({ channel });
+    return this.checkUpdates();
+  };
+  restartToUpdate = async () => void this.calls.push("restart");
+  onUpdate = async (f: (u: UpdateInfo) => void) => {
+    this.updateListeners.push(f);
+    return () => {};
   };
   startView = async () => this.firstView;
   navigateTo: (view: string) => void = () => {};
@@ -233,6 +275,78 @@ describe("the window", () => {
     $<HTMLButtonElement>(root, "[data-testid=settings-back]").click();
     expect($<HTMLElement>(root, ".app__settings-view").hidden).toBe(true);
     expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(false);
+  });
+
+  it("checks for an update in General, installs it once verified, and offers the restart", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const state = () => $(root, ".settings__update-state").textContent;
+    const visible = (sel: string) => !$<HTMLElement>(root, sel).hidden;
+    expect(state()).toBe("Belfry checks for updates when it starts and once a day.");
+    expect(visible(".settings__update-install")).toBe(false);
+
+    shell.feed = { version: "0.2.0", signed: true };
+    $<HTMLButtonElement>(root, ".settings__update-check").click();
+    await settle();
+    expect(state()).toBe("Belfry 0.2.0 is available.");
+    expect($(root, ".settings__update-install").textContent).toBe("Install 0.2.0");
+    $<HTMLButtonElement>(root, ".settings__update-install").click();
+    await settle();
+    expect(state()).toBe("Belfry 0.2.0 is installed: restart to use it.");
+    expect(visible(".settings__update-restart")).toBe(true);
+    expect(visible(".settings__update-check")).toBe(false);
+    $<HTMLButtonElement>(root, ".settings__update-restart").click();
+    await settle();
+    expect(shell.calls).toEqual(["check updates", "install update", "restart"]);
+  });
+
+  it("says an update was refused when its signature does not verify, and follows the tray's check", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    // The daily check runs in the shell: the open window hears of it.
+    shell.feed = { version: "0.2.0", signed: false };
+    await shell.checkUpdates();
+    expect($(root, ".settings__update-state").textContent).toBe("Belfry 0.2.0 is available.");
+    $<HTMLButtonElement>(root, ".settings__update-install").click();
+    await settle();
+    expect($(root, ".settings__update-state").textContent).toBe(
+      "Belfry 0.2.0 was not installed: its signature does not verify (Invalid signature).",
+    );
+    expect($<HTMLElement>(root, ".settings__update-restart").hidden).toBe(true);
+  });
+
+  it("switches the update channel, unless the organization sets the feed or turned updates off", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const select = $<HTMLSelectElement>(root, "select[name=update-channel]");
+    expect(select.value).toBe("stable");
+    select.value = "beta";
+    select.dispatchEvent(new Event("change"));
+    await settle();
+    expect(shell.calls).toEqual(["channel beta", "check updates"]);
+    expect(select.value).toBe("beta");
+
+    shell.updates = { ...shell.updates, channel_locked: true };
+    shell.navigateTo("settings");
+    await settle();
+    expect(select.disabled).toBe(true);
+    expect(root.querySelector(".settings__updates")?.textContent).toContain(
+      "Your organization sets where updates come from.",
+    );
+
+    shell.updates = { ...shell.updates, off: { reason: "organization" } };
+    shell.navigateTo("settings");
+    await settle();
+    expect($(root, ".settings__update-state").textContent).toBe(
+      "Your organization turned updates off: it deploys new versions itself.",
+    );
+    expect($<HTMLElement>(root, ".settings__update-check").hidden).toBe(true);
   });
 
   it("shows a setting the organization manages as locked", async () => {

@@ -79,6 +79,7 @@ export class App {
   async start(): Promise<void> {
     await this.backend.onStatus((s) => void this.show(s));
     await this.backend.onNavigate((v) => this.navigate(v === "settings" ? "settings" : "main"));
+    await this.backend.onUpdate((u) => this.settings.setUpdates(u));
     // A change from the web profile or the admin shows in an open Settings view.
     await this.backend.onEvent((ev) => {
       if (ev.event === "settings" && this.view === "settings") void this.settings.onSettingsChanged();

@@ -8,6 +8,8 @@ import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
 import type { Preferences } from "./bindings/Preferences";
 import type { SoundOutput } from "./bindings/SoundOutput";
+import type { UpdateChannel } from "./bindings/UpdateChannel";
+import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 export interface Backend {
@@ -45,6 +47,18 @@ export interface Backend {
   startView(): Promise<string | null>;
   /** Pauses toasts and melodies, or resumes them, as the tray does. */
   pause(choice: Pause): Promise<void>;
+  /** Where updating stands. */
+  updateInfo(): Promise<UpdateInfo>;
+  /** Asks the update feed now. */
+  checkUpdates(): Promise<UpdateInfo>;
+  /** Downloads the offered update, verifies its signature and installs it. */
+  installUpdate(): Promise<UpdateInfo>;
+  /** Follows stable or beta releases (checks at once); rejects when the organization sets the feed. */
+  setUpdateChannel(channel: UpdateChannel): Promise<UpdateInfo>;
+  /** Restarts into the installed update. */
+  restartToUpdate(): Promise<void>;
+  /** Calls `f` when the update state changes (a check, an install). */
+  onUpdate(f: (u: UpdateInfo) => void): Promise<() => void>;
   /** Calls `f` when the tray asks the open window for a view. */
   onNavigate(f: (view: string) => void): Promise<() => void>;
   /** Calls `f` for every core event until the returned function is called. */
@@ -78,6 +92,12 @@ export async function tauriBackend(): Promise<Backend> {
     sendTest: (channel) => invoke("send_test", { channel }),
     previewMelody: (melody) => invoke("preview_melody", { melody }),
     pause: (choice) => invoke("pause", { choice }),
+    updateInfo: () => invoke<UpdateInfo>("update_info"),
+    checkUpdates: () => invoke<UpdateInfo>("check_updates"),
+    installUpdate: () => invoke<UpdateInfo>("install_update"),
+    setUpdateChannel: (channel) => invoke<UpdateInfo>("set_update_channel", { channel }),
+    restartToUpdate: () => invoke("restart_to_update"),
+    onUpdate: (f) => listen<UpdateInfo>("update", (e) => f(e.payload)),
     onNavigate: (f) => listen<string>("navigate", (e) => f(e.payload)),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),

@@ -1,4 +1,5 @@
 // @vitest-environment happy-dom
+import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
@@ -120,6 +121,19 @@ class Shell implements Backend {
   onNavigate = async () => () => {};
   onEvent = async () => () => {};
   onStatus = async () => () => {};
+  updateInfo = async (): Promise<UpdateInfo> => ({
+    off: null,
+    channel: "stable",
+    channel_locked: false,
+    single_channel: false,
+    last_checked: null,
+    state: { kind: "idle" },
+  });
+  checkUpdates = async () => this.updateInfo();
+  installUpdate = async () => this.updateInfo();
+  setUpdateChannel = async () => this.updateInfo();
+  restartToUpdate = async () => {};
+  onUpdate = async () => () => {};
   sendTest = async () => {};
   previewMelody = async () => {};
   center = async () => structuredClone(this.now);

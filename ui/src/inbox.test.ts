@@ -1,6 +1,7 @@
 // @vitest-environment happy-dom
 /** The inbox against a fake backend: what the operator sees and what the
  * buttons ask of the core. */
+import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
@@ -80,6 +81,19 @@ class Fake implements Backend {
     return () => {};
   };
   onStatus = async () => () => {};
+  updateInfo = async (): Promise<UpdateInfo> => ({
+    off: null,
+    channel: "stable",
+    channel_locked: false,
+    single_channel: false,
+    last_checked: null,
+    state: { kind: "idle" },
+  });
+  checkUpdates = async () => this.updateInfo();
+  installUpdate = async () => this.updateInfo();
+  setUpdateChannel = async () => this.updateInfo();
+  restartToUpdate = async () => {};
+  onUpdate = async () => () => {};
 }
 
 async function mounted(items: Notification[], options: InboxOptions = {}, fake = new Fake()) {

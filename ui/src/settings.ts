@@ -7,6 +7,8 @@
 import type { Backend } from "./backend";
 import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
+import type { UpdateChannel } from "./bindings/UpdateChannel";
+import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Status } from "./types";
 import { CenterView } from "./center";
 import { el } from "./dom";
@@ -27,6 +29,14 @@ export class Settings {
   private readonly themeSelect: HTMLSelectElement;
   private readonly pauseState: HTMLElement;
   private readonly resume: HTMLButtonElement;
+  private readonly channel: HTMLSelectElement;
+  private readonly channelNote: HTMLElement;
+  private readonly updateState: HTMLElement;
+  private readonly updateChecked: HTMLElement;
+  private readonly checkButton: HTMLButtonElement;
+  private readonly installButton: HTMLButtonElement;
+  private readonly restartButton: HTMLButtonElement;
+  private updates: UpdateInfo | null = null;
   private status: Status | null = null;
   private general: General | null = null;
   private accountName: string | null = null;
@@ -157,16 +167,67 @@ export class Settings {
     });
     accountGroup.append(accountLegend, this.account, signOut);
 
+    // Updates: the version, the channel, where updating stands, and the
+    // one action that fits (check, install, restart).
+    const updatesGroup = el(doc, "fieldset", "settings__group settings__updates");
+    const updatesLegend = el(doc, "legend", "settings__legend");
+    this.version = el(doc, "p", "settings__version");
+    const channelRow = el(doc, "label", "settings__row settings__row--select");
+    const channelText = el(doc, "span", "settings__text");
+    this.channel = el(doc, "select", "settings__channel");
+    this.channel.name = "update-channel";
+    const channelOptions = (["stable", "beta"] as const).map((c) => {
+      const o = el(doc, "option", "");
+      o.value = c;
+      this.channel.append(o);
+      return [c, o] as const;
+    });
+    this.channel.addEventListener("change", () => {
+      const c = (["stable", "beta"] as const).find((x) => x === this.channel.value);
+      if (c !== undefined) void this.setChannel(c);
+    });
+    channelRow.append(channelText, this.channel);
+    this.channelNote = el(doc, "p", "settings__note");
+    this.updateState = el(doc, "p", "settings__update-state");
+    this.updateState.setAttribute("aria-live", "polite");
+    this.updateChecked = el(doc, "p", "settings__note");
+    const actions = el(doc, "div", "settings__row settings__update-actions");
+    const action = (cls: string, f: () => Promise<unknown>) => {
+      const b = el(doc, "button", cls);
+      b.type = "button";
+      b.addEventListener("click", () => void this.updateAction(f));
+      actions.append(b);
+      return b;
+    };
+    this.checkButton = action("settings__update-check", () => this.backend.checkUpdates());
+    this.installButton = action("settings__update-install", () => this.backend.installUpdate());
+    this.restartButton = action("settings__update-restart", () => this.backend.restartToUpdate());
+    this.label(() => {
+      updatesLegend.textContent = t("updates.title");
+      channelText.textContent = t("updates.channel");
+      for (const [c, o] of channelOptions) o.textContent = t(c === "stable" ? "updates.stable" : "updates.beta");
+      this.checkButton.textContent = t("updates.check");
+      this.restartButton.textContent = t("updates.restart");
+    });
+    updatesGroup.append(
+      updatesLegend,
+      this.version,
+      channelRow,
+      this.channelNote,
+      this.updateState,
+      this.updateChecked,
+      actions,
+    );
+
     const more = el(doc, "p", "settings__note");
     this.label(() => (more.textContent = t("settings.chatSystem")));
-    this.version = el(doc, "p", "settings__version");
     this.error = el(doc, "p", "settings__error");
     this.error.setAttribute("role", "alert");
 
     this.center = new CenterView(doc, backend);
     general.insertBefore(this.center.receive, startRow);
     const generalPanel = el(doc, "div", "settings__panel");
-    generalPanel.append(general, accountGroup, more, this.center.webProfileButton(), this.version, this.error);
+    generalPanel.append(general, accountGroup, updatesGroup, more, this.center.webProfileButton(), this.error);
     const tabList = el(doc, "div", "settings__tabs");
     tabList.setAttribute("role", "tablist");
     const panels: [Tab, HTMLElement][] = [
@@ -222,8 +283,19 @@ export class Settings {
     } catch (e) {
       this.error.textContent = String(e);
     }
+    try {
+      this.updates = await this.backend.updateInfo();
+    } catch (e) {
+      this.error.textContent = String(e);
+    }
     await this.center.load();
     this.render();
+  }
+
+  /** The shell's update state changed (a check or an install). */
+  setUpdates(u: UpdateInfo): void {
+    this.updates = u;
+    this.renderUpdates();
   }
 
   /** The document changed (elsewhere, or the server answered): the Center
@@ -257,6 +329,7 @@ export class Settings {
     if (this.tabs.find((x) => x.id === this.tab)?.button.hidden === true) this.show("general");
     this.center.render();
     this.renderPause();
+    this.renderUpdates();
     this.account.textContent =
       this.accountName === null ? "" : t("settings.signedInAs", { account: this.accountName });
     if (this.general !== null) {
@@ -264,6 +337,92 @@ export class Settings {
         ? t("settings.managed")
         : t("settings.startAtLoginNote");
       this.version.textContent = t("settings.version", { version: this.general.version });
+    }
+  }
+
+  /** Where updating stands, and the one button that fits. */
+  private renderUpdates(): void {
+    const u = this.updates;
+    const off = u?.off ?? null;
+    const state = u?.state ?? { kind: "idle" };
+    this.channel.value = u?.channel ?? "stable";
+    this.channel.disabled = u === null || off !== null || u.channel_locked || u.single_channel;
+    this.channelNote.textContent =
+      u?.channel_locked === true
+        ? t("updates.channelLocked")
+        : u?.single_channel === true && off === null
+          ? t("updates.singleChannel")
+          : "";
+    this.checkButton.hidden = off !== null || ["checking", "installing", "installed"].includes(state.kind);
+    this.installButton.hidden = !(state.kind === "available" || state.kind === "install_failed");
+    this.restartButton.hidden = state.kind !== "installed";
+    if (state.kind === "available" || state.kind === "install_failed")
+      this.installButton.textContent = t("updates.install", { version: state.version });
+    this.updateChecked.textContent =
+      u?.last_checked == null ? "" : t("updates.lastChecked", { time: formatTime(new Date(u.last_checked)) });
+    if (off !== null) {
+      this.updateState.textContent =
+        off.reason === "organization"
+          ? t("updates.offOrganization")
+          : off.reason === "no_key"
+            ? t("updates.offNoKey")
+            : off.reason === "no_feed"
+              ? t("updates.offNoFeed")
+              : t("updates.offBadFeed", { message: off.message });
+      return;
+    }
+    switch (state.kind) {
+      case "idle":
+        this.updateState.textContent = t("updates.idle");
+        break;
+      case "checking":
+        this.updateState.textContent = t("updates.checking");
+        break;
+      case "up_to_date":
+        this.updateState.textContent = t("updates.upToDate");
+        break;
+      case "available":
+        this.updateState.textContent = t("updates.available", { version: state.version });
+        break;
+      case "installing":
+        this.updateState.textContent = t("updates.installing", { version: state.version });
+        break;
+      case "installed":
+        this.updateState.textContent = t("updates.installed", { version: state.version });
+        break;
+      case "refused":
+        this.updateState.textContent = t("updates.refused", { version: state.version, reason: state.reason });
+        break;
+      case "check_failed":
+        this.updateState.textContent = t("updates.checkFailed", { message: state.message });
+        break;
+      case "install_failed":
+        this.updateState.textContent = t("updates.installFailed", {
+          version: state.version,
+          message: state.message,
+        });
+        break;
+    }
+  }
+
+  private async updateAction(f: () => Promise<unknown>): Promise<void> {
+    try {
+      const u = await f();
+      if (u !== undefined && u !== null) this.setUpdates(u as UpdateInfo);
+      this.error.textContent = "";
+    } catch (e) {
+      this.error.textContent = String(e);
+    }
+  }
+
+  private async setChannel(channel: UpdateChannel): Promise<void> {
+    try {
+      this.setUpdates(await this.backend.setUpdateChannel(channel));
+      this.error.textContent = "";
+    } catch (e) {
+      // The control goes back to what holds, with the reason next to it.
+      this.error.textContent = String(e);
+      this.renderUpdates();
     }
   }
 

@@ -82,6 +82,30 @@ pub struct DeviceConfig {
     pub retention: Retention,
     /// UI language (`en`, `uk`); the system's when absent.
     pub language: Option<String>,
+    /// Which releases updates come from.
+    pub update_channel: UpdateChannel,
+}
+
+/// Which releases the app updates to.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "snake_case")]
+pub enum UpdateChannel {
+    /// Releases.
+    #[default]
+    Stable,
+    /// Release candidates too, a few days before everyone.
+    Beta,
+}
+
+impl UpdateChannel {
+    /// Its name in an update feed's address (`{{channel}}`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Stable => "stable",
+            Self::Beta => "beta",
+        }
+    }
 }
 
 impl Default for DeviceConfig {
@@ -97,6 +121,7 @@ impl Default for DeviceConfig {
             paused_until: None,
             retention: Retention::default(),
             language: None,
+            update_channel: UpdateChannel::default(),
         }
     }
 }

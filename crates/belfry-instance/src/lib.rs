@@ -45,10 +45,21 @@ pub fn app(state: AppState) -> Router {
         }
     };
     let max_body = state.config.max_body_bytes;
-    api.route("/api/v1/stream", get(stream::stream))
+    let mut app = api
+        .route("/api/v1/stream", get(stream::stream))
         .route("/api-docs", get(serve_doc.clone()))
-        .route("/api-docs/openapi.json", get(serve_doc))
-        .fallback(|| async { ApiError::NoRoute.into_response() })
+        .route("/api-docs/openapi.json", get(serve_doc));
+    if let Some(dir) = &state.config.updates_dir {
+        // tower-http's ServeDir: no path escapes the directory, no listing,
+        // content types and ranges as a static server gives them.
+        let files = tower_http::services::ServeDir::new(dir)
+            .append_index_html_on_directories(false)
+            .fallback(axum::routing::any(|| async {
+                ApiError::NoRoute.into_response()
+            }));
+        app = app.nest_service("/updates", files);
+    }
+    app.fallback(|| async { ApiError::NoRoute.into_response() })
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
 }

@@ -43,6 +43,10 @@ enum Command {
         /// Milliseconds between demo events.
         #[arg(long, default_value_t = 4000)]
         demo_every_ms: u64,
+        /// Serve this directory's update feed and artifacts under /updates/
+        /// (docs/admin.md, "Hosting the update feed").
+        #[arg(long, env = "BELFRY_UPDATES_DIR")]
+        updates_dir: Option<PathBuf>,
     },
     /// Create an account. The password is read from BELFRY_PASSWORD, or else
     /// from the first line of standard input.
@@ -100,6 +104,7 @@ async fn main() -> anyhow::Result<()> {
             replay_window,
             demo,
             demo_every_ms,
+            updates_dir,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
@@ -109,6 +114,7 @@ async fn main() -> anyhow::Result<()> {
                 public_url,
                 heartbeat: Duration::from_secs(u64::from(heartbeat_s.max(1))),
                 replay_window,
+                updates_dir,
                 ..Config::default()
             };
             let instance = Instance::serve(listener, config)

@@ -24,6 +24,10 @@ pub struct Config {
     pub max_streams_per_operator: usize,
     /// Largest REST body.
     pub max_body_bytes: usize,
+    /// A directory served read-only under `/updates/`: an update feed
+    /// (`latest.json` per channel) and its signed artifacts, for an
+    /// organization that hosts Belfry's updates beside its instance.
+    pub updates_dir: Option<PathBuf>,
 }
 
 impl Default for Config {
@@ -36,6 +40,7 @@ impl Default for Config {
             replay_window: 100_000,
             max_streams_per_operator: 8,
             max_body_bytes: 4 * 1024 * 1024,
+            updates_dir: None,
         }
     }
 }

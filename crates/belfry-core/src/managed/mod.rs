@@ -39,6 +39,9 @@ pub struct Values {
     pub update_feed: Option<String>,
     /// Updates on (`true`) or off (`false`: the app never checks).
     pub updates: Option<bool>,
+    /// The public key updates must be signed with, instead of the one
+    /// built in (an organization that signs its own builds).
+    pub update_pubkey: Option<String>,
 }
 
 impl Values {
@@ -51,6 +54,7 @@ impl Values {
             language: self.language.or(under.language),
             update_feed: self.update_feed.or(under.update_feed),
             updates: self.updates.or(under.updates),
+            update_pubkey: self.update_pubkey.or(under.update_pubkey),
         }
     }
 }
@@ -132,6 +136,14 @@ impl Managed {
             .update_feed
             .as_deref()
             .or(self.defaults.update_feed.as_deref())
+    }
+
+    /// The organization's update key, if it replaces the built-in one.
+    pub fn update_pubkey(&self) -> Option<&str> {
+        self.enforced
+            .update_pubkey
+            .as_deref()
+            .or(self.defaults.update_pubkey.as_deref())
     }
 
     /// Reads `path`; a missing file is no managed configuration.

@@ -83,6 +83,13 @@ pub const KEYS: &[Key] = &[
         title: "Updates",
         explain: "Whether Belfry checks for updates. Disabled, it never checks; the organization then deploys new versions itself.",
     },
+    Key {
+        toml: "update_pubkey",
+        native: "UpdatePublicKey",
+        kind: Kind::Text,
+        title: "Update signing key",
+        explain: "The public key (as `tauri signer generate` prints it) that updates must be signed with, instead of the one built into Belfry: for an organization that builds and signs its own releases. An update whose signature does not verify with it is never installed.",
+    },
 ];
 
 /// A value as a native store holds it.
@@ -124,6 +131,7 @@ pub fn values_from(
                     "extra_ca" => v.extra_ca = Some(PathBuf::from(s)),
                     "language" => v.language = Some(s),
                     "update_feed" => v.update_feed = Some(s),
+                    "update_pubkey" => v.update_pubkey = Some(s),
                     _ => return Err(wrong()),
                 }
             }

@@ -137,6 +137,9 @@ fn example(k: &Key) -> &'static str {
         "extra_ca" => "<string>/Library/Application Support/Belfry/corp-ca.pem</string>",
         "language" => "<string>en</string>",
         "update_feed" => "<string>https://updates.example.com/belfry/latest.json</string>",
+        "update_pubkey" => {
+            "<string>dW50cnVzdGVkIGNvbW1lbnQ6IG1pbmlzaWduIHB1YmxpYyBrZXk6IC4uLgo=</string>"
+        }
         "updates" | "autostart" => "<true/>",
         _ => "<string></string>",
     }
