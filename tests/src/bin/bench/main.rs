@@ -1,0 +1,187 @@
+//! Belfry's benchmarks (`cargo xtask bench`): each figure measured many
+//! times beside its floor, the same work done the barest way in the same
+//! run, and printed as one table with the budget. Not a test: nothing here
+//! asserts on time.
+//!
+//! Each part of the suite is a module under `bench/` that returns its rows;
+//! `bench [rows] [part…]` runs the named parts (all by default).
+
+// A benchmark binary: it prints its table, and a failed setup ends it.
+#![allow(
+    clippy::print_stdout,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic
+)]
+
+mod store;
+
+use std::time::{Duration, Instant};
+
+/// What a figure counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unit {
+    /// Milliseconds (samples are durations).
+    Ms,
+    /// Megabytes (10^6 bytes).
+    Mb,
+    /// Percent of one core.
+    Percent,
+    /// Events per second.
+    PerSecond,
+    /// A plain count.
+    Count,
+}
+
+impl Unit {
+    fn show(self, v: f64) -> String {
+        match self {
+            Self::Ms if v < 1.0 => format!("{v:.3} ms"),
+            Self::Ms => format!("{v:.1} ms"),
+            Self::Mb => format!("{v:.1} MB"),
+            Self::Percent => format!("{v:.2} %"),
+            Self::PerSecond => format!("{v:.2}/s"),
+            Self::Count => format!("{v:.0}"),
+        }
+    }
+}
+
+/// One measured figure: its samples, its floor's (if it has one) and its
+/// budget, all in `unit`. A figure is within budget when its `stat`
+/// (the median, or p99 where the budget says so) is at most the budget.
+pub struct Row {
+    /// What is measured, as the table names it.
+    pub figure: String,
+    /// What the numbers count.
+    pub unit: Unit,
+    /// The measurements.
+    pub samples: Vec<f64>,
+    /// The floor's measurements (none: the figure has no floor).
+    pub floor: Vec<f64>,
+    /// The budget.
+    pub budget: f64,
+    /// Which percentile the budget holds for (0.5: the median).
+    pub budget_at: f64,
+}
+
+impl Row {
+    /// A figure timed in durations, budget in milliseconds at the median.
+    pub fn timed(
+        figure: impl Into<String>,
+        samples: &[Duration],
+        floor: &[Duration],
+        budget_ms: f64,
+    ) -> Self {
+        let ms = |d: &[Duration]| d.iter().map(|x| x.as_secs_f64() * 1e3).collect();
+        Self {
+            figure: figure.into(),
+            unit: Unit::Ms,
+            samples: ms(samples),
+            floor: ms(floor),
+            budget: budget_ms,
+            budget_at: 0.5,
+        }
+    }
+
+    /// Judged at percentile `p` (0.99 for a p99 budget).
+    pub fn at(mut self, p: f64) -> Self {
+        self.budget_at = p;
+        self
+    }
+
+    fn print(&mut self) {
+        self.samples.sort_by(f64::total_cmp);
+        self.floor.sort_by(f64::total_cmp);
+        let u = self.unit;
+        let median = percentile(&self.samples, 0.5);
+        let judged = percentile(&self.samples, self.budget_at);
+        let spread = format!(
+            "{}–{}",
+            u.show(percentile(&self.samples, 0.1)),
+            u.show(percentile(&self.samples, 0.9))
+        );
+        let (floor, ratio) = if self.floor.is_empty() {
+            ("—".to_owned(), "—".to_owned())
+        } else {
+            let f = percentile(&self.floor, 0.5);
+            (u.show(f), format!("{:.2}×", median / f.max(1e-9)))
+        };
+        let p99 = if self.budget_at > 0.5 {
+            format!(" (p{:.0} {})", self.budget_at * 100.0, u.show(judged))
+        } else {
+            String::new()
+        };
+        let within = if judged <= self.budget {
+            "yes"
+        } else {
+            "**no**"
+        };
+        let at = if self.budget_at > 0.5 {
+            format!(" p{:.0}", self.budget_at * 100.0)
+        } else {
+            String::new()
+        };
+        println!(
+            "| {} | {}{p99} | {spread} | {floor} | {ratio} | ≤ {}{at} | {within} |",
+            self.figure,
+            u.show(median),
+            u.show(self.budget),
+        );
+    }
+}
+
+/// The value at percentile `p` (0–1) of sorted samples.
+pub fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let len = sorted.len();
+    if len == 0 {
+        return f64::NAN;
+    }
+    let rank = (p * (len - 1) as f64).round();
+    sorted[(rank as usize).min(len - 1)]
+}
+
+/// Times `f` `n` times (after a few warm-up runs).
+pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
+    for _ in 0..3 {
+        f();
+    }
+    (0..n)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            t.elapsed()
+        })
+        .collect()
+}
+
+/// The parts of the suite, in the order they print.
+const PARTS: &[&str] = &["store"];
+
+fn main() {
+    let mut rows_wanted: u64 = 100_000;
+    let mut parts: Vec<String> = Vec::new();
+    for a in std::env::args().skip(1) {
+        match a.parse() {
+            Ok(n) => rows_wanted = n,
+            Err(_) if PARTS.contains(&a.as_str()) => parts.push(a),
+            Err(_) => panic!("unknown part {a:?}: the parts are {PARTS:?}"),
+        }
+    }
+    if parts.is_empty() {
+        parts = PARTS.iter().map(|p| (*p).to_owned()).collect();
+    }
+    let mut table: Vec<Row> = Vec::new();
+    for part in &parts {
+        let rows = match part.as_str() {
+            "store" => store::run(rows_wanted),
+            _ => unreachable!("checked above"),
+        };
+        table.extend(rows);
+    }
+    println!();
+    println!("| figure | median | p10–p90 | floor (median) | ratio | budget | within |");
+    println!("|---|---|---|---|---|---|---|");
+    for row in &mut table {
+        row.print();
+    }
+}
