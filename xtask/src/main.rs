@@ -37,18 +37,7 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "lint" => lint(),
-        "bench" => run(cargo()
-            .args([
-                "run",
-                "--profile",
-                "bench",
-                "-p",
-                "belfry-tests",
-                "--bin",
-                "bench",
-                "--",
-            ])
-            .args(&rest)),
+        "bench" => bench(&rest),
         "bundle" => {
             setup::system_packages()?;
             setup::ui()?;
@@ -149,6 +138,7 @@ fn test(args: &[String]) -> Result<()> {
         "bench",
         "--",
         "2000",
+        "store",
     ]))?;
     let mut inner = vec![
         nextest.to_string_lossy().into_owned(),
@@ -168,6 +158,36 @@ fn test(args: &[String]) -> Result<()> {
             ("BELFRY_PACKAGES", packages.as_os_str()),
         ],
     )
+}
+
+/// Builds the benchmark binary, the instance and the app (optimised, without
+/// LTO) side by side, then runs the benchmarks in the rig: the footprint
+/// part starts the real app there, with its display, bus and keyring.
+fn bench(args: &[String]) -> Result<()> {
+    setup::system_packages()?;
+    setup::ui()?;
+    run(cargo().args([
+        "build",
+        "--profile",
+        "bench",
+        "-p",
+        "belfry-tests",
+        "--bin",
+        "bench",
+        "-p",
+        "belfry-instance",
+        "--bin",
+        "belfry-instance",
+        "-p",
+        "belfry-desktop",
+        "--bin",
+        "belfry",
+    ]))?;
+    // The built-in bench profile builds into target/release.
+    let bench = root().join("target").join("release").join("bench");
+    let mut command = vec![bench.to_string_lossy().into_owned()];
+    command.extend(args.iter().cloned());
+    rig::run(&command, &[])
 }
 
 /// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the

@@ -14,6 +14,8 @@
     clippy::panic
 )]
 
+mod burst;
+mod footprint;
 mod store;
 
 use std::time::{Duration, Instant};
@@ -155,9 +157,16 @@ pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// The parts of the suite, in the order they print.
-const PARTS: &[&str] = &["store"];
+const PARTS: &[&str] = &["store", "burst", "footprint"];
 
 fn main() {
+    // The footprint part's floor runs this binary as a bare stream peer.
+    let args: Vec<String> = std::env::args().collect();
+    if let [_, mode, url, token] = args.as_slice()
+        && mode == "idle-peer"
+    {
+        return footprint::idle_peer(url, token);
+    }
     let mut rows_wanted: u64 = 100_000;
     let mut parts: Vec<String> = Vec::new();
     for a in std::env::args().skip(1) {
@@ -174,6 +183,8 @@ fn main() {
     for part in &parts {
         let rows = match part.as_str() {
             "store" => store::run(rows_wanted),
+            "burst" => burst::run(),
+            "footprint" => footprint::run(),
             _ => unreachable!("checked above"),
         };
         table.extend(rows);
