@@ -60,7 +60,7 @@ pub struct Row {
     pub samples: Vec<f64>,
     /// The floor's measurements (none: the figure has no floor).
     pub floor: Vec<f64>,
-    /// The budget.
+    /// The budget (NaN: none set yet).
     pub budget: f64,
     /// Which percentile the budget holds for (0.5: the median).
     pub budget_at: f64,
@@ -113,7 +113,9 @@ impl Row {
         } else {
             String::new()
         };
-        let within = if judged <= self.budget {
+        let within = if self.budget.is_nan() {
+            "—"
+        } else if judged <= self.budget {
             "yes"
         } else {
             "**no**"
@@ -123,11 +125,15 @@ impl Row {
         } else {
             String::new()
         };
+        let budget = if self.budget.is_nan() {
+            "—".to_owned()
+        } else {
+            format!("≤ {}{at}", u.show(self.budget))
+        };
         println!(
-            "| {} | {}{p99} | {spread} | {floor} | {ratio} | ≤ {}{at} | {within} |",
+            "| {} | {}{p99} | {spread} | {floor} | {ratio} | {budget} | {within} |",
             self.figure,
             u.show(median),
-            u.show(self.budget),
         );
     }
 }
