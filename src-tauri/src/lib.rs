@@ -587,6 +587,36 @@ mod tests {
     }
 
     #[test]
+    fn the_capability_grants_only_reviewed_permissions() {
+        let capability: Value =
+            serde_json::from_str(include_str!("../capabilities/default.json")).expect("parses");
+        let granted: std::collections::BTreeSet<String> = capability["permissions"]
+            .as_array()
+            .expect("a permission list")
+            .iter()
+            .map(|p| p.as_str().expect("a permission name").to_owned())
+            .collect();
+        // The review's table: the first column of each row, in backticks.
+        let reviewed: std::collections::BTreeSet<String> =
+            include_str!("../capabilities/REVIEW.md")
+                .lines()
+                .filter_map(|l| l.strip_prefix("| `"))
+                .filter_map(|l| l.split('`').next())
+                .map(str::to_owned)
+                .collect();
+        assert_eq!(
+            granted, reviewed,
+            "capabilities/default.json and capabilities/REVIEW.md differ: a permission needs a review line"
+        );
+        assert!(
+            !granted
+                .iter()
+                .any(|p| p.starts_with("updater:") || p.starts_with("opener:")),
+            "the webview must not update or open links itself: {granted:?}"
+        );
+    }
+
+    #[test]
     fn the_csp_allows_nothing_inline_or_remote() {
         let config = config();
         let csp = config["app"]["security"]["csp"]
