@@ -291,7 +291,13 @@ async fn the_sign_in_lives_only_in_the_keyring_and_sign_out_forgets_it() {
     let home = Arc::new(tempfile::tempdir().unwrap());
     let url = t.url().to_owned();
     let args = ["--instance", url.as_str(), "--login", OPERATOR.0];
-    let app = App::start_in(Arc::clone(&home), &args, &[("BELFRY_PASSWORD", OPERATOR.1)]);
+    // Every level of every crate logs (HTTP, TLS, WebSocket, D-Bus): the
+    // token must appear at none of them.
+    let app = App::start_in(
+        Arc::clone(&home),
+        &args,
+        &[("BELFRY_PASSWORD", OPERATOR.1), ("BELFRY_LOG", "trace")],
+    );
     eventually("connected", Duration::from_secs(20), || {
         app.logged("Connected")
     })

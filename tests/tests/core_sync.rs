@@ -525,6 +525,26 @@ async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
         Err(other) => panic!("expected a TLS failure, got {other}"),
         Ok(_) => panic!("an unknown CA was trusted"),
     }
+    // With it, but at an address the certificate does not name (the same
+    // listener as 127.0.0.1, its certificate is for localhost): refused.
+    let wrong_host = front.url().replace("localhost", "127.0.0.1");
+    match Desk::start_with(
+        &wrong_host,
+        OPERATOR.0,
+        OPERATOR.1,
+        quick_config(),
+        sinks.clone(),
+        Some(&front.ca_file),
+    )
+    .await
+    {
+        Err(belfry_core::net::ApiError::Network(why)) => assert!(
+            why.contains("certificate") || why.contains("error sending request"),
+            "{why}"
+        ),
+        Err(other) => panic!("expected a TLS failure, got {other}"),
+        Ok(_) => panic!("a certificate for another host was trusted"),
+    }
     // With it, REST and the stream both work over TLS.
     let engine = Desk::start_with(
         &front.url(),
