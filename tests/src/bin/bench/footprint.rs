@@ -28,7 +28,7 @@ const SETTLE: Duration = Duration::from_secs(60);
 const WINDOW: Duration = Duration::from_secs(30);
 const SLICES: u32 = 6;
 /// Cold starts.
-const STARTS: usize = 15;
+const STARTS: usize = 10;
 
 /// Every process in the tree under `root` (itself included).
 fn tree(root: u32) -> Vec<u32> {
@@ -151,6 +151,7 @@ impl App {
             .env("XDG_CACHE_HOME", home.join("cache"))
             .env("BELFRY_PASSWORD", OPERATOR.1)
             .env("BELFRY_LOG", "info")
+            .env("NO_COLOR", "1")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -166,7 +167,9 @@ impl App {
         std::thread::spawn(move || {
             let mut sent = false;
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                if !sent && line.contains("state=Connected") {
+                // The log may be coloured: look past the escape codes.
+                let plain: String = strip_ansi(&line);
+                if !sent && plain.contains("state=Connected") {
                     let _ = tx.send(());
                     sent = true;
                 }
@@ -176,6 +179,24 @@ impl App {
             .ok()
             .map(|()| self.start.elapsed())
     }
+}
+
+/// `line` without its terminal colour codes (`ESC [ … m`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' {
+            for d in chars.by_ref() {
+                if d.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Drop for App {

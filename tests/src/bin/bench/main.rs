@@ -92,6 +92,14 @@ impl Row {
     }
 
     fn print(&mut self) {
+        if self.samples.is_empty() {
+            println!(
+                "| {} | not measured (see above) | — | — | — | ≤ {} | — |",
+                self.figure,
+                self.unit.show(self.budget)
+            );
+            return;
+        }
         self.samples.sort_by(f64::total_cmp);
         self.floor.sort_by(f64::total_cmp);
         let u = self.unit;
