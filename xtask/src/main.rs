@@ -24,7 +24,7 @@ const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|bench|openapi|bin
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
-  bench [rows]            run the benchmarks (optimised build) and print the table
+  bench [rows] [part…]    run the benchmarks (optimised build) in the rig and print the table
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
@@ -37,18 +37,7 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "lint" => lint(),
-        "bench" => run(cargo()
-            .args([
-                "run",
-                "--profile",
-                "bench",
-                "-p",
-                "belfry-tests",
-                "--bin",
-                "bench",
-                "--",
-            ])
-            .args(&rest)),
+        "bench" => bench(&rest),
         "bundle" => {
             setup::system_packages()?;
             setup::ui()?;
@@ -139,17 +128,21 @@ fn test(args: &[String]) -> Result<()> {
     // would compile half the dependency tree again).
     run(cargo().args(["nextest", "run", "--workspace", "--no-run"]))?;
     // A smoke run of the benchmarks: that they run and print their table
-    // (a small store, debug build; the figures are `cargo xtask bench`'s).
-    run(cargo().args([
-        "run",
-        "-q",
-        "-p",
-        "belfry-tests",
-        "--bin",
-        "bench",
-        "--",
-        "2000",
-    ]))?;
+    // (a small store, a few events, debug build, in a rig of its own so the
+    // toast and sound parts find their sinks; the figures are
+    // `cargo xtask bench`'s).
+    run(cargo().args(["build", "-q", "-p", "belfry-tests", "--bin", "bench"]))?;
+    rig::run(
+        &[
+            target_dir()
+                .join("debug")
+                .join("bench")
+                .to_string_lossy()
+                .into_owned(),
+            "2000".into(),
+        ],
+        &[("BELFRY_BENCH_EVENTS", std::ffi::OsStr::new("10"))],
+    )?;
     let mut inner = vec![
         nextest.to_string_lossy().into_owned(),
         "nextest".into(),
@@ -170,6 +163,36 @@ fn test(args: &[String]) -> Result<()> {
     )
 }
 
+/// The cargo target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Builds the benchmarks (the bench profile: optimised, no LTO) outside the
+/// rig, then runs them inside it: the toast, dunst and sound parts need its
+/// D-Bus session, dunst and ALSA null device.
+fn bench(args: &[String]) -> Result<()> {
+    setup::system_packages()?;
+    run(cargo().args([
+        "build",
+        "--profile",
+        "bench",
+        "-p",
+        "belfry-tests",
+        "--bin",
+        "bench",
+    ]))?;
+    let mut cmd = vec![
+        target_dir()
+            .join("release")
+            .join("bench")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    cmd.extend(args.iter().cloned());
+    rig::run(&cmd, &[])
+}
+
 /// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the
 /// UI's npm packages); returns the folder they are in. Needs `ui/dist`.
 fn bundle(debug: bool) -> Result<PathBuf> {
@@ -180,9 +203,7 @@ fn bundle(debug: bool) -> Result<PathBuf> {
         cmd.arg("--debug");
     }
     run(&mut cmd)?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    Ok(target
+    Ok(target_dir()
         .join(if debug { "debug" } else { "release" })
         .join("bundle"))
 }

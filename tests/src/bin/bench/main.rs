@@ -14,12 +14,16 @@
     clippy::panic
 )]
 
+mod dunst;
+mod latency;
+mod sound;
 mod store;
+mod toast;
 
 use std::time::{Duration, Instant};
 
 /// What a figure counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     /// Milliseconds (samples are durations).
     Ms,
@@ -49,6 +53,7 @@ impl Unit {
 /// One measured figure: its samples, its floor's (if it has one) and its
 /// budget, all in `unit`. A figure is within budget when its `stat`
 /// (the median, or p99 where the budget says so) is at most the budget.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// What is measured, as the table names it.
     pub figure: String,
@@ -79,6 +84,18 @@ impl Row {
             samples: ms(samples),
             floor: ms(floor),
             budget: budget_ms,
+            budget_at: 0.5,
+        }
+    }
+
+    /// A plain count (one sample) with its budget.
+    pub fn count(figure: impl Into<String>, n: f64, budget: f64) -> Self {
+        Self {
+            figure: figure.into(),
+            unit: Unit::Count,
+            samples: vec![n],
+            floor: Vec::new(),
+            budget,
             budget_at: 0.5,
         }
     }
@@ -155,9 +172,14 @@ pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// The parts of the suite, in the order they print.
-const PARTS: &[&str] = &["store"];
+const PARTS: &[&str] = &["store", "toast", "dunst", "sound"];
 
 fn main() {
+    // The toast part measures in a child of its own, on a private bus.
+    if std::env::var_os(toast::CHILD).is_some() {
+        toast::child();
+        return;
+    }
     let mut rows_wanted: u64 = 100_000;
     let mut parts: Vec<String> = Vec::new();
     for a in std::env::args().skip(1) {
@@ -174,6 +196,9 @@ fn main() {
     for part in &parts {
         let rows = match part.as_str() {
             "store" => store::run(rows_wanted),
+            "toast" => toast::run(),
+            "dunst" => dunst::run(),
+            "sound" => sound::run(),
             _ => unreachable!("checked above"),
         };
         table.extend(rows);
