@@ -236,6 +236,12 @@ async fn measure() -> Vec<Row> {
         tokio::time::sleep_until((emitted + SPACING).into()).await;
     }
     engine.shutdown().await;
+    let mut f: Vec<f64> = floor.iter().map(|d| d.as_secs_f64() * 1e3).collect();
+    f.sort_by(f64::total_cmp);
+    println!(
+        "toast: the floor's p99 {:.2} ms (the tail is the machine's as much as the core's)",
+        crate::percentile(&f, 0.99)
+    );
     vec![
         Row::timed(
             "event → Notify on the session bus (server answering at once)",
