@@ -24,7 +24,7 @@ const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|bench|openapi|bin
   test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
   lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
-  bench [rows]            run the benchmarks (optimised build) and print the table
+  bench [rows] [part…]    run the benchmarks (optimised build) in the rig and print the table
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
@@ -160,9 +160,16 @@ fn test(args: &[String]) -> Result<()> {
     )
 }
 
-/// Builds the benchmark binary, the instance and the app (optimised, without
-/// LTO) side by side, then runs the benchmarks in the rig: the footprint
-/// part starts the real app there, with its display, bus and keyring.
+/// The cargo target directory.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+/// Builds the benchmark binary, the instance and the app (the bench
+/// profile: optimised, no LTO, into target/release) outside the rig, then
+/// runs them inside it: the footprint part starts the real app there, and
+/// the toast, dunst and sound parts need its D-Bus session, dunst and ALSA
+/// null device.
 fn bench(args: &[String]) -> Result<()> {
     setup::system_packages()?;
     setup::ui()?;
@@ -183,11 +190,15 @@ fn bench(args: &[String]) -> Result<()> {
         "--bin",
         "belfry",
     ]))?;
-    // The built-in bench profile builds into target/release.
-    let bench = root().join("target").join("release").join("bench");
-    let mut command = vec![bench.to_string_lossy().into_owned()];
-    command.extend(args.iter().cloned());
-    rig::run(&command, &[])
+    let mut cmd = vec![
+        target_dir()
+            .join("release")
+            .join("bench")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    cmd.extend(args.iter().cloned());
+    rig::run(&cmd, &[])
 }
 
 /// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the
@@ -200,9 +211,7 @@ fn bundle(debug: bool) -> Result<PathBuf> {
         cmd.arg("--debug");
     }
     run(&mut cmd)?;
-    let target =
-        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
-    Ok(target
+    Ok(target_dir()
         .join(if debug { "debug" } else { "release" })
         .join("bundle"))
 }

@@ -105,6 +105,10 @@ pub struct Playback {
     pub played: Played,
     /// When it was handed to the output.
     pub started: Instant,
+    /// When the output's callback pulled its first sample: the moment it
+    /// starts to sound, as near as the app can see (the latency benchmark
+    /// measures an event to this). `None` until then.
+    pub first_frame: Option<Instant>,
     /// When the output took its last sample; `None` while it plays, or if a
     /// newer sound cut it off.
     pub finished: Option<Instant>,
@@ -125,19 +129,31 @@ impl Iterator for ClipSource {
 
     fn next(&mut self) -> Option<f32> {
         if let Some(s) = self.clip.samples.get(self.pos) {
+            if self.pos == 0 {
+                // Once per sound, on the output's thread: the lock is not
+                // contended (the audio thread takes it only to start a sound).
+                self.mark(|p| p.first_frame = Some(Instant::now()));
+            }
             self.pos += 1;
             return Some(*s);
         }
         if !self.ended {
             // Called from the output's own thread: the end was really played.
             self.ended = true;
-            if let Some(p) = lock(&self.playback).as_mut()
-                && p.seq == self.seq
-            {
-                p.finished = Some(Instant::now());
-            }
+            self.mark(|p| p.finished = Some(Instant::now()));
         }
         None
+    }
+}
+
+impl ClipSource {
+    /// Updates the playback record if it is still this sound's.
+    fn mark(&self, f: impl FnOnce(&mut Playback)) {
+        if let Some(p) = lock(&self.playback).as_mut()
+            && p.seq == self.seq
+        {
+            f(p);
+        }
     }
 }
 
@@ -495,6 +511,7 @@ impl AudioThread {
         *lock(&self.playback) = Some(Playback {
             played,
             started,
+            first_frame: None,
             finished: None,
             seq: self.seq,
         });
@@ -716,17 +733,21 @@ mod tests {
         Arc::new(Mutex::new(Some(Playback {
             played: Played::Melody("ding".into()),
             started: Instant::now(),
+            first_frame: None,
             finished: None,
             seq,
         })))
     }
 
     #[test]
-    fn a_clip_reports_its_end_once_and_only_for_its_own_playback() {
+    fn a_clip_reports_its_first_sample_and_end_once_and_only_for_its_own_playback() {
         let pb = playback(3);
         let mut s = source(3, &pb);
         assert_eq!(s.clip.duration(), Duration::from_micros(250));
-        assert_eq!(s.by_ref().take(4).count(), 4);
+        assert_eq!(s.next(), Some(0.1));
+        let first = lock(&pb).as_ref().unwrap().first_frame.unwrap();
+        assert_eq!(s.by_ref().take(3).count(), 3);
+        assert_eq!(lock(&pb).as_ref().unwrap().first_frame, Some(first));
         assert!(lock(&pb).as_ref().unwrap().finished.is_none(), "not yet");
         assert_eq!(s.next(), None);
         let end = lock(&pb).as_ref().unwrap().finished.unwrap();
@@ -738,6 +759,7 @@ mod tests {
         let mut old = source(3, &newer);
         while old.next().is_some() {}
         assert!(lock(&newer).as_ref().unwrap().finished.is_none());
+        assert!(lock(&newer).as_ref().unwrap().first_frame.is_none());
     }
 
     #[test]

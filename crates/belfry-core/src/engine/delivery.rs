@@ -15,8 +15,16 @@ use tokio::sync::{mpsc, watch};
 /// small, so this fills only when the daemon stalls.
 const TOAST_QUEUE: usize = 64;
 
+/// A toast taken from the queue sooner than this after the router decided
+/// on it is shown without asking the store whether it was read meanwhile:
+/// a read that came after the decision queues a close behind it anyway.
+/// The check (a store query, a tenth of the path to the daemon) is for
+/// toasts that waited on a slow daemon, so they never flash up read.
+const FRESH: Duration = Duration::from_millis(50);
+
 enum ToastJob {
-    Show(Toast),
+    /// A toast, and when the router decided on it.
+    Show(Toast, Instant),
     Close(ToastKey),
 }
 
@@ -50,7 +58,10 @@ pub(super) async fn run(
         for action in actions {
             match action {
                 Action::Toast(t) => {
-                    if toast_tx.try_send(ToastJob::Show(t)).is_err() {
+                    if toast_tx
+                        .try_send(ToastJob::Show(t, Instant::now()))
+                        .is_err()
+                    {
                         tracing::debug!("toast queue full; the daemon is behind");
                     }
                 }
@@ -115,9 +126,10 @@ async fn toast_worker(
             let toaster = Arc::clone(&toaster);
             let store = ctx.store.clone();
             let result = tokio::task::spawn_blocking(move || match job {
-                ToastJob::Show(t) => {
+                ToastJob::Show(t, decided) => {
                     // Read elsewhere while waiting for the daemon: show nothing.
                     if let ToastBody::Item(n) = &t.body
+                        && decided.elapsed() >= FRESH
                         && store.is_read(&n.id).unwrap_or(false)
                     {
                         return Ok(());
@@ -144,7 +156,7 @@ fn coalesce(batch: Vec<ToastJob>) -> Vec<ToastJob> {
         .rev()
         .filter(|job| {
             let key = match job {
-                ToastJob::Show(t) => t.key.clone(),
+                ToastJob::Show(t, _) => t.key.clone(),
                 ToastJob::Close(k) => k.clone(),
             };
             seen.insert(key)

@@ -15,13 +15,17 @@
 )]
 
 mod burst;
+mod dunst;
 mod footprint;
+mod latency;
+mod sound;
 mod store;
+mod toast;
 
 use std::time::{Duration, Instant};
 
 /// What a figure counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Unit {
     /// Milliseconds (samples are durations).
     Ms,
@@ -51,6 +55,7 @@ impl Unit {
 /// One measured figure: its samples, its floor's (if it has one) and its
 /// budget, all in `unit`. A figure is within budget when its `stat`
 /// (the median, or p99 where the budget says so) is at most the budget.
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Row {
     /// What is measured, as the table names it.
     pub figure: String,
@@ -81,6 +86,18 @@ impl Row {
             samples: ms(samples),
             floor: ms(floor),
             budget: budget_ms,
+            budget_at: 0.5,
+        }
+    }
+
+    /// A plain count (one sample) with its budget.
+    pub fn count(figure: impl Into<String>, n: f64, budget: f64) -> Self {
+        Self {
+            figure: figure.into(),
+            unit: Unit::Count,
+            samples: vec![n],
+            floor: Vec::new(),
+            budget,
             budget_at: 0.5,
         }
     }
@@ -171,9 +188,14 @@ pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// The parts of the suite, in the order they print.
-const PARTS: &[&str] = &["store", "burst", "footprint"];
+const PARTS: &[&str] = &["store", "burst", "toast", "dunst", "sound", "footprint"];
 
 fn main() {
+    // The toast part measures in a child of its own, on a private bus.
+    if std::env::var_os(toast::CHILD).is_some() {
+        toast::child();
+        return;
+    }
     // The footprint part's floor runs this binary as a bare stream peer.
     let args: Vec<String> = std::env::args().collect();
     if let [_, mode, url, token] = args.as_slice()
@@ -198,6 +220,9 @@ fn main() {
         let rows = match part.as_str() {
             "store" => store::run(rows_wanted),
             "burst" => burst::run(),
+            "toast" => toast::run(),
+            "dunst" => dunst::run(),
+            "sound" => sound::run(),
             "footprint" => footprint::run(),
             _ => unreachable!("checked above"),
         };
