@@ -7,6 +7,21 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+/// Crates whose debug and trace output can hold secrets.
+const CAPPED: &[&str] = &[
+    "zbus",
+    "hyper",
+    "hyper_util",
+    "h2",
+    "reqwest",
+    "tungstenite",
+    "tokio_tungstenite",
+    "rustls",
+    "secret_service",
+    "keyring",
+    "http",
+];
+
 /// Keep the guard alive for the process: dropping it flushes the file.
 pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
     std::fs::create_dir_all(log_dir)?;
@@ -17,8 +32,20 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
         .max_log_files(7)
         .build(log_dir)?;
     let (file, guard) = tracing_appender::non_blocking(appender);
-    let filter =
-        || EnvFilter::try_from_env("BELFRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = || {
+        let mut f =
+            EnvFilter::try_from_env("BELFRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+        // The libraries that carry the token (HTTP headers, the WebSocket
+        // handshake, the keyring's D-Bus messages) log what they carry at
+        // debug and trace: capped at info whatever BELFRY_LOG asks, so no
+        // level puts a token in the log (a test runs at trace and looks).
+        for noisy in CAPPED {
+            if let Ok(d) = format!("{noisy}=info").parse() {
+                f = f.add_directive(d);
+            }
+        }
+        f
+    };
     let file_layer = tracing_subscriber::fmt::layer()
         .with_writer(file)
         .with_ansi(false)
