@@ -38,6 +38,14 @@ pub enum ApiError {
     /// 409 on a stale settings write.
     #[error("the settings changed since version you edited")]
     Stale(Box<SettingsDocument>),
+    /// 405, 426 and the like: a request the route cannot take (wrong
+    /// method, a stream request that is not a WebSocket upgrade), with that
+    /// status and the `invalid_request` code.
+    #[error("{1}")]
+    Rejected(StatusCode, String),
+    /// 408.
+    #[error("the request took too long")]
+    Timeout,
     /// 413.
     #[error("request body too large")]
     TooLarge,
@@ -96,6 +104,13 @@ impl IntoResponse for ApiError {
                 ErrorCode::StaleVersion,
                 vec![],
                 Some(*doc),
+            ),
+            ApiError::Rejected(status, _) => (status, ErrorCode::InvalidRequest, vec![], None),
+            ApiError::Timeout => (
+                StatusCode::REQUEST_TIMEOUT,
+                ErrorCode::RequestTimeout,
+                vec![],
+                None,
             ),
             ApiError::TooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,

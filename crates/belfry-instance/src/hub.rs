@@ -41,10 +41,17 @@ impl HubEvent {
     }
 }
 
-/// Per-operator channels and stream counts.
+/// Per-operator channels, and stream counts per operator and per token.
 #[derive(Debug, Default)]
 pub struct Hub {
-    inner: Mutex<HashMap<i64, Entry>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    operators: HashMap<i64, Entry>,
+    /// Open streams per token row id; a token with none has no entry.
+    tokens: HashMap<i64, usize>,
 }
 
 #[derive(Debug)]
@@ -53,62 +60,144 @@ struct Entry {
     streams: usize,
 }
 
-/// Holds one stream slot of an operator; frees it on drop.
+/// How many streams may be open at once.
+#[derive(Debug, Clone, Copy)]
+pub struct StreamLimits {
+    /// Per operator.
+    pub per_operator: usize,
+    /// Per token.
+    pub per_token: usize,
+}
+
+/// Why [`Hub::join`] refused a stream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Full {
+    /// The token has its maximum of streams open.
+    #[error("too many streams for this token")]
+    Token,
+    /// The operator has its maximum of streams open.
+    #[error("too many streams for this operator")]
+    Operator,
+}
+
+/// Holds one stream slot of an operator and its token; frees both on drop.
 pub struct StreamSlot {
     hub: Arc<Hub>,
     operator_id: i64,
+    token_id: i64,
 }
 
 impl Drop for StreamSlot {
     fn drop(&mut self) {
-        let mut map = self
-            .hub
-            .inner
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = map.get_mut(&self.operator_id) {
+        let mut inner = self.hub.lock();
+        if let Some(entry) = inner.operators.get_mut(&self.operator_id) {
             entry.streams = entry.streams.saturating_sub(1);
+        }
+        if let Some(n) = inner.tokens.get_mut(&self.token_id) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                // Tokens come and go; do not keep a row for each one ever seen.
+                inner.tokens.remove(&self.token_id);
+            }
         }
     }
 }
 
 impl Hub {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Sends `event` to every open stream of `operator_id`. Never blocks.
     pub fn publish(&self, operator_id: i64, event: HubEvent) {
-        let map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(entry) = map.get(&operator_id) {
+        let inner = self.lock();
+        if let Some(entry) = inner.operators.get(&operator_id) {
             // No receivers is fine: nobody is connected.
             let _ = entry.tx.send(Arc::new(event));
         }
     }
 
-    /// Opens a stream slot for `operator_id` and subscribes to its events, or
-    /// returns `None` when the operator already has `max_streams` open.
+    /// Opens a stream slot for `operator_id` through token `token_id` and
+    /// subscribes to the operator's events, unless the token or the operator
+    /// already has its maximum of streams open.
     pub fn join(
         self: &Arc<Self>,
         operator_id: i64,
-        max_streams: usize,
-    ) -> Option<(StreamSlot, broadcast::Receiver<Arc<HubEvent>>)> {
-        let mut map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let entry = map.entry(operator_id).or_insert_with(|| Entry {
+        token_id: i64,
+        limits: StreamLimits,
+    ) -> Result<(StreamSlot, broadcast::Receiver<Arc<HubEvent>>), Full> {
+        let mut inner = self.lock();
+        if inner.tokens.get(&token_id).copied().unwrap_or(0) >= limits.per_token {
+            return Err(Full::Token);
+        }
+        let entry = inner.operators.entry(operator_id).or_insert_with(|| Entry {
             tx: broadcast::channel(CAPACITY).0,
             streams: 0,
         });
-        if entry.streams >= max_streams {
-            return None;
+        if entry.streams >= limits.per_operator {
+            return Err(Full::Operator);
         }
         entry.streams += 1;
         let rx = entry.tx.subscribe();
+        *inner.tokens.entry(token_id).or_insert(0) += 1;
         let slot = StreamSlot {
             hub: Arc::clone(self),
             operator_id,
+            token_id,
         };
-        Some((slot, rx))
+        Ok((slot, rx))
     }
 
     /// Open streams of `operator_id`.
     pub fn streams(&self, operator_id: i64) -> usize {
-        let map = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        map.get(&operator_id).map_or(0, |e| e.streams)
+        self.lock()
+            .operators
+            .get(&operator_id)
+            .map_or(0, |e| e.streams)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn slots_are_capped_per_token_and_per_operator_and_freed_on_drop() {
+        let hub = Arc::new(Hub::default());
+        let limits = StreamLimits {
+            per_operator: 3,
+            per_token: 2,
+        };
+        let a1 = hub.join(1, 10, limits).unwrap();
+        let _a2 = hub.join(1, 10, limits).unwrap();
+        assert_eq!(hub.join(1, 10, limits).err(), Some(Full::Token));
+        let _b1 = hub.join(1, 11, limits).unwrap();
+        assert_eq!(hub.join(1, 11, limits).err(), Some(Full::Operator));
+        assert!(hub.join(2, 12, limits).is_ok(), "other operators are apart");
+        assert_eq!(hub.streams(1), 3);
+        drop(a1);
+        assert_eq!(hub.streams(1), 2);
+        let _a3 = hub.join(1, 10, limits).unwrap();
+        assert_eq!(hub.join(1, 10, limits).err(), Some(Full::Token));
+    }
+
+    #[test]
+    fn a_refused_join_takes_nothing() {
+        let hub = Arc::new(Hub::default());
+        let limits = StreamLimits {
+            per_operator: 1,
+            per_token: 1,
+        };
+        let _a = hub.join(1, 10, limits).unwrap();
+        for _ in 0..5 {
+            assert_eq!(hub.join(1, 11, limits).err(), Some(Full::Operator));
+        }
+        drop(_a);
+        assert_eq!(hub.streams(1), 0);
+        assert!(
+            hub.lock().tokens.is_empty(),
+            "no row kept for a token with no stream"
+        );
+        assert!(hub.join(1, 11, limits).is_ok());
     }
 }

@@ -12,6 +12,7 @@ pub mod error;
 pub mod extract;
 pub mod hub;
 pub mod render;
+pub mod serve;
 pub mod state;
 pub mod store;
 pub mod stream;
@@ -21,12 +22,14 @@ use crate::hub::Hub;
 pub use crate::state::{AppState, Config};
 use crate::store::Store;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -59,9 +62,49 @@ pub fn app(state: AppState) -> Router {
             }));
         app = app.nest_service("/updates", files);
     }
+    let guard = RequestGuard {
+        deadline: state.config.request_timeout,
+        max_body: state.config.max_body_bytes,
+    };
     app.fallback(|| async { ApiError::NoRoute.into_response() })
+        .method_not_allowed_fallback(|| async {
+            ApiError::Rejected(StatusCode::METHOD_NOT_ALLOWED, "method not allowed".into())
+                .into_response()
+        })
         .layer(DefaultBodyLimit::max(max_body))
+        .layer(axum::middleware::from_fn_with_state(guard, request_guard))
         .with_state(state)
+}
+
+/// The limits every request meets before its handler.
+#[derive(Clone, Copy)]
+struct RequestGuard {
+    deadline: Duration,
+    max_body: usize,
+}
+
+/// Answers 413 at once when the declared `Content-Length` is over the body
+/// limit (the extractors would only notice once that much had arrived), and
+/// 408 when a request, its body's upload included, takes longer than the
+/// deadline. tower-http's `RequestBodyLimitLayer` and `TimeoutLayer` do the
+/// same with bodies of their own; every error here has the error body.
+async fn request_guard(State(guard): State<RequestGuard>, req: Request, next: Next) -> Response {
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > u64::try_from(guard.max_body).unwrap_or(u64::MAX)) {
+        return ApiError::TooLarge.into_response();
+    }
+    let path = render::clip(req.uri().path(), 200);
+    match tokio::time::timeout(guard.deadline, next.run(req)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::info!(%path, limit = ?guard.deadline, "request timed out");
+            ApiError::Timeout.into_response()
+        }
+    }
 }
 
 /// A running instance.
@@ -116,15 +159,12 @@ impl Instance {
             public_url: Arc::from(url.as_str()),
             shutdown: shutdown_rx.clone(),
         };
+        let limits = serve::HttpLimits {
+            max_head_bytes: state.config.max_header_bytes,
+            header_read_timeout: state.config.header_read_timeout,
+        };
         let app = app(state.clone());
-        let mut stop = shutdown_rx;
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stop.wait_for(|s| *s).await;
-                })
-                .await
-        });
+        let task = tokio::spawn(serve::run(listener, app, limits, shutdown_rx));
         tracing::info!(%addr, %url, "instance listening");
         Ok(Self {
             addr,

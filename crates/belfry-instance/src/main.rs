@@ -4,7 +4,7 @@
 use anyhow::{Context, bail};
 use belfry_instance::{Config, Instance, api, auth, demo, hub::Hub, store::Store};
 use belfry_proto::api::{CreateOperator, Role};
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use std::io::BufRead;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -47,6 +47,8 @@ enum Command {
         /// (docs/admin.md, "Hosting the update feed").
         #[arg(long, env = "BELFRY_UPDATES_DIR")]
         updates_dir: Option<PathBuf>,
+        #[command(flatten)]
+        limits: Limits,
     },
     /// Create an account. The password is read from BELFRY_PASSWORD, or else
     /// from the first line of standard input.
@@ -66,6 +68,65 @@ enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+}
+
+/// What one client may take (docs/protocol.md, "Limits of the reference
+/// instance"); each defaults to the instance's built-in value.
+#[derive(Args)]
+struct Limits {
+    /// Open streams per operator.
+    #[arg(long)]
+    max_streams_per_operator: Option<usize>,
+    /// Open streams per token.
+    #[arg(long)]
+    max_streams_per_token: Option<usize>,
+    /// Frames per second one stream may send, sustained.
+    #[arg(long)]
+    stream_frame_rate: Option<u32>,
+    /// Frames one stream may send at once before the rate applies.
+    #[arg(long)]
+    stream_frame_burst: Option<u32>,
+    /// Seconds one frame to a client may wait to be sent before the client
+    /// is dropped as not reading.
+    #[arg(long)]
+    stream_write_timeout_s: Option<u64>,
+    /// Largest REST body, in bytes.
+    #[arg(long)]
+    max_body_bytes: Option<usize>,
+    /// Largest request head (request line and headers), in bytes; at least 8192.
+    #[arg(long)]
+    max_header_bytes: Option<usize>,
+    /// Seconds a client may take to send a request head (and an idle
+    /// keep-alive connection stays open).
+    #[arg(long)]
+    header_read_timeout_s: Option<u64>,
+    /// Seconds a REST request may take, its body's upload included.
+    #[arg(long)]
+    request_timeout_s: Option<u64>,
+}
+
+impl Limits {
+    fn apply(self, mut c: Config) -> Config {
+        let secs = |s: u64| Duration::from_secs(s.max(1));
+        c.max_streams_per_operator = self
+            .max_streams_per_operator
+            .unwrap_or(c.max_streams_per_operator);
+        c.max_streams_per_token = self
+            .max_streams_per_token
+            .unwrap_or(c.max_streams_per_token);
+        c.stream_frame_rate = self.stream_frame_rate.unwrap_or(c.stream_frame_rate);
+        c.stream_frame_burst = self.stream_frame_burst.unwrap_or(c.stream_frame_burst);
+        c.stream_write_timeout = self
+            .stream_write_timeout_s
+            .map_or(c.stream_write_timeout, secs);
+        c.max_body_bytes = self.max_body_bytes.unwrap_or(c.max_body_bytes);
+        c.max_header_bytes = self.max_header_bytes.unwrap_or(c.max_header_bytes);
+        c.header_read_timeout = self
+            .header_read_timeout_s
+            .map_or(c.header_read_timeout, secs);
+        c.request_timeout = self.request_timeout_s.map_or(c.request_timeout, secs);
+        c
+    }
 }
 
 /// Demo accounts; the passwords are public on purpose (README).
@@ -105,18 +166,19 @@ async fn main() -> anyhow::Result<()> {
             demo,
             demo_every_ms,
             updates_dir,
+            limits,
         } => {
             let listener = tokio::net::TcpListener::bind(&listen)
                 .await
                 .with_context(|| format!("while binding {listen}"))?;
-            let config = Config {
+            let config = limits.apply(Config {
                 db: Some(db),
                 public_url,
                 heartbeat: Duration::from_secs(u64::from(heartbeat_s.max(1))),
                 replay_window,
                 updates_dir,
                 ..Config::default()
-            };
+            });
             let instance = Instance::serve(listener, config)
                 .await
                 .context("while starting")?;

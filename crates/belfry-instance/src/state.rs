@@ -20,10 +20,31 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Events per operator the stream can replay before asking for a resync.
     pub replay_window: u64,
-    /// Open streams per operator.
+    /// Open streams per operator, counted from the upgrade (a stream still
+    /// waiting for its `hello` holds a slot); one more is closed with 4429.
     pub max_streams_per_operator: usize,
+    /// Open streams per token, counted the same way. A desktop holds one; a
+    /// few more let a reconnect overlap the old stream's heartbeat timeout.
+    pub max_streams_per_token: usize,
+    /// Client frames per second a stream may send, sustained (see
+    /// `stream.rs`, `FrameBudget`); a client over it is closed with 4429.
+    pub stream_frame_rate: u32,
+    /// Client frames a stream may send at once before the rate applies.
+    pub stream_frame_burst: u32,
+    /// How long one frame to a client may wait to be sent; a client that
+    /// reads slower than that (or not at all) is dropped.
+    pub stream_write_timeout: Duration,
     /// Largest REST body.
     pub max_body_bytes: usize,
+    /// Largest request head (request line and headers); hyper answers a
+    /// larger one with 431. At least 8 KiB (hyper's minimum buffer).
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a request head, and how long an
+    /// idle keep-alive connection stays open; the connection is then closed.
+    pub header_read_timeout: Duration,
+    /// How long a REST request may take from its head to the answer (the
+    /// body's upload included); later it is answered 408.
+    pub request_timeout: Duration,
     /// A directory served read-only under `/updates/`: an update feed
     /// (`latest.json` per channel) and its signed artifacts, for an
     /// organization that hosts Belfry's updates beside its instance.
@@ -39,7 +60,14 @@ impl Default for Config {
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             replay_window: 100_000,
             max_streams_per_operator: 8,
+            max_streams_per_token: 4,
+            stream_frame_rate: 50,
+            stream_frame_burst: 500,
+            stream_write_timeout: Duration::from_secs(30),
             max_body_bytes: 4 * 1024 * 1024,
+            max_header_bytes: 32 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30),
             updates_dir: None,
         }
     }

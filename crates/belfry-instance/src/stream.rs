@@ -1,18 +1,27 @@
 //! The WebSocket stream: hello, replay from the client's position (or a
 //! resync request), then live events, with heartbeats both ways.
+//!
+//! A hostile client is bounded here: its streams hold slots per token and
+//! per operator (see `hub.rs`), its frames draw on a [`FrameBudget`], a
+//! client that stops reading is dropped once a send has waited the write
+//! timeout, and every close waits briefly for the client's own close so the
+//! close code reaches it.
 
 use crate::auth::Auth;
-use crate::hub::HubEvent;
+use crate::error::ApiError;
+use crate::hub::{Full, HubEvent, StreamLimits};
 use crate::state::AppState;
 use crate::store::Session;
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use belfry_proto::PROTOCOL_VERSION;
 use belfry_proto::inbox::MAX_READ_IDS;
 use belfry_proto::stream::{ClientFrame, MAX_FRAME_BYTES, ServerFrame, close};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 
@@ -20,28 +29,74 @@ use tokio::time::{Instant, MissedTickBehavior, interval, timeout};
 const REPLAY_CHUNK: u32 = 1000;
 /// Consecutive unusable frames before the server gives up on a client.
 const MAX_BAD_FRAMES: u32 = 50;
+/// How long a server-side close waits for the client's close frame. Without
+/// the wait, a socket dropped with the client's frames still unread can be
+/// reset before the client has read why it was closed.
+const CLOSE_LINGER: Duration = Duration::from_secs(2);
 
-/// `GET /api/v1/stream`: authenticates, then upgrades. A missing, revoked or
-/// expired token gets a plain 401 before any upgrade.
+type Events = broadcast::Receiver<Arc<HubEvent>>;
+
+/// `GET /api/v1/stream`: authenticates, takes a stream slot, then upgrades.
+/// A missing, revoked or expired token gets a plain 401 before any upgrade; a
+/// request that is not a WebSocket upgrade gets the error body with the
+/// status axum gives it (400, 405 or 426).
 pub async fn stream(
     State(state): State<AppState>,
     Auth(session): Auth,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            return ApiError::Rejected(rejection.status(), rejection.body_text()).into_response();
+        }
+    };
+    let limits = StreamLimits {
+        per_operator: state.config.max_streams_per_operator,
+        per_token: state.config.max_streams_per_token,
+    };
+    // Taken before the upgrade, so a stream still waiting for its hello holds
+    // a slot too, and one over the cap is closed at once.
+    let joined = state
+        .store
+        .hub()
+        .join(session.operator.id, session.token_id, limits);
     let max = MAX_FRAME_BYTES as usize;
     ws.max_message_size(max)
         .max_frame_size(max)
         .on_upgrade(move |socket| async move {
             let login = session.operator.login.clone();
+            let budget = FrameBudget::new(
+                state.config.stream_frame_rate,
+                state.config.stream_frame_burst,
+            );
             let mut conn = Connection {
                 socket,
+                write_timeout: state.config.stream_write_timeout,
                 state,
                 session,
                 sent: 0,
+                budget,
             };
-            match conn.run().await {
+            let end = match joined {
+                Ok((_slot, mut rx)) => conn.run(&mut rx).await,
+                Err(full) => {
+                    let reason = match full {
+                        Full::Token => "too many streams for this token",
+                        Full::Operator => "too many streams for this operator",
+                    };
+                    tracing::info!(%login, reason, "stream refused");
+                    conn.close(close::TOO_MANY_CONNECTIONS, reason).await
+                }
+            };
+            match end {
                 End::ClientGone => tracing::debug!(%login, "stream ended by the client"),
-                End::Closed(code) => tracing::debug!(%login, code, "stream closed by the server"),
+                End::Stalled => {
+                    tracing::info!(%login, "stream dropped: the client stopped reading")
+                }
+                End::Closed(code, reason) => {
+                    tracing::debug!(%login, code, reason, "stream closed by the server");
+                }
                 End::Store(error) => tracing::warn!(%login, %error, "stream ended: store failed"),
             }
         })
@@ -50,8 +105,64 @@ pub async fn stream(
 /// Why a stream ended (for the log).
 enum End {
     ClientGone,
-    Closed(u16),
+    /// A send waited longer than the write timeout: the client is not reading.
+    Stalled,
+    Closed(u16, &'static str),
     Store(String),
+}
+
+/// What the client may send: a token bucket of `burst` frames that refills
+/// at `rate` frames a second. An `ack` is free for as many ids as the server
+/// has sent events not yet acknowledged, so a client that acknowledges what
+/// it receives is never limited by a burst of events; each id beyond those
+/// costs a frame, and an ack with no free id costs at least one.
+struct FrameBudget {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    at: Instant,
+    unacked: u64,
+}
+
+impl FrameBudget {
+    fn new(rate: u32, burst: u32) -> Self {
+        let burst = f64::from(burst.max(1));
+        Self {
+            rate: f64::from(rate),
+            burst,
+            tokens: burst,
+            at: Instant::now(),
+            unacked: 0,
+        }
+    }
+
+    /// The server sent one more event the client may acknowledge.
+    fn sent_event(&mut self) {
+        self.unacked = self.unacked.saturating_add(1);
+    }
+
+    /// Charges one received frame; false when the budget cannot pay for it.
+    fn charge(&mut self, incoming: &Incoming) -> bool {
+        let cost = match incoming {
+            Incoming::Frame(ClientFrame::Ack { ids }) => {
+                let n = u64::try_from(ids.len()).unwrap_or(u64::MAX);
+                let free = n.min(self.unacked);
+                self.unacked -= free;
+                if free == 0 { n.max(1) } else { n - free }
+            }
+            _ => 1,
+        };
+        let now = Instant::now();
+        let refill = now.duration_since(self.at).as_secs_f64() * self.rate;
+        self.tokens = (self.tokens + refill).min(self.burst);
+        self.at = now;
+        let cost = u32::try_from(cost).map_or(f64::INFINITY, f64::from);
+        if cost > self.tokens {
+            return false;
+        }
+        self.tokens -= cost;
+        true
+    }
 }
 
 struct Connection {
@@ -60,12 +171,21 @@ struct Connection {
     session: Session,
     /// Highest sequence sent to this client.
     sent: u64,
+    budget: FrameBudget,
+    /// How long one send may wait for the client to read.
+    write_timeout: Duration,
 }
 
+/// One read from the client.
 enum Incoming {
     Frame(ClientFrame),
     Bad(String),
+    /// A WebSocket ping or pong (answered by the library).
     Other,
+    /// The client closed or the connection dropped.
+    Gone,
+    /// A frame over the size limit, or not WebSocket at all.
+    Broken(String),
 }
 
 impl Connection {
@@ -75,19 +195,43 @@ impl Connection {
     }
 
     async fn send_text(&mut self, text: Utf8Bytes) -> Result<(), End> {
-        self.socket
-            .send(Message::Text(text))
-            .await
-            .map_err(|_| End::ClientGone)
+        self.send_message(Message::Text(text)).await
     }
 
+    /// Sends an event with a sequence number, which the client may then ack.
+    async fn send_event(&mut self, seq: u64, text: Utf8Bytes) -> Result<(), End> {
+        self.send_text(text).await?;
+        self.sent = seq;
+        self.budget.sent_event();
+        Ok(())
+    }
+
+    async fn send_message(&mut self, message: Message) -> Result<(), End> {
+        match timeout(self.write_timeout, self.socket.send(message)).await {
+            Err(_) => Err(End::Stalled),
+            Ok(Err(_)) => Err(End::ClientGone),
+            Ok(Ok(())) => Ok(()),
+        }
+    }
+
+    /// Closes with `code`, then reads (and drops) what the client still
+    /// sends until its close frame arrives or [`CLOSE_LINGER`] passes.
     async fn close(&mut self, code: u16, reason: &'static str) -> End {
         let frame = CloseFrame {
             code,
             reason: Utf8Bytes::from_static(reason),
         };
-        let _ = self.socket.send(Message::Close(Some(frame))).await;
-        End::Closed(code)
+        if self.send_message(Message::Close(Some(frame))).await.is_ok() {
+            let _ = timeout(CLOSE_LINGER, async {
+                while let Some(Ok(message)) = self.socket.recv().await {
+                    if matches!(message, Message::Close(_)) {
+                        break;
+                    }
+                }
+            })
+            .await;
+        }
+        End::Closed(code, reason)
     }
 
     /// Store work; the future holds a clone of the state, not `self`, so it
@@ -101,56 +245,70 @@ impl Connection {
         async move { state.db(f).await.map_err(|e| End::Store(e.to_string())) }
     }
 
-    async fn receive(&mut self) -> Result<Incoming, End> {
+    /// The next read, decoded. Cancel-safe: nothing is lost if it is dropped
+    /// before it resolves (it is raced against live events).
+    async fn receive(&mut self) -> Incoming {
         match self.socket.recv().await {
-            None | Some(Ok(Message::Close(_))) => Err(End::ClientGone),
-            Some(Err(e)) => {
+            None | Some(Ok(Message::Close(_))) => Incoming::Gone,
+            Some(Err(e)) => Incoming::Broken(e.to_string()),
+            Some(Ok(Message::Text(text))) => match serde_json::from_str::<ClientFrame>(&text) {
+                Ok(frame) => Incoming::Frame(frame),
+                Err(e) => Incoming::Bad(e.to_string()),
+            },
+            Some(Ok(Message::Binary(_))) => Incoming::Bad("binary frames are not used".into()),
+            Some(Ok(_)) => Incoming::Other,
+        }
+    }
+
+    /// The next read that is not the end of the stream or over a limit;
+    /// those end the stream here.
+    async fn usable(&mut self, incoming: Incoming) -> Result<Incoming, End> {
+        match incoming {
+            Incoming::Gone => Err(End::ClientGone),
+            Incoming::Broken(error) => {
                 // The usual cause is a frame over the size limit.
-                tracing::info!(error = %e, "stream read failed");
+                tracing::info!(%error, "stream read failed");
                 Err(self
                     .close(close::TOO_BIG, "frame too large or malformed")
                     .await)
             }
-            Some(Ok(Message::Text(text))) => Ok(match serde_json::from_str::<ClientFrame>(&text) {
-                Ok(frame) => Incoming::Frame(frame),
-                Err(e) => Incoming::Bad(e.to_string()),
-            }),
-            Some(Ok(Message::Binary(_))) => Ok(Incoming::Bad("binary frames are not used".into())),
-            Some(Ok(_)) => Ok(Incoming::Other),
+            other if !self.budget.charge(&other) => {
+                let login = &self.session.operator.login;
+                tracing::info!(%login, "stream closed: too many frames");
+                Err(self
+                    .close(close::TOO_MANY_CONNECTIONS, "too many frames")
+                    .await)
+            }
+            other => Ok(other),
         }
     }
 
-    async fn run(&mut self) -> End {
-        match self.run_inner().await {
+    async fn run(&mut self, rx: &mut Events) -> End {
+        match self.run_inner(rx).await {
             Ok(end) | Err(end) => end,
         }
     }
 
-    async fn run_inner(&mut self) -> Result<End, End> {
+    async fn run_inner(&mut self, rx: &mut Events) -> Result<End, End> {
         let hb = self.state.config.heartbeat;
-        let last_seq = match timeout(hb * 2, self.receive()).await {
+        let first = match timeout(hb * 2, self.receive()).await {
             Err(_) => return Ok(self.close(close::PROTOCOL_ERROR, "expected hello").await),
-            Ok(incoming) => match incoming? {
-                Incoming::Frame(ClientFrame::Hello {
-                    protocol, last_seq, ..
-                }) => {
-                    if protocol != PROTOCOL_VERSION {
-                        return Ok(self
-                            .close(close::INCOMPATIBLE, "unsupported protocol version")
-                            .await);
-                    }
-                    last_seq
+            Ok(incoming) => self.usable(incoming).await?,
+        };
+        let last_seq = match first {
+            Incoming::Frame(ClientFrame::Hello {
+                protocol, last_seq, ..
+            }) => {
+                if protocol != PROTOCOL_VERSION {
+                    return Ok(self
+                        .close(close::INCOMPATIBLE, "unsupported protocol version")
+                        .await);
                 }
-                _ => return Ok(self.close(close::PROTOCOL_ERROR, "expected hello").await),
-            },
+                last_seq
+            }
+            _ => return Ok(self.close(close::PROTOCOL_ERROR, "expected hello").await),
         };
         let op = self.session.operator.id;
-        let max = self.state.config.max_streams_per_operator;
-        let Some((_slot, mut rx)) = self.state.store.hub().join(op, max) else {
-            return Ok(self
-                .close(close::TOO_MANY_CONNECTIONS, "too many streams")
-                .await);
-        };
         let (log, status, doc) = self
             .db(move |s| Ok((s.log_state(op)?, s.status(op)?, s.settings(op)?)))
             .await?;
@@ -180,7 +338,7 @@ impl Connection {
         }
         self.send(&ServerFrame::ReplayDone { seq: self.sent })
             .await?;
-        self.live(&mut rx, hb).await
+        self.live(rx, hb).await
     }
 
     /// Sends every logged frame after `self.sent`.
@@ -193,17 +351,12 @@ impl Connection {
                 return Ok(());
             }
             for (seq, frame) in chunk {
-                self.send_text(Utf8Bytes::from(frame)).await?;
-                self.sent = seq;
+                self.send_event(seq, Utf8Bytes::from(frame)).await?;
             }
         }
     }
 
-    async fn live(
-        &mut self,
-        rx: &mut tokio::sync::broadcast::Receiver<Arc<HubEvent>>,
-        hb: Duration,
-    ) -> Result<End, End> {
+    async fn live(&mut self, rx: &mut Events, hb: Duration) -> Result<End, End> {
         let mut ticker = interval(hb);
         ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
         ticker.tick().await;
@@ -215,7 +368,7 @@ impl Connection {
             tokio::select! {
                 incoming = self.receive() => {
                     last_heard = Instant::now();
-                    match incoming? {
+                    match self.usable(incoming).await? {
                         Incoming::Frame(frame) => {
                             bad_frames = 0;
                             self.handle(frame).await?;
@@ -227,15 +380,14 @@ impl Connection {
                             }
                             self.send(&ServerFrame::Error { code: "bad_frame".into(), message: why }).await?;
                         }
-                        Incoming::Other => {}
+                        Incoming::Other | Incoming::Gone | Incoming::Broken(_) => {}
                     }
                 }
                 event = rx.recv() => match event {
                     Ok(event) => match &*event {
                         HubEvent::Seq { seq, frame } => {
                             if *seq == self.sent + 1 {
-                                self.send_text(frame.clone()).await?;
-                                self.sent = *seq;
+                                self.send_event(*seq, frame.clone()).await?;
                             } else if *seq > self.sent {
                                 // A gap: fetch what we missed from the log, in order.
                                 self.catch_up().await?;
@@ -309,5 +461,50 @@ impl Connection {
                 .await
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ack(n: usize) -> Incoming {
+        Incoming::Frame(ClientFrame::Ack {
+            ids: vec![String::new(); n],
+        })
+    }
+
+    #[test]
+    fn the_burst_is_spent_frame_by_frame() {
+        // No refill: what is left is exactly the burst.
+        let mut b = FrameBudget::new(0, 3);
+        let ping = Incoming::Frame(ClientFrame::Ping { id: None });
+        assert!(b.charge(&ping));
+        assert!(b.charge(&Incoming::Bad(String::new())));
+        assert!(b.charge(&Incoming::Other));
+        assert!(!b.charge(&ping));
+    }
+
+    #[test]
+    fn acks_of_what_was_sent_are_free_and_others_cost_per_id() {
+        let mut b = FrameBudget::new(0, 10);
+        for _ in 0..5000 {
+            b.sent_event();
+        }
+        // 5000 events acknowledged one by one and in chunks: all free.
+        for _ in 0..2000 {
+            assert!(b.charge(&ack(1)));
+        }
+        assert!(b.charge(&ack(1000)));
+        assert!(b.charge(&ack(1000)));
+        assert!(b.charge(&ack(1000)));
+        assert!(
+            b.charge(&ack(0)) && b.charge(&ack(0)),
+            "an empty ack costs one"
+        );
+        // Nothing owed any more: 10 - 2 left, so 8 unknown ids pass, 1 more does not.
+        assert!(b.charge(&ack(8)));
+        assert!(!b.charge(&ack(1)));
+        assert!(!b.charge(&ack(1000)));
     }
 }

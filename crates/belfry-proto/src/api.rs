@@ -143,6 +143,9 @@ pub enum ErrorCode {
     StaleVersion,
     /// 409: a login that already exists.
     Conflict,
+    /// 408: the request (its body, or the server's answer) took longer than
+    /// the server allows; retry.
+    RequestTimeout,
     /// 413: the body is larger than the server accepts.
     PayloadTooLarge,
     /// 422: a settings write that breaks the instance policy; see `fields`.

@@ -36,7 +36,8 @@ pub mod close {
     pub const INCOMPATIBLE: u16 = 4406;
     /// Nothing heard for two heartbeat intervals: reconnect at once.
     pub const HEARTBEAT_TIMEOUT: u16 = 4408;
-    /// Too many streams for this operator: reconnect with backoff.
+    /// Too many streams for this token or operator, or too many frames from
+    /// this client (the reason says which): reconnect with backoff.
     pub const TOO_MANY_CONNECTIONS: u16 = 4429;
 
     /// Should a client stop reconnecting after this close code?

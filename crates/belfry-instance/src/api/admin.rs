@@ -3,11 +3,11 @@
 
 use crate::auth::{self, Admin};
 use crate::error::ApiError;
-use crate::extract::ApiJson;
+use crate::extract::{ApiJson, ApiPath};
 use crate::render;
 use crate::state::AppState;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use belfry_proto::api::{
     BatchResult, CreateOperator, EmitBatch, EmitEvent, ErrorBody, MAX_BATCH, Operator,
@@ -178,7 +178,7 @@ async fn operator_id(state: &AppState, login: String) -> Result<i64, ApiError> {
 pub async fn set_links(
     State(state): State<AppState>,
     Admin(_): Admin,
-    Path(login): Path<String>,
+    ApiPath(login): ApiPath<String>,
     ApiJson(req): ApiJson<SetLinks>,
 ) -> Result<Json<SettingsDocument>, ApiError> {
     if let Some(bad) = req
@@ -211,7 +211,7 @@ pub async fn set_links(
 pub async fn set_operator_status(
     State(state): State<AppState>,
     Admin(_): Admin,
-    Path(login): Path<String>,
+    ApiPath(login): ApiPath<String>,
     ApiJson(req): ApiJson<OperatorStatus>,
 ) -> Result<Json<OperatorStatus>, ApiError> {
     let id = operator_id(&state, login).await?;
@@ -326,7 +326,7 @@ pub struct Delivery {
 pub async fn delivery(
     State(state): State<AppState>,
     Admin(_): Admin,
-    Path((login, id)): Path<(String, String)>,
+    ApiPath((login, id)): ApiPath<(String, String)>,
 ) -> Result<Json<Delivery>, ApiError> {
     let op = operator_id(&state, login).await?;
     let (notification, delivered_at) = state.db(move |s| s.notification(op, &id)).await?;

@@ -2,11 +2,11 @@
 
 use crate::auth::Auth;
 use crate::error::ApiError;
-use crate::extract::{ApiJson, ApiQuery};
+use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::state::AppState;
 use crate::store::InboxFilter;
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use belfry_proto::api::ErrorBody;
 use belfry_proto::catalogue::Category;
 use belfry_proto::inbox::{
@@ -88,7 +88,7 @@ pub async fn unread_count(
 pub async fn get_one(
     State(state): State<AppState>,
     Auth(session): Auth,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<String>,
 ) -> Result<Json<Notification>, ApiError> {
     let op = session.operator.id;
     Ok(Json(state.db(move |s| s.notification(op, &id)).await?.0))

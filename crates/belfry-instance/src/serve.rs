@@ -1,0 +1,91 @@
+//! The accept loop: axum's `serve`, plus the HTTP/1 limits it does not let a
+//! caller set (a deadline for the request head, which also closes idle
+//! keep-alive connections, and the largest head), so a client that trickles
+//! its headers, or sends a huge one, costs a bounded slot and nothing more.
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::service::TowerToHyperService;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+/// hyper's smallest read buffer; a smaller head limit would panic it.
+const MIN_HEAD_BYTES: usize = 8 * 1024;
+/// Pause after a failed accept (out of file descriptors, say), so the loop
+/// does not spin while the condition lasts.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// Limits of the HTTP connection layer.
+#[derive(Debug, Clone, Copy)]
+pub struct HttpLimits {
+    /// Largest request head, in bytes.
+    pub max_head_bytes: usize,
+    /// Deadline for a request head once the connection waits for one.
+    pub header_read_timeout: Duration,
+}
+
+/// Serves `app` on `listener` until `stop` turns true, then stops
+/// accepting, lets each connection finish its request in flight, and
+/// returns once they have. Upgraded connections (streams) live on; they
+/// close themselves on the same signal.
+pub async fn run(
+    listener: TcpListener,
+    app: Router,
+    limits: HttpLimits,
+    mut stop: watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let mut builder = Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_head_bytes.max(MIN_HEAD_BYTES));
+    // Every connection task holds a receiver; `closed()` below resolves when
+    // the last one has ended.
+    let (drained_tx, drained_rx) = watch::channel(());
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(error) => {
+                tracing::warn!(%error, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let service = TowerToHyperService::new(app.clone());
+        let builder = builder.clone();
+        let mut stop = stop.clone();
+        let drained = drained_rx.clone();
+        tokio::spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service);
+            tokio::pin!(conn);
+            let mut stopping = false;
+            loop {
+                tokio::select! {
+                    result = conn.as_mut() => {
+                        if let Err(error) = result {
+                            // Timeouts, resets, malformed requests: the client's business.
+                            tracing::debug!(%peer, %error, "connection ended with an error");
+                        }
+                        break;
+                    }
+                    _ = stop.wait_for(|s| *s), if !stopping => {
+                        stopping = true;
+                        conn.as_mut().graceful_shutdown();
+                    }
+                }
+            }
+            drop(drained);
+        });
+    }
+    drop(listener);
+    drop(drained_rx);
+    drained_tx.closed().await;
+    Ok(())
+}
