@@ -7,6 +7,7 @@
 
 use belfry_tests::{OPERATOR, TestInstance, eventually, files_under};
 use reqwest::Method;
+use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -85,6 +86,28 @@ impl App {
         self.log.lock().unwrap().iter().any(|l| l.contains(needle))
     }
 
+    /// Waits up to 20 s for `cond`; fails with the app's log.
+    async fn until(&self, what: &str, mut cond: impl FnMut() -> bool) {
+        let start = std::time::Instant::now();
+        while !cond() {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "timed out waiting for {what}; the app's log:\n{}",
+                self.dump()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    fn count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
     fn dump(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
@@ -137,6 +160,13 @@ async fn headless_signs_in_toasts_acknowledges_and_stops_on_sigterm() {
         !app.logged(OPERATOR.1),
         "the password never reaches the log"
     );
+    // `belfry --headless` handed over to belfry-headless: the process maps
+    // none of the GUI's libraries.
+    let maps = std::fs::read_to_string(format!("/proc/{}/maps", app.child.id())).unwrap();
+    assert!(maps.contains("/belfry-headless"), "{maps}");
+    for gui in ["libgtk-3", "libwebkit2gtk", "libjavascriptcoregtk"] {
+        assert!(!maps.contains(gui), "{gui} is mapped:\n{maps}");
+    }
 
     let admin = t.admin().await;
     let n = admin
@@ -222,48 +252,368 @@ async fn a_wrong_password_is_a_clear_error() {
     .await;
 }
 
+/// Every notification on the server, oldest first, and the ids it has as read.
+async fn server_inbox(op: &belfry_tests::Api) -> (Vec<(u64, String)>, HashSet<String>) {
+    let mut all = Vec::new();
+    let mut read = HashSet::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut path = "/api/v1/inbox?limit=500".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let page: belfry_proto::inbox::InboxPage = op.get(&path).await;
+        for n in page.items {
+            if n.read_at.is_some() {
+                read.insert(n.id.clone());
+            }
+            all.push((n.seq, n.id));
+        }
+        match page.next_cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
+    all.reverse();
+    (all, read)
+}
+
+/// The ids a local store has as read.
+fn read_here(store: &belfry_core::store::Store) -> HashSet<String> {
+    store
+        .all_ids()
+        .unwrap()
+        .into_iter()
+        .map(|(_, id)| id)
+        .filter(|id| store.is_read(id).unwrap())
+        .collect()
+}
+
+/// SIGKILLed 22 times while it catches up on what arrived while it was
+/// down, stores a live burst and sends the operator's reads from its outbox:
+/// after the last restart nothing is lost, nothing doubled, and every read
+/// made in the app reached the server.
 #[tokio::test]
-async fn killed_mid_burst_and_restarted_nothing_is_lost_or_doubled() {
+async fn killed_22_times_during_catch_up_and_sync_nothing_is_lost_doubled_or_unsent() {
+    const KILLS: usize = 22;
     let t = TestInstance::start().await;
     let admin = t.admin().await;
+    let operator = t.operator().await;
     let args = ["--instance", t.url(), "--login", OPERATOR.0];
     let env = [("BELFRY_PASSWORD", OPERATOR.1)];
     let mut home = Arc::new(tempfile::tempdir().unwrap());
     fastrand::seed(11);
+    let app = App::start_in(Arc::clone(&home), &args, &env);
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    let store_path = app.store_file().expect("the app made its store");
+    app.stop().await;
     let mut emitted = 0;
-    for round in 0..4 {
-        let app = App::start_in(Arc::clone(&home), &args, &env);
-        eventually("connected", Duration::from_secs(20), || {
-            app.logged("Connected")
-        })
-        .await;
-        let _ = admin.emit_many(OPERATOR.0, "ticket_message", 1500).await;
-        emitted += 1500;
-        if round < 3 {
-            // SIGKILL somewhere in the middle of storing the burst.
-            tokio::time::sleep(Duration::from_millis(fastrand::u64(0..40))).await;
-            home = app.kill_hard();
-        } else {
-            let path = app.store_file().expect("the app made its store");
-            eventually(
-                "everything stored after the kills",
-                Duration::from_secs(30),
-                || {
-                    belfry_core::store::Store::open(&path)
-                        .map(|s| s.all_ids().unwrap().len())
-                        .unwrap_or(0)
-                        >= emitted
-                },
-            )
-            .await;
-            app.stop().await;
-            let store = belfry_core::store::Store::open(&path).unwrap();
-            assert_eq!(store.integrity_check().unwrap(), "ok");
-            let ids = store.all_ids().unwrap();
-            assert_eq!(ids.len(), emitted, "nothing lost, nothing doubled");
-            assert!(ids.windows(2).all(|w| w[0].0 < w[1].0), "in order");
+    let mut marked: HashSet<String> = HashSet::new();
+    for _ in 0..KILLS {
+        // While the app is down: the helpdesk goes on (a catch-up for the
+        // next start), and reads the operator made just before the kill
+        // wait in the outbox, written as the app writes them.
+        emitted += admin
+            .emit_many(OPERATOR.0, "ticket_message", 400)
+            .await
+            .len();
+        {
+            let store = belfry_core::store::Store::open(&store_path).unwrap();
+            let ids: Vec<String> = store
+                .all_ids()
+                .unwrap()
+                .into_iter()
+                .map(|(_, id)| id)
+                .filter(|id| !store.is_read(id).unwrap())
+                .collect();
+            let pick: Vec<String> = (0..ids.len().min(25))
+                .map(|_| ids[fastrand::usize(..ids.len())].clone())
+                .collect();
+            marked.extend(store.mark_read(&pick).unwrap());
         }
+        let app = App::start_in(Arc::clone(&home), &args, &env);
+        if fastrand::bool() {
+            // And a live burst on top of the catch-up.
+            emitted += admin
+                .emit_many(OPERATOR.0, "ticket_message", 200)
+                .await
+                .len();
+        }
+        tokio::time::sleep(Duration::from_millis(fastrand::u64(0..700))).await;
+        home = app.kill_hard();
     }
+    let app = App::start_in(Arc::clone(&home), &args, &env);
+    eventually("connected after the kills", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    eventually(
+        "everything stored and the outbox sent",
+        Duration::from_secs(60),
+        || {
+            belfry_core::store::Store::open(&store_path).is_ok_and(|s| {
+                s.all_ids().unwrap().len() >= emitted && s.outbox().unwrap().is_empty()
+            })
+        },
+    )
+    .await;
+    app.stop().await;
+    let store = belfry_core::store::Store::open(&store_path).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let (want, read_there) = server_inbox(&operator).await;
+    assert_eq!(want.len(), emitted);
+    assert_eq!(
+        store.all_ids().unwrap(),
+        want,
+        "nothing lost, nothing doubled, in order"
+    );
+    let unsent: Vec<&String> = marked
+        .iter()
+        .filter(|id| !read_there.contains(*id))
+        .collect();
+    assert!(unsent.is_empty(), "reads lost from the outbox: {unsent:?}");
+    assert_eq!(read_here(&store), read_there, "read states agree");
+}
+
+/// The machine sleeps (here: the process is frozen with SIGSTOP while the
+/// server's heartbeat gives up on it) and wakes: the app reconnects at
+/// once and shows what it missed as one summary, not one toast each.
+#[tokio::test]
+async fn after_a_freeze_it_reconnects_and_shows_what_it_missed_as_one_summary() {
+    let t = TestInstance::start_with(belfry_instance::Config {
+        heartbeat: Duration::from_secs(1),
+        ..Default::default()
+    })
+    .await;
+    let admin = t.admin().await;
+    let app = App::start(
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", OPERATOR.1)],
+    );
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    let _ = Command::new("dunstctl").arg("history-clear").status();
+    let connected = app.count("Connected");
+    let pid = app.child.id().to_string();
+    Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    let _ = admin.emit_many(OPERATOR.0, "ticket_created", 30).await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    Command::new("kill").args(["-CONT", &pid]).status().unwrap();
+    eventually("connected again", Duration::from_secs(10), || {
+        app.count("Connected") > connected
+    })
+    .await;
+    eventually("one summary", Duration::from_secs(10), || {
+        dunst_history().contains("30 new while you were away")
+    })
+    .await;
+    let history = dunst_history();
+    assert!(
+        !(0..30).any(|i| history.contains(&format!("\"event {i}\""))),
+        "no toast per missed notification: {history}"
+    );
+    app.stop().await;
+}
+
+/// A small tmpfs for the app's data directory (unmounted again on drop):
+/// a real full disk and a real read-only file system. Needs root, as the
+/// rig has (`cargo xtask test`).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(at: &std::path::Path, size: &str) -> Self {
+        std::fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "belfry-test"])
+            .arg(at)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "mounting a tmpfs at {} needs root", at.display());
+        Self(at.to_owned())
+    }
+
+    fn remount(&self, options: &str) {
+        let ok = Command::new("mount")
+            .args(["-o", &format!("remount,{options}")])
+            .arg(&self.0)
+            .status()
+            .is_ok_and(|s| s.success());
+        assert!(ok, "remount {options}");
+    }
+
+    /// Fills the disk to the last byte; returns the filler to remove.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut f = std::fs::File::create(&path).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while f.write_all(&block).is_ok() {}
+        // The last partial block, byte by byte.
+        while f.write_all(&[0]).is_ok() {}
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[tokio::test]
+async fn with_the_disk_full_it_says_so_keeps_toasting_and_fills_in_what_it_missed() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let disk = SmallDisk::mount(&home.path().join("data"), "6m");
+    let app = App::start_in(
+        Arc::clone(&home),
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[("BELFRY_PASSWORD", OPERATOR.1)],
+    );
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    let _ = admin.emit_many(OPERATOR.0, "ticket_message", 50).await;
+    let path = app.store_file().expect("the app made its store");
+    let stored = |n: usize| {
+        belfry_core::store::Store::open(&path).is_ok_and(|s| s.all_ids().unwrap().len() >= n)
+    };
+    eventually("the first 50 stored", Duration::from_secs(10), || {
+        stored(50)
+    })
+    .await;
+
+    // The first fifty's toasts go (the operator dismisses them), so what
+    // comes next has room on screen rather than joining their summary.
+    let _ = dunst_history();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let filler = disk.fill();
+    let _ = Command::new("dunstctl").arg("history-clear").status();
+    // More than the WAL's spare room: the store has to grow, and cannot.
+    let events = (0..600)
+        .map(|i| belfry_proto::api::EmitEvent {
+            operator: OPERATOR.0.into(),
+            type_id: "ticket_message".into(),
+            title: Some(format!("while full {i}")),
+            body: Some("x".repeat(2000)),
+            path: Some("/tickets/1".into()),
+            // One ticket's thread: one toast, replaced, not a burst
+            // summary that would fold the breach in.
+            data: serde_json::json!({"ticket_id": "1"})
+                .as_object()
+                .cloned()
+                .unwrap_or_default(),
+        })
+        .collect();
+    let _: serde_json::Value = admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/events/batch",
+            &belfry_proto::api::EmitBatch { events },
+        )
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _ = dunst_history();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    admin
+        .emit(
+            "sla_expired",
+            "Breach while the disk is full",
+            "x",
+            "/tickets/2",
+        )
+        .await;
+    eventually(
+        "the app says the disk refused",
+        Duration::from_secs(20),
+        || app.logged("storing notifications"),
+    )
+    .await;
+    app.until("the toast still shows", || {
+        dunst_history().contains("Breach while the disk is full")
+    })
+    .await;
+
+    // Space again: what the store missed is filled in from the instance.
+    std::fs::remove_file(filler).unwrap();
+    eventually(
+        "everything stored once there is room",
+        Duration::from_secs(30),
+        || stored(50 + 601),
+    )
+    .await;
+    app.stop().await;
+    let store = belfry_core::store::Store::open(&path).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    let (want, _) = server_inbox(&operator).await;
+    assert_eq!(store.all_ids().unwrap(), want);
+}
+
+#[tokio::test]
+async fn with_a_read_only_data_directory_it_says_so_and_keeps_toasting() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let disk = SmallDisk::mount(&home.path().join("data"), "16m");
+    let args = ["--instance", t.url(), "--login", OPERATOR.0];
+    let env = [("BELFRY_PASSWORD", OPERATOR.1)];
+    let app = App::start_in(Arc::clone(&home), &args, &env);
+    eventually("connected", Duration::from_secs(20), || {
+        app.logged("Connected")
+    })
+    .await;
+    let _ = admin.emit_many(OPERATOR.0, "ticket_message", 30).await;
+    let path = app.store_file().expect("the app made its store");
+    eventually("30 stored", Duration::from_secs(10), || {
+        belfry_core::store::Store::open(&path).is_ok_and(|s| s.all_ids().unwrap().len() == 30)
+    })
+    .await;
+    app.stop().await;
+
+    disk.remount("ro");
+    let _ = Command::new("dunstctl").arg("history-clear").status();
+    let app = App::start_in(Arc::clone(&home), &args, &env);
+    for _ in 0..200 {
+        if app.logged("Connected") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(app.logged("Connected"), "not connected:\n{}", app.dump());
+    admin
+        .emit(
+            "sla_expired",
+            "Breach on a read-only disk",
+            "x",
+            "/tickets/3",
+        )
+        .await;
+    eventually("the toast shows", Duration::from_secs(20), || {
+        dunst_history().contains("Breach on a read-only disk")
+    })
+    .await;
+    assert!(
+        app.logged("local inbox unavailable") || app.logged("storing notifications"),
+        "the app says the disk refused:\n{}",
+        app.dump()
+    );
+    app.stop().await;
+    disk.remount("rw");
+    let store = belfry_core::store::Store::open(&path).unwrap();
+    assert_eq!(store.integrity_check().unwrap(), "ok");
+    assert_eq!(
+        store.all_ids().unwrap().len(),
+        30,
+        "what was stored is intact"
+    );
 }
 
 fn keyring_entries(user: &str) -> String {

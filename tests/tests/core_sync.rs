@@ -622,3 +622,118 @@ async fn the_operators_status_follows_the_stream_and_a_change_here_reaches_the_i
         .unwrap();
     assert_eq!(again.since, first.since, "the stretch keeps its start");
 }
+
+/// A server that answers everything with a 307 to `to` (another origin).
+async fn redirector(to: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let to = to.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                let n = s.read(&mut buf).await.unwrap_or(0);
+                let head = String::from_utf8_lossy(&buf[..n]).into_owned();
+                let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let answer = format!(
+                    "HTTP/1.1 307 Temporary Redirect\r\nLocation: {to}{path}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+                let _ = s.write_all(answer.as_bytes()).await;
+            });
+        }
+    });
+    url
+}
+
+/// A server that records every request it gets.
+async fn recorder() -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+        .await
+        .unwrap();
+    let url = format!("http://{}", l.local_addr().unwrap());
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = vec![0u8; 16 * 1024];
+            let n = s.read(&mut buf).await.unwrap_or(0);
+            log.lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            let _ = s
+                .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                .await;
+        }
+    });
+    (url, seen)
+}
+
+#[tokio::test]
+async fn a_redirect_off_the_instance_is_not_followed_so_no_password_or_token_leaves() {
+    use belfry_core::{net, secret::Secret};
+    let (elsewhere, seen) = recorder().await;
+    let instance = redirector(elsewhere).await;
+    let base = net::instance_url(&instance, false).unwrap();
+    let tls = net::tls_config(None).unwrap();
+    let signed_in = net::Api::login(&base, &tls, OPERATOR.0, &Secret::new(OPERATOR.1)).await;
+    assert!(signed_in.is_err(), "a sign-in redirected elsewhere fails");
+    let api = net::Api::new(base, Secret::new("blf_not_for_other_hosts"), &tls).unwrap();
+    assert!(api.settings().await.is_err());
+    assert!(api.inbox(false, None, 10).await.is_err());
+    let seen = seen.lock().unwrap().clone();
+    assert!(
+        seen.is_empty(),
+        "the other origin was asked, with the password or token in reach: {seen:?}"
+    );
+}
+
+/// A resync cut off after its first page leaves the newest page stored
+/// above a gap, with the position still below it. The next resync must
+/// fill the gap, not stop at the first page it already holds.
+#[tokio::test]
+async fn a_resync_cut_off_mid_way_is_completed_by_the_next_one() {
+    let t = TestInstance::start_with(Config {
+        replay_window: 50,
+        ..Config::default()
+    })
+    .await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let _ = admin.emit_many(OPERATOR.0, "ticket_created", 1000).await;
+    let newest: InboxPage = operator.get("/api/v1/inbox?limit=500").await;
+    let cursor = newest.next_cursor.clone().expect("a second page");
+    let older: InboxPage = operator
+        .get(&format!("/api/v1/inbox?limit=500&cursor={cursor}"))
+        .await;
+    let mut oldest = older.items.clone();
+    oldest.sort_by_key(|n| n.seq);
+    oldest.truncate(100);
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = belfry_core::store::Store::open(&dir.path().join("inbox.db")).unwrap();
+        store.add_snapshot_page(&oldest).unwrap();
+        store.set_last_seq(oldest[99].seq).unwrap();
+        store.add_snapshot_page(&newest.items).unwrap();
+        assert_eq!(store.all_ids().unwrap().len(), 600);
+    }
+    let desk = Desk::start_in(dir, t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    eventually("the gap filled in", Duration::from_secs(20), || {
+        desk.stored().len() == 1000
+    })
+    .await;
+    let seqs: Vec<u64> = desk.stored().into_iter().map(|(seq, _)| seq).collect();
+    let mut want: Vec<u64> = older
+        .items
+        .iter()
+        .chain(&newest.items)
+        .map(|n| n.seq)
+        .collect();
+    want.sort_unstable();
+    assert_eq!(seqs, want, "every notification once, in order");
+    desk.engine.shutdown().await;
+}

@@ -48,6 +48,12 @@ impl Core {
         let mut prefs = doc.preferences.clone();
         settings::enforce(&doc.policy, &mut prefs);
         let _ = settings::validate(&doc.policy, &self.doc.preferences, &prefs);
+        // What the connection does with a document from the server: repair
+        // it. A repaired document needs no more repair.
+        let mut repaired = doc.preferences.clone();
+        let _ = settings::repair(&doc.policy, &mut repaired);
+        let again = settings::repair(&doc.policy, &mut repaired);
+        assert!(again.is_empty(), "repair is not stable: {again:?}");
         self.doc = doc;
     }
 

@@ -9,14 +9,47 @@ use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
 use belfry_os::autostart::Autostart;
 use std::path::Path;
+use std::process::ExitCode;
+
+/// The file name of the headless-only binary, which `belfry --headless`
+/// hands over to when it is beside it (on Unix, where a process can
+/// replace itself).
+pub const BINARY: &str = "belfry-headless";
+
+/// The whole headless process: a runtime of two workers, [`run`], and the
+/// exit code with the error said on standard error.
+pub fn main() -> ExitCode {
+    let cli = Cli::from_env();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("belfry: cannot start: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("belfry: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
 
 /// Runs until SIGTERM or Ctrl-C.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::platform().context("while finding the app's directories")?;
-    paths
-        .create()
-        .context("while creating the app's directories")?;
+    // A directory that cannot be made (a read-only or full disk) is said
+    // once the log is up; the app goes on (the inbox then lives in memory).
+    let created = paths.create();
     let _log = logging::init(&paths.log_dir, cli.verbose).context("while setting up the log")?;
+    if let Err(e) = created {
+        tracing::warn!(error = %e, "the app's directories cannot be made; going on without them");
+    }
     let config_file = paths.config_file();
     let mut cfg = effective_config(&config_file);
     if let Some(on) = cli.start_at_login {

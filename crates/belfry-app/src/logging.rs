@@ -22,16 +22,24 @@ const CAPPED: &[&str] = &[
     "http",
 ];
 
+/// Log lines waiting for the file at most.
+const LOG_QUEUE: usize = 8192;
+
 /// Keep the guard alive for the process: dropping it flushes the file.
-pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
-    std::fs::create_dir_all(log_dir)?;
-    let appender = tracing_appender::rolling::Builder::new()
-        .rotation(tracing_appender::rolling::Rotation::DAILY)
-        .filename_prefix("belfry")
-        .filename_suffix("log")
-        .max_log_files(7)
-        .build(log_dir)?;
-    let (file, guard) = tracing_appender::non_blocking(appender);
+/// `None` when the log directory cannot be written (a read-only or full
+/// disk): the app then logs to standard error only, says so, and goes on.
+pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<Option<WorkerGuard>> {
+    let appender = std::fs::create_dir_all(log_dir)
+        .map_err(anyhow::Error::from)
+        .and_then(|()| {
+            tracing_appender::rolling::Builder::new()
+                .rotation(tracing_appender::rolling::Rotation::DAILY)
+                .filename_prefix("belfry")
+                .filename_suffix("log")
+                .max_log_files(7)
+                .build(log_dir)
+                .map_err(anyhow::Error::from)
+        });
     let filter = || {
         let mut f =
             EnvFilter::try_from_env("BELFRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -46,11 +54,25 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
         }
         f
     };
-    let file_layer = tracing_subscriber::fmt::layer()
-        .with_writer(file)
-        .with_ansi(false)
-        .with_filter(filter());
-    let stderr_layer = to_stderr.then(|| {
+    let (file_layer, guard, problem) = match appender {
+        Ok(appender) => {
+            // The writer's queue is allocated whole up front: the default
+            // of 128,000 lines was 4 MB of an idle headless app's 19. A
+            // burst's lines beyond this, while the file falls behind, are
+            // dropped (and counted), never waited for.
+            let (file, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .buffered_lines_limit(LOG_QUEUE)
+                .lossy(true)
+                .finish(appender);
+            let layer = tracing_subscriber::fmt::layer()
+                .with_writer(file)
+                .with_ansi(false)
+                .with_filter(filter());
+            (Some(layer), Some(guard), None)
+        }
+        Err(e) => (None, None, Some(e)),
+    };
+    let stderr_layer = (to_stderr || problem.is_some()).then(|| {
         tracing_subscriber::fmt::layer()
             .with_writer(std::io::stderr)
             .with_filter(filter())
@@ -59,6 +81,9 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<WorkerGuard> {
         .with(file_layer)
         .with(stderr_layer)
         .try_init()?;
+    if let Some(e) = problem {
+        tracing::warn!(error = %e, dir = %log_dir.display(), "the log cannot be written there; logging to the terminal only");
+    }
     Ok(guard)
 }
 

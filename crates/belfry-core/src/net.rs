@@ -148,8 +148,30 @@ fn http_client(tls: &Arc<rustls::ClientConfig>) -> Result<reqwest::Client, Setup
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .user_agent(concat!("Belfry/", env!("CARGO_PKG_VERSION")))
+        .redirect(same_origin_only())
         .build()
         .map_err(|e| SetupError::Tls(e.to_string()))
+}
+
+/// Follows redirects only within the origin the request went to: a
+/// redirect to another host would take the token there (reqwest drops the
+/// header across hosts, but a 307 also resends the body, and the sign-in
+/// body holds the password). Stopped, the 3xx is an error the caller reports.
+fn same_origin_only() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.origin() == attempt.url().origin());
+        if attempt.previous().len() > 5 {
+            attempt.error("too many redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            tracing::warn!(to = %attempt.url().origin().ascii_serialization(), "not following a redirect off the instance");
+            attempt.stop()
+        }
+    })
 }
 
 /// The instance's REST API, signed in.

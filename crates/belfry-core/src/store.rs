@@ -292,6 +292,33 @@ fn store_run(
     Ok(())
 }
 
+fn finish_snapshot(
+    tx: &Connection,
+    server_unread: Option<&HashSet<String>>,
+    server_seq: u64,
+) -> Result<Vec<String>> {
+    let mut read = Vec::new();
+    if let Some(server_unread) = server_unread {
+        let local_unread: Vec<String> = {
+            let mut stmt = tx.prepare("SELECT id FROM notifications WHERE read_at IS NULL")?;
+            stmt.query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?
+        };
+        let now = ts(Utc::now());
+        for id in local_unread {
+            if !server_unread.contains(&id) {
+                tx.execute(
+                    "UPDATE notifications SET read_at = ?2 WHERE id = ?1",
+                    params![id, now],
+                )?;
+                read.push(id);
+            }
+        }
+    }
+    Store::set_meta(tx, "last_seq", &server_seq.to_string())?;
+    Ok(read)
+}
+
 impl Store {
     /// Opens (creating) the store at `path`.
     pub fn open(path: &Path) -> Result<Self> {
@@ -356,6 +383,13 @@ impl Store {
     pub fn last_seq(&self) -> Result<Option<u64>> {
         let conn = self.lock();
         Ok(Self::meta(&conn, "last_seq")?.and_then(|v| v.parse().ok()))
+    }
+
+    /// Fails unless the store takes writes (after disk full or a read-only
+    /// directory): writes a probe row, which needs a page on disk.
+    pub fn writable(&self) -> Result<()> {
+        let conn = self.lock();
+        Self::set_meta(&conn, "write_probe", &Utc::now().to_rfc3339())
     }
 
     /// Sets the stream position (after a resync).
@@ -430,25 +464,36 @@ impl Store {
         let tx = conn.transaction()?;
         let mut new = Vec::new();
         store_run(&tx, &mut items.iter().collect(), &mut new)?;
-        let local_unread: Vec<String> = {
-            let mut stmt = tx.prepare("SELECT id FROM notifications WHERE read_at IS NULL")?;
-            stmt.query_map([], |r| r.get(0))?
-                .collect::<rusqlite::Result<_>>()?
-        };
-        let now = ts(Utc::now());
-        let mut read = Vec::new();
-        for id in local_unread {
-            if !server_unread.contains(&id) {
-                tx.execute(
-                    "UPDATE notifications SET read_at = ?2 WHERE id = ?1",
-                    params![id, now],
-                )?;
-                read.push(id);
-            }
-        }
-        Self::set_meta(&tx, "last_seq", &server_seq.to_string())?;
+        let read = finish_snapshot(&tx, Some(server_unread), server_seq)?;
         tx.commit()?;
         Ok((new, read))
+    }
+
+    /// Stores one page of a resync (the new items, returned); the stream
+    /// position stays, so an interrupted resync leaves nothing skipped.
+    pub fn add_snapshot_page(&self, items: &[Notification]) -> Result<Vec<Notification>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let mut new = Vec::new();
+        store_run(&tx, &mut items.iter().collect(), &mut new)?;
+        tx.commit()?;
+        Ok(new)
+    }
+
+    /// Ends a resync whose pages are stored: with the server's whole unread
+    /// set, marks read what it no longer lists (`None` when the set was too
+    /// large to read whole: no local read state is guessed); then moves the
+    /// stream position to `server_seq`. Returns the ids that became read.
+    pub fn finish_snapshot(
+        &self,
+        server_unread: Option<&HashSet<String>>,
+        server_seq: u64,
+    ) -> Result<Vec<String>> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let read = finish_snapshot(&tx, server_unread, server_seq)?;
+        tx.commit()?;
+        Ok(read)
     }
 
     /// One page, newest first.

@@ -648,9 +648,168 @@ pub fn enforce(policy: &Policy, prefs: &mut Preferences) {
     }
 }
 
+/// Makes a document from the server usable as it stands, and says what was
+/// wrong with it: a client must not trust an instance (or whatever sits
+/// between) to send preferences that obey the instance's own policy. Unknown
+/// types and channels are dropped, a channel listed twice once, unknown
+/// melodies become the type's default, out-of-range numbers are clamped,
+/// and the policy is enforced (mandatory channels and types on, bell on).
+pub fn repair(policy: &Policy, prefs: &mut Preferences) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    validate_channels(policy, prefs, &mut errors);
+    let defaults = Preferences::default();
+    let banner = &mut prefs.channels.banner;
+    for (value, range) in [
+        (&mut banner.duration_s, limits::BANNER_DURATION_S),
+        (
+            &mut banner.max_simultaneous,
+            limits::BANNER_MAX_SIMULTANEOUS,
+        ),
+        (&mut banner.repeats, limits::BANNER_REPEATS),
+        (
+            &mut banner.repeat_interval_s,
+            limits::BANNER_REPEAT_INTERVAL_S,
+        ),
+    ] {
+        *value = (*value).clamp(*range.start(), *range.end());
+    }
+    let m = &mut prefs.reminders.status.after_minutes;
+    if !limits::REMINDER_MINUTES.contains(m) {
+        errors.push(FieldError::new(
+            "preferences.reminders.status.after_minutes",
+            Reason::OutOfRange,
+        ));
+        *m = (*m).clamp(
+            *limits::REMINDER_MINUTES.start(),
+            *limits::REMINDER_MINUTES.end(),
+        );
+    }
+    prefs
+        .channels
+        .bots
+        .retain(|id, _| BOT_CHANNELS.contains(&id.as_str()));
+    for (id, toggle) in &mut prefs.channels.bots {
+        if toggle.enabled && !policy.channel_available(id) {
+            toggle.enabled = false;
+        }
+    }
+    for (id, row) in &mut prefs.types {
+        let path = format!("preferences.types.{id}");
+        if !catalogue::type_def(id).is_some_and(|d| d.listed) {
+            errors.push(FieldError::new(path, Reason::UnknownType));
+            continue;
+        }
+        let mut seen: Vec<String> = Vec::new();
+        for channel in std::mem::take(&mut row.channels) {
+            if seen.contains(&channel) {
+                errors.push(FieldError::new(
+                    format!("{path}.channels"),
+                    Reason::Duplicate,
+                ));
+            } else if !catalogue::is_known_channel(&channel) {
+                errors.push(FieldError::new(
+                    format!("{path}.channels"),
+                    Reason::UnknownChannel,
+                ));
+            } else {
+                seen.push(channel);
+            }
+        }
+        row.channels = seen;
+        if !row.channels.is_empty() && !row.channels.iter().any(|c| c == BELL) {
+            errors.push(FieldError::new(
+                format!("{path}.channels"),
+                Reason::BellLocked,
+            ));
+        }
+        if row.channels.is_empty() && policy.type_mandatory(id) {
+            errors.push(FieldError::new(
+                format!("{path}.channels"),
+                Reason::MandatoryType,
+            ));
+        }
+        if !is_known_melody(&row.melody) {
+            errors.push(FieldError::new(
+                format!("{path}.melody"),
+                Reason::UnknownMelody,
+            ));
+            if let Some(d) = defaults.types.get(id) {
+                row.melody.clone_from(&d.melody);
+            }
+        }
+    }
+    enforce(policy, prefs);
+    errors
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_document_that_breaks_its_own_policy_is_repaired_and_each_fault_named() {
+        let policy = Policy {
+            mandatory_types: vec!["sla_expired".into()],
+            ..Policy::default()
+        };
+        let mut prefs = Preferences::default();
+        prefs.channels.bell.enabled = false;
+        prefs.channels.banner.duration_s = 10_000;
+        if let Some(row) = prefs.types.get_mut("sla_expired") {
+            row.channels.clear();
+        }
+        if let Some(row) = prefs.types.get_mut("chat_created") {
+            row.channels = vec!["bell".into(), "pigeon".into(), "bell".into()];
+            row.melody = "no-such-melody".into();
+        }
+        prefs.types.insert(
+            "no_such_type".into(),
+            TypePrefs {
+                channels: vec!["bell".into()],
+                melody: "bells".into(),
+            },
+        );
+        let errors = reasons(&repair(&policy, &mut prefs));
+        for want in [
+            ("preferences.channels.bell.enabled", Reason::BellLocked),
+            ("preferences.channels.banner.duration_s", Reason::OutOfRange),
+            (
+                "preferences.types.sla_expired.channels",
+                Reason::MandatoryType,
+            ),
+            (
+                "preferences.types.chat_created.channels",
+                Reason::UnknownChannel,
+            ),
+            ("preferences.types.chat_created.channels", Reason::Duplicate),
+            (
+                "preferences.types.chat_created.melody",
+                Reason::UnknownMelody,
+            ),
+            ("preferences.types.no_such_type", Reason::UnknownType),
+        ] {
+            assert!(
+                errors.contains(&(want.0.to_owned(), want.1)),
+                "{want:?} in {errors:?}"
+            );
+        }
+        assert!(prefs.channels.bell.enabled);
+        assert_eq!(prefs.channels.banner.duration_s, 60);
+        assert!(!prefs.types["sla_expired"].channels.is_empty());
+        assert_eq!(
+            prefs.types["chat_created"].channels,
+            vec!["bell".to_owned()]
+        );
+        assert!(is_known_melody(&prefs.types["chat_created"].melody));
+        assert!(!prefs.types.contains_key("no_such_type"));
+        // A repaired document has nothing left to repair.
+        assert_eq!(repair(&policy, &mut prefs), vec![]);
+        // And the defaults were fine to begin with.
+        assert_eq!(
+            repair(&Policy::default(), &mut Preferences::default()),
+            vec![]
+        );
+    }
 
     fn reasons(errors: &[FieldError]) -> Vec<(String, Reason)> {
         errors.iter().map(|e| (e.path.clone(), e.reason)).collect()
