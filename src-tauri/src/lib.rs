@@ -6,6 +6,8 @@
 
 mod bindings;
 mod commands;
+#[cfg(target_os = "linux")]
+mod single_instance;
 mod tray;
 mod updates;
 
@@ -215,11 +217,14 @@ impl Shell {
 /// fails to initialise.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
     let paths = Paths::platform().context("while finding the app's directories")?;
-    paths
-        .create()
-        .context("while creating the app's directories")?;
+    // A directory that cannot be made (a read-only or full disk) is said
+    // once the log is up; the app goes on (the inbox then lives in memory).
+    let created = paths.create();
     let _log = belfry_app::logging::init(&paths.log_dir, cli.verbose)
         .context("while setting up the log")?;
+    if let Err(e) = created {
+        tracing::warn!(error = %e, "the app's directories cannot be made; going on without them");
+    }
     let fresh_install = !paths.config_file().exists();
     let config = session::effective_config(&paths.config_file());
     let managed = session::managed();
@@ -248,7 +253,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     };
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
-        .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
+        .plugin(single_instance(|app| {
             tracing::info!("Belfry was launched again: bringing the inbox forward");
             open_inbox(app);
         }))
@@ -325,6 +330,17 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         _ => {}
     });
     Ok(())
+}
+
+/// The single-instance plugin: this crate's on Linux (see
+/// [`single_instance`]), the official one elsewhere.
+fn single_instance<R: Runtime>(
+    on_launch: impl Fn(&AppHandle<R>) + Send + Sync + 'static,
+) -> tauri::plugin::TauriPlugin<R> {
+    #[cfg(target_os = "linux")]
+    return single_instance::init(on_launch);
+    #[cfg(not(target_os = "linux"))]
+    tauri_plugin_single_instance::init(move |app, _argv, _cwd| on_launch(app))
 }
 
 /// Signs in with what was saved (or the command line) and runs the core.

@@ -9,8 +9,14 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Decided before any GUI toolkit is touched: headless never loads GTK.
     if belfry_app::cli::Cli::wants_headless(std::env::args()) {
-        return headless();
+        #[cfg(unix)]
+        hand_over_to_headless_binary();
+        return belfry_app::headless::main();
     }
+    // Not `GDK_GL=disable` (it saves GTK's GL probe, 32 MB under Xvfb): with
+    // it WebKit stopped delivering rendering updates (a screenshot waited
+    // for ever) and one start crashed in GLib, in the webview tests. See
+    // docs/benchmarks.md.
     // The tray app logs to its file like headless (see `run`).
     let cli = belfry_app::cli::Cli::from_env();
     match belfry_desktop::run(cli) {
@@ -22,24 +28,30 @@ fn main() -> ExitCode {
     }
 }
 
-fn headless() -> ExitCode {
-    let cli = belfry_app::cli::Cli::from_env();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(err) => {
-            eprintln!("belfry: cannot start: {err}");
-            return ExitCode::FAILURE;
-        }
+/// Replaces this process with `belfry-headless` when it is installed
+/// beside this binary (the packages ship both). This binary links GTK and
+/// WebKitGTK, about 170 libraries the loader maps and relocates before
+/// `main`: some 50 MB of a headless process's memory that the small binary
+/// never has. Returns only when it cannot (then headless runs here).
+#[cfg(unix)]
+fn hand_over_to_headless_binary() {
+    use std::os::unix::process::CommandExt as _;
+    let Ok(exe) = std::env::current_exe() else {
+        return;
     };
-    match runtime.block_on(belfry_app::headless::run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("belfry: {err:#}");
-            ExitCode::FAILURE
-        }
+    let small = exe.with_file_name(belfry_app::headless::BINARY);
+    if !small.is_file() {
+        return;
     }
+    let mut args = std::env::args_os();
+    let mut cmd = std::process::Command::new(&small);
+    // The same name in `ps` and in messages as the user typed.
+    if let Some(name) = args.next() {
+        cmd.arg0(name);
+    }
+    let err = cmd.args(args).exec();
+    eprintln!(
+        "belfry: could not start {}: {err}; running headless in this process",
+        small.display()
+    );
 }

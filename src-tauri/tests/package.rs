@@ -99,6 +99,8 @@ fn the_deb_declares_what_it_needs_installs_runs_and_uninstalls_cleanly() {
     dpkg(&["--install", deb.to_str().unwrap()]);
     assert!(dpkg(&["--status", "belfry"]).contains("Status: install ok installed"));
     let bin = root.path().join("usr/bin/belfry");
+    // What `belfry --headless` hands over to, beside it.
+    assert!(root.path().join("usr/bin/belfry-headless").is_file());
     let desktop =
         std::fs::read_to_string(root.path().join("usr/share/applications/Belfry.desktop")).unwrap();
     for line in [
@@ -211,6 +213,7 @@ fn the_rpm_names_the_app_its_version_licence_and_dependencies() {
     let files = output(Command::new("rpm").arg("-qpl").arg(&rpm));
     for path in [
         "/usr/bin/belfry",
+        "/usr/bin/belfry-headless",
         "/usr/share/applications/Belfry.desktop",
         "/usr/share/icons/hicolor/512x512/apps/belfry.png",
     ] {

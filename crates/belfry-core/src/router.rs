@@ -291,6 +291,14 @@ impl Router {
         self.repeats.len()
     }
 
+    /// When the next [`Input::Tick`] has something to do: the earliest
+    /// pending repeat. `None` when nothing is pending, so the caller can
+    /// sleep until an input rather than tick (expiry needs no tick: it is
+    /// done on every input).
+    pub fn next_due(&self) -> Option<Instant> {
+        self.repeats.values().map(|r| r.next).min()
+    }
+
     /// Feeds one input at `now`; returns what to do.
     pub fn handle(
         &mut self,

@@ -79,12 +79,25 @@ impl Autostart {
 }
 
 /// The file to start: an AppImage's own path rather than the binary inside
-/// its temporary mount.
+/// its temporary mount, and `belfry` rather than the `belfry-headless` it
+/// hands `--headless` over to (so the entry names the app, as the user
+/// installed it, whichever of the two wrote it).
 fn this_executable() -> Result<PathBuf, AutostartError> {
     if let Some(image) = std::env::var_os("APPIMAGE").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(image));
     }
-    std::env::current_exe().map_err(AutostartError::NoExe)
+    let exe = std::env::current_exe().map_err(AutostartError::NoExe)?;
+    Ok(launcher_beside(&exe).unwrap_or(exe))
+}
+
+/// `belfry` beside `exe` when `exe` is the headless-only binary.
+fn launcher_beside(exe: &Path) -> Option<PathBuf> {
+    let stem = exe.file_stem()?;
+    if stem != "belfry-headless" {
+        return None;
+    }
+    let launcher = exe.with_file_name(format!("belfry{}", std::env::consts::EXE_SUFFIX));
+    launcher.is_file().then_some(launcher)
 }
 
 /// The path as the entry's command line needs it. The Linux entry's `Exec=`
@@ -110,6 +123,19 @@ fn exec_path(exe: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_headless_binary_names_the_app_beside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let headless = dir.path().join("belfry-headless");
+        assert_eq!(launcher_beside(&headless), None, "no belfry beside it");
+        let app = dir
+            .path()
+            .join(format!("belfry{}", std::env::consts::EXE_SUFFIX));
+        std::fs::write(&app, "").unwrap();
+        assert_eq!(launcher_beside(&headless), Some(app.clone()));
+        assert_eq!(launcher_beside(&app), None, "belfry names itself");
+    }
 
     #[test]
     #[cfg(target_os = "linux")]

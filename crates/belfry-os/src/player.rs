@@ -1,7 +1,7 @@
 //! The sound player: one audio thread owns the output device (audio
 //! streams are not `Send` on every platform) and plays one sound at a time:
-//! a built-in melody rendered up front, or the user's own file for the
-//! type, decoded when it was chosen. A missing or vanished device is
+//! a built-in melody rendered when it is first needed, or the user's own
+//! file for the type, decoded when it was chosen. A missing or vanished device is
 //! reported, never fatal: the player tries again, and sound resumes when a
 //! device appears.
 
@@ -9,6 +9,7 @@ use crate::melody::{self, SAMPLE_RATE};
 use crate::sounds;
 use belfry_core::config::SoundConfig;
 use belfry_core::sinks::{Player, SinkError, Sound};
+use belfry_proto::catalogue::MELODIES;
 use rodio::cpal::traits::{DeviceTrait, HostTrait};
 use rodio::{ChannelCount, CpalErrorKind, SampleRate, Source};
 use std::collections::{BTreeMap, HashMap};
@@ -221,10 +222,10 @@ pub struct MelodyPlayer {
 
 impl MelodyPlayer {
     /// Starts the audio thread with the device's sound settings. The thread
-    /// renders every melody and decodes every custom sound once, up front (a
-    /// custom file that no longer decodes is logged once and its type gets
-    /// its melody), then opens the output so a missing device is known
-    /// before the first event.
+    /// decodes every custom sound once, up front (a custom file that no
+    /// longer decodes is logged once and its type gets its melody), then
+    /// opens the output so a missing device is known before the first
+    /// event. Built-in melodies are rendered on their first play.
     pub fn start(settings: &SoundConfig) -> Result<Self, SinkError> {
         let (tx, rx) = channel();
         let queued = Arc::new(AtomicUsize::new(0));
@@ -380,6 +381,10 @@ struct AudioThread {
     output: Option<Output>,
     last_try: Option<Instant>,
     last_active: Instant,
+    /// Built-in melodies rendered so far: each on its first play (about a
+    /// millisecond), kept while the output is open so a busy spell plays
+    /// from memory, and dropped with the output after a quiet one. Rendered
+    /// all at start they were 3 MB of an idle headless app's memory.
     melodies: HashMap<&'static str, Clip>,
     custom: HashMap<String, Clip>,
     queued: Arc<AtomicUsize>,
@@ -391,11 +396,6 @@ struct AudioThread {
 
 impl AudioThread {
     fn run(mut self, rx: Receiver<Cmd>, custom: BTreeMap<String, PathBuf>) {
-        let rate = NonZero::new(SAMPLE_RATE).unwrap_or(NonZero::<u32>::MIN);
-        self.melodies = melody::catalogue()
-            .into_iter()
-            .map(|(id, samples)| (id, Clip::new(samples, NonZero::<u16>::MIN, rate)))
-            .collect();
         for (type_id, path) in custom {
             match sounds::load(&path) {
                 Ok(clip) => {
@@ -459,6 +459,7 @@ impl AudioThread {
         if self.output.is_some() && self.last_active.elapsed() >= IDLE_CLOSE {
             tracing::debug!("audio output closed after a quiet spell");
             self.output = None;
+            self.melodies = HashMap::new();
             // Closing is ours, not a failure: the next sound reopens at once
             // (and `device` still names where it will go).
             self.last_try = None;
@@ -484,24 +485,25 @@ impl AudioThread {
         if due && self.output.is_none() {
             self.open();
         }
-        let Some(out) = self.output.as_mut() else {
+        if self.output.is_none() {
             return;
-        };
+        }
         let custom = sound
             .type_id
             .as_ref()
             .and_then(|t| Some((Played::Custom(t.clone()), self.custom.get(t)?.clone())));
-        let Some((played, clip)) = custom.or_else(|| {
-            let id = if self.melodies.contains_key(sound.melody.as_str()) {
-                sound.melody.as_str()
-            } else {
-                "chime"
-            };
-            Some((
-                Played::Melody(id.to_owned()),
-                self.melodies.get(id)?.clone(),
-            ))
-        }) else {
+        let (played, clip) = match custom {
+            Some(c) => c,
+            None => {
+                let id = MELODIES
+                    .iter()
+                    .copied()
+                    .find(|m| *m == sound.melody)
+                    .unwrap_or("chime");
+                (Played::Melody(id.to_owned()), self.melody(id))
+            }
+        };
+        let Some(out) = self.output.as_mut() else {
             return;
         };
         self.seq += 1;
@@ -530,6 +532,17 @@ impl AudioThread {
         out.player = Some(player);
         *lock(&self.started) = Some(started);
         self.last_active = started;
+    }
+
+    /// The built-in melody `id`, rendered now if it is not in memory.
+    fn melody(&mut self, id: &'static str) -> Clip {
+        self.melodies
+            .entry(id)
+            .or_insert_with(|| {
+                let rate = NonZero::new(SAMPLE_RATE).unwrap_or(NonZero::<u32>::MIN);
+                Clip::new(melody::render(id), NonZero::<u16>::MIN, rate)
+            })
+            .clone()
     }
 
     /// Opens the chosen device, or the default if it is missing (reported

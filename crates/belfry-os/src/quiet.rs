@@ -13,9 +13,23 @@
 
 use std::time::Duration;
 
-/// How often the setting is read. Changing it is rare and a few seconds of
-/// lag is invisible; signals would differ per desktop.
-pub const POLL: Duration = Duration::from_secs(3);
+/// How often the setting is read without a signal saying it changed: a
+/// safety net for a desktop that changes it silently, rare enough that an
+/// idle app stays asleep (a read every 3 s was a third of its wake-ups).
+pub const POLL: Duration = Duration::from_secs(60);
+
+/// The signals after which the settings are read again: the notification
+/// service's properties changed (dunst's `paused`, KDE's `Inhibited`), or
+/// the service changed hands (a daemon restarted).
+#[cfg(all(unix, not(target_os = "macos")))]
+const RULES: [&str; 2] = [
+    "type='signal',path='/org/freedesktop/Notifications',interface='org.freedesktop.DBus.Properties',member='PropertiesChanged'",
+    "type='signal',sender='org.freedesktop.DBus',interface='org.freedesktop.DBus',member='NameOwnerChanged',arg0='org.freedesktop.Notifications'",
+];
+
+/// On GNOME: dconf's signal for a written setting (gsettings' backend).
+#[cfg(all(unix, not(target_os = "macos")))]
+const DCONF_RULE: &str = "type='signal',interface='ca.desrt.dconf.Writer',member='Notify'";
 
 /// Reads the do-not-disturb settings of this desktop.
 pub struct DoNotDisturb {
@@ -70,16 +84,25 @@ impl DoNotDisturb {
         None
     }
 
-    /// Reads every [`POLL`] on a thread of its own and calls `on_change`
-    /// with the first reading and every change after it.
+    /// Reads on a thread of its own when the session bus signals a change
+    /// (and every [`POLL`] in any case), and calls `on_change` with the
+    /// first reading and every change after it.
     pub fn watch(
         self,
         on_change: impl Fn(Option<String>) + Send + 'static,
     ) -> std::io::Result<std::thread::JoinHandle<()>> {
+        let (kick, kicked) = std::sync::mpsc::channel::<()>();
+        #[cfg(all(unix, not(target_os = "macos")))]
+        if let Some(bus) = &self.bus {
+            listen(bus.clone(), self.gnome, kick)?;
+        }
+        #[cfg(not(all(unix, not(target_os = "macos"))))]
+        drop(kick);
         std::thread::Builder::new()
             .name("belfry-dnd".into())
             .spawn(move || {
                 let mut last: Option<Option<String>> = None;
+                let mut signals = true;
                 loop {
                     let now = self.read();
                     if last.as_ref() != Some(&now) {
@@ -87,10 +110,53 @@ impl DoNotDisturb {
                         on_change(now.clone());
                         last = Some(now);
                     }
-                    std::thread::sleep(POLL);
+                    if !signals {
+                        std::thread::sleep(POLL);
+                        continue;
+                    }
+                    match kicked.recv_timeout(POLL) {
+                        // One read for a run of signals.
+                        Ok(()) => while kicked.try_recv().is_ok() {},
+                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => signals = false,
+                    }
                 }
             })
     }
+}
+
+/// Sends on `kick` for every signal after which the settings may read
+/// differently, from a thread of its own (the reads block on the bus).
+#[cfg(all(unix, not(target_os = "macos")))]
+fn listen(
+    bus: zbus::Connection,
+    gnome: bool,
+    kick: std::sync::mpsc::Sender<()>,
+) -> std::io::Result<()> {
+    use futures_util::StreamExt as _;
+    std::thread::Builder::new()
+        .name("belfry-dnd-bus".into())
+        .spawn(move || {
+            zbus::block_on(async move {
+                let mut streams = Vec::new();
+                let dconf = gnome.then_some(DCONF_RULE);
+                for rule in RULES.into_iter().chain(dconf) {
+                    match zbus::MessageStream::for_match_rule(rule, &bus, None).await {
+                        Ok(s) => streams.push(s),
+                        Err(e) => {
+                            tracing::debug!(error = %e, rule, "do-not-disturb: no signal; read now and then")
+                        }
+                    }
+                }
+                let mut any = futures_util::stream::select_all(streams);
+                while any.next().await.is_some() {
+                    if kick.send(()).is_err() {
+                        return;
+                    }
+                }
+            });
+        })
+        .map(drop)
 }
 
 impl Default for DoNotDisturb {

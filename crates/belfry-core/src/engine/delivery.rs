@@ -1,18 +1,19 @@
-//! The delivery task: runs the router on every input and on a one-second
-//! tick, and hands its actions to the sink workers through bounded queues,
-//! so a slow notification daemon or a stuck audio device never holds up the
-//! stream.
+//! The delivery task: runs the router on every input and when its next
+//! repeat is due, and hands its actions to the sink workers through bounded
+//! queues, so a slow notification daemon or a stuck audio device never
+//! holds up the stream.
 
 use super::{Ctx, LocalState};
 use crate::router::{Action, Input, Router, Toast, ToastBody, ToastKey};
 use crate::sinks::{Player, Sinks, Sound, Toaster};
-use std::collections::HashSet;
-use std::sync::Arc;
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{Notify, mpsc, watch};
 
-/// Toast jobs waiting for the daemon. The router keeps what is on screen
-/// small, so this fills only when the daemon stalls.
+/// Toast jobs waiting for the daemon, at most one per toast key. The router
+/// keeps what is on screen small, so this fills only when the daemon stalls.
 const TOAST_QUEUE: usize = 64;
 
 /// A toast taken from the queue sooner than this after the router decided
@@ -28,28 +29,108 @@ enum ToastJob {
     Close(ToastKey),
 }
 
+impl ToastJob {
+    fn key(&self) -> &ToastKey {
+        match self {
+            ToastJob::Show(t, _) => &t.key,
+            ToastJob::Close(k) => k,
+        }
+    }
+}
+
+/// The jobs waiting for the toast worker. A newer job for a key replaces
+/// the waiting one (a burst on one ticket shows that ticket once, in its
+/// newest state), so a burst takes one place per ticket or chat and the
+/// breach behind it is not dropped for lack of room. A plain bounded
+/// channel cannot replace what it holds, hence this.
+#[derive(Default)]
+struct Jobs {
+    queue: Mutex<VecDeque<ToastJob>>,
+    ready: Notify,
+    closed: AtomicBool,
+}
+
+impl Jobs {
+    fn push(&self, job: ToastJob) {
+        let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        q.retain(|j| j.key() != job.key());
+        if q.len() >= TOAST_QUEUE
+            && let Some(oldest) = q.iter().position(|j| matches!(j, ToastJob::Show(..)))
+        {
+            q.remove(oldest);
+            tracing::debug!(
+                "toast queue full; the daemon is behind; the oldest waiting toast dropped"
+            );
+        }
+        q.push_back(job);
+        drop(q);
+        self.ready.notify_one();
+    }
+
+    /// Everything waiting, oldest first; `None` once closed and empty.
+    async fn take(&self) -> Option<Vec<ToastJob>> {
+        loop {
+            {
+                let mut q = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+                if !q.is_empty() {
+                    return Some(q.drain(..).collect());
+                }
+                if self.closed.load(Ordering::SeqCst) {
+                    return None;
+                }
+            }
+            self.ready.notified().await;
+        }
+    }
+
+    fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+        self.ready.notify_one();
+    }
+}
+
 pub(super) async fn run(
     ctx: Arc<Ctx>,
     mut inputs: mpsc::UnboundedReceiver<Input>,
-    local: watch::Receiver<LocalState>,
+    mut local: watch::Receiver<LocalState>,
     sinks: Sinks,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let (toast_tx, toast_rx) = mpsc::channel(TOAST_QUEUE);
+    let jobs = Arc::new(Jobs::default());
     // One melody at a time: a new one waits in a slot of one, or is dropped.
     let (sound_tx, sound_rx) = mpsc::channel(1);
-    let toasts = tokio::spawn(toast_worker(Arc::clone(&ctx), sinks.toaster, toast_rx));
+    let toasts = tokio::spawn(toast_worker(
+        Arc::clone(&ctx),
+        sinks.toaster,
+        Arc::clone(&jobs),
+    ));
     let sounds = tokio::spawn(sound_worker(Arc::clone(&ctx), sinks.player, sound_rx));
     let mut router = Router::new();
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        // Asleep until an input or the next repeat: an idle app does not
+        // wake up (it was a tick every second). Repeats wait while the OS
+        // is quiet, so then only a change of the local state re-plans.
+        let due = match local.borrow().os_quiet {
+            Some(_) => None,
+            None => router.next_due(),
+        };
+        let repeat = async {
+            match due {
+                Some(at) => tokio::time::sleep_until(at.into()).await,
+                None => std::future::pending().await,
+            }
+        };
         let input = tokio::select! {
             i = inputs.recv() => match i {
                 Some(i) => i,
                 None => break,
             },
-            _ = tick.tick() => Input::Tick,
+            () = repeat => Input::Tick,
+            r = local.changed() => match r {
+                Ok(()) => continue,
+                // The engine is gone: so is everything this served.
+                Err(_) => break,
+            },
             _ = shutdown.changed() => break,
         };
         let doc = ctx.settings.borrow().clone();
@@ -57,24 +138,15 @@ pub(super) async fn run(
         let actions = router.handle(input, Instant::now(), &doc, now);
         for action in actions {
             match action {
-                Action::Toast(t) => {
-                    if toast_tx
-                        .try_send(ToastJob::Show(t, Instant::now()))
-                        .is_err()
-                    {
-                        tracing::debug!("toast queue full; the daemon is behind");
-                    }
-                }
-                Action::Close(k) => {
-                    let _ = toast_tx.try_send(ToastJob::Close(k));
-                }
+                Action::Toast(t) => jobs.push(ToastJob::Show(t, Instant::now())),
+                Action::Close(k) => jobs.push(ToastJob::Close(k)),
                 Action::Play(sound) => {
                     let _ = sound_tx.try_send(sound);
                 }
             }
         }
     }
-    drop(toast_tx);
+    jobs.close();
     drop(sound_tx);
     let _ = toasts.await;
     let _ = sounds.await;
@@ -104,11 +176,7 @@ impl Health {
     }
 }
 
-async fn toast_worker(
-    ctx: Arc<Ctx>,
-    toaster: Arc<dyn Toaster>,
-    mut jobs: mpsc::Receiver<ToastJob>,
-) {
+async fn toast_worker(ctx: Arc<Ctx>, toaster: Arc<dyn Toaster>, jobs: Arc<Jobs>) {
     let mut health = Health {
         what: "showing notifications",
         failing: false,
@@ -117,12 +185,8 @@ async fn toast_worker(
     if let Ok(r) = tokio::task::spawn_blocking(move || ready.ready()).await {
         health.report(&ctx, r);
     }
-    while let Some(first) = jobs.recv().await {
-        let mut batch = vec![first];
-        while let Ok(more) = jobs.try_recv() {
-            batch.push(more);
-        }
-        for job in coalesce(batch) {
+    while let Some(batch) = jobs.take().await {
+        for job in batch {
             let toaster = Arc::clone(&toaster);
             let store = ctx.store.clone();
             let result = tokio::task::spawn_blocking(move || match job {
@@ -145,25 +209,6 @@ async fn toast_worker(
             }
         }
     }
-}
-
-/// Keeps the last job per toast key: a burst that queued while the daemon
-/// was slow shows each item once, in its newest state.
-fn coalesce(batch: Vec<ToastJob>) -> Vec<ToastJob> {
-    let mut seen = HashSet::new();
-    let mut out: Vec<ToastJob> = batch
-        .into_iter()
-        .rev()
-        .filter(|job| {
-            let key = match job {
-                ToastJob::Show(t, _) => t.key.clone(),
-                ToastJob::Close(k) => k.clone(),
-            };
-            seen.insert(key)
-        })
-        .collect();
-    out.reverse();
-    out
 }
 
 async fn sound_worker(ctx: Arc<Ctx>, player: Arc<dyn Player>, mut sounds: mpsc::Receiver<Sound>) {
