@@ -261,18 +261,32 @@ impl Menu {
         }
     }
 
+    /// Clicks the entry; if the menu was rebuilt since it was read (its
+    /// ids are then new), clicks the entry with the same label in the new
+    /// one, as a user would.
     async fn click(&self, e: &Entry) {
         let stamp = 0u32;
-        self.conn
-            .call_method(
-                Some(self.bus.as_str()),
-                self.path.as_str(),
-                Some("com.canonical.dbusmenu"),
-                "Event",
-                &(e.id, "clicked", Value::from(0i32), stamp),
-            )
-            .await
-            .unwrap();
+        let mut id = e.id;
+        for _ in 0..10 {
+            let sent = self
+                .conn
+                .call_method(
+                    Some(self.bus.as_str()),
+                    self.path.as_str(),
+                    Some("com.canonical.dbusmenu"),
+                    "Event",
+                    &(id, "clicked", Value::from(0i32), stamp),
+                )
+                .await;
+            match sent {
+                Ok(_) => return,
+                Err(err) if err.to_string().contains("does not refer to a menu item") => {
+                    id = self.until(&e.label, |x| x.label == e.label).await.id;
+                }
+                Err(err) => panic!("clicking {:?}: {err}", e.label),
+            }
+        }
+        panic!("{:?} kept moving under the click", e.label);
     }
 }
 
@@ -474,4 +488,38 @@ async fn an_update_installs_only_when_its_signature_verifies() {
     let outcome = offer_and_install(&t, &feed, &appimage).await;
     assert_eq!(outcome, "Restart to finish updating to 99.0.0");
     assert_eq!(std::fs::read(&appimage).unwrap(), NEW_BUILD);
+}
+
+/// A hostile title in the menu's list of unread items: shown as the text
+/// it is (a menu label renders no markup), without the bidi override and
+/// zero-width characters that would make it lie about what it says.
+#[tokio::test]
+async fn a_hostile_title_is_listed_as_plain_text() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let _app = TrayApp::start(t.url());
+    let menu = Menu::find().await;
+    menu.until("Connected", |e| e.label.starts_with("Connected"))
+        .await;
+    admin
+        .emit(
+            "chat_created",
+            "<b>Boss</b>\u{202E}fdp.exe\u{200B} <img src=x onerror=alert(1)>",
+            "<script>alert(1)</script>",
+            "/chats/9",
+        )
+        .await;
+    let entry = menu
+        .until("the hostile item", |e| e.label.contains("Boss"))
+        .await;
+    assert!(
+        entry.label.starts_with("<b>Boss</b>fdp.exe <img"),
+        "{:?}",
+        entry.label
+    );
+    assert!(
+        !entry.label.contains(['\u{202E}', '\u{200B}']),
+        "{:?}",
+        entry.label
+    );
 }

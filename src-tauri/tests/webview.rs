@@ -84,12 +84,18 @@ impl Driver {
         let url = format!("http://127.0.0.1:{}", self.port);
         let start = Instant::now();
         loop {
-            match ClientBuilder::rustls()
-                .unwrap()
-                .capabilities(caps.clone())
-                .connect(&url)
-                .await
-            {
+            // WebKitWebDriver waits for ever for an app that died at start:
+            // a bounded wait turns that into this test's failure.
+            let mut builder = ClientBuilder::rustls().unwrap();
+            builder.capabilities(caps.clone());
+            let connect = builder.connect(&url);
+            let Ok(connected) = tokio::time::timeout(Duration::from_secs(60), connect).await else {
+                panic!(
+                    "no WebDriver session within 60 s: did the app start? {}",
+                    self.log()
+                );
+            };
+            match connected {
                 Ok(c) => return c,
                 Err(e) if start.elapsed() < Duration::from_secs(30) => {
                     let _ = e;
@@ -260,7 +266,12 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     let payload =
         "<img src=x onerror=\"document.title='pwned'\"><script>document.title='pwned'</script>";
     admin
-        .emit("ticket_created", payload, "<b>bold?</b>", "/tickets/1")
+        .emit(
+            "ticket_created",
+            payload,
+            "<b>bold?</b> invoice\u{202E}fdp.exe\u{200B}",
+            "/tickets/1",
+        )
         .await;
     let titles = until(
         "the hostile row",
@@ -269,6 +280,10 @@ async fn the_inbox_shows_events_live_marks_read_and_shows_hostile_text_as_text()
     )
     .await;
     assert_eq!(titles[0], payload);
+    // A bidi override would show "invoiceexe.pdf": removed, with the
+    // zero-width space.
+    let bodies = texts(&c, ".item__body").await;
+    assert_eq!(bodies[0], "<b>bold?</b> invoicefdp.exe");
     assert!(
         c.find_all(Locator::Css(".inbox img, .inbox script, .inbox b"))
             .await

@@ -17,3 +17,13 @@ export function el<K extends keyof HTMLElementTagNameMap>(
   }
   return node;
 }
+
+/**
+ * Text from the instance as it is shown: without the control, bidi-override
+ * and zero-width characters that would make it read as something else
+ * (`invoice\u202Efdp.exe` shown as "invoiceexe.pdf"). The same set the
+ * toasts and the tray menu remove (`belfry_os::toast::sanitize`).
+ */
+export function plain(s: string): string {
+  return s.replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g, "");
+}

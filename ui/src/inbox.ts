@@ -8,7 +8,7 @@
  * markup.
  */
 import type { Backend } from "./backend";
-import { el } from "./dom";
+import { el, plain } from "./dom";
 import { LOCALES, chooseLocale, formatDate, formatTime, locale, onLocaleChange, startLocale, t } from "./i18n";
 import type { Key } from "./i18n";
 import type { Category, CoreEvent, Notification, Status } from "./types";
@@ -468,18 +468,20 @@ export class Inbox {
     const created = new Date(n.created_at);
     row.classList.toggle("item--unread", unread);
     row.setAttribute("data-id", n.id);
-    p.title.textContent = n.title;
-    p.body.textContent = n.body;
+    const title = plain(n.title);
+    const body = plain(n.body);
+    p.title.textContent = title;
+    p.body.textContent = body;
     p.time.textContent = formatTime(created);
     p.time.dateTime = n.created_at;
     p.open.title = t("item.open");
-    const vars = { title: n.title, body: n.body, day: dayLabel(n.created_at, now), time: p.time.textContent };
+    const vars = { title, body, day: dayLabel(n.created_at, now), time: p.time.textContent };
     row.setAttribute("aria-label", t(unread ? "item.labelUnread" : "item.label", vars));
     row.setAttribute("aria-posinset", String(r.pos));
     row.setAttribute("aria-setsize", this.pager.exhausted ? String(this.pager.items.length) : "-1");
     if (unread) {
       p.read.textContent = t("item.markRead");
-      p.read.setAttribute("aria-label", t("item.markReadLabel", { title: n.title }));
+      p.read.setAttribute("aria-label", t("item.markReadLabel", { title }));
       if (p.read.parentNode !== row) row.append(p.read);
     } else {
       p.read.remove();
