@@ -189,6 +189,8 @@ fn bench(args: &[String]) -> Result<()> {
         "belfry-desktop",
         "--bin",
         "belfry",
+        "--bin",
+        "belfry-headless",
     ]))?;
     let mut cmd = vec![
         target_dir()
@@ -233,7 +235,41 @@ fn lint() -> Result<()> {
         "--",
         "-D",
         "warnings",
-    ]))
+    ]))?;
+    deny()
+}
+
+/// cargo-deny over `deny.toml`: licences, bans and sources always (they need
+/// only the lock file and the registry's metadata). Advisories need the
+/// RustSec database from GitHub: checked when it can be fetched, and said
+/// plainly when it cannot (this machine's network reaches only the package
+/// registries), rather than failing every offline run or passing silently.
+fn deny() -> Result<()> {
+    let deny = setup::cargo_deny()?;
+    run(Command::new(&deny)
+        .current_dir(root())
+        // Errors only: the ~50 duplicate-version warnings are Tauri's (see
+        // deny.toml); `cargo deny check bans` lists them.
+        .args(["--log-level", "error", "check", "--hide-inclusion-graph"])
+        .args(["licenses", "bans", "sources"]))?;
+    let advisories = Command::new(&deny)
+        .current_dir(root())
+        .args(["check", "--hide-inclusion-graph", "advisories"])
+        .output()?;
+    let said = String::from_utf8_lossy(&advisories.stderr);
+    if advisories.status.success() {
+        eprintln!("xtask: cargo deny: no advisories against the dependencies");
+        Ok(())
+    } else if said.contains("failed to fetch advisory database") {
+        eprintln!(
+            "xtask: cargo deny: ADVISORIES NOT CHECKED: the RustSec database cannot be fetched from here \
+             (run `cargo xtask lint` where github.com is reachable)"
+        );
+        Ok(())
+    } else {
+        eprint!("{said}");
+        bail!("cargo deny found advisories against the dependencies")
+    }
 }
 
 /// Writes the UI's TypeScript declarations from the Rust types (the test

@@ -114,22 +114,28 @@ pub fn nextest() -> Result<PathBuf> {
 /// tauri-driver (the WebDriver front for Tauri apps), built into
 /// `target/tools` when missing. Pinned to ^2 with the rest of Tauri.
 pub fn tauri_driver() -> Result<PathBuf> {
+    tool("tauri-driver", "^2")
+}
+
+/// cargo-deny (licences, bans, sources, advisories), built into
+/// `target/tools` when missing. Pinned to the minor version whose
+/// `deny.toml` format the project's file is written for.
+pub fn cargo_deny() -> Result<PathBuf> {
+    tool("cargo-deny", "~0.20")
+}
+
+/// A crate's binary of the same name, `cargo install`ed into `target/tools`
+/// when missing (so the machine's own cargo bin stays untouched).
+fn tool(name: &str, version: &str) -> Result<PathBuf> {
     let tools = root().join("target").join("tools");
-    let bin = tools.join("bin").join("tauri-driver");
+    let bin = tools.join("bin").join(name);
     if bin.exists() {
         return Ok(bin);
     }
-    eprintln!("xtask: installing tauri-driver into {}", tools.display());
+    eprintln!("xtask: installing {name} into {}", tools.display());
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     run(Command::new(&cargo)
-        .args([
-            "install",
-            "tauri-driver",
-            "--locked",
-            "--version",
-            "^2",
-            "--root",
-        ])
+        .args(["install", name, "--locked", "--version", version, "--root"])
         .arg(&tools))?;
     Ok(bin)
 }
