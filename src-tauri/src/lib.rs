@@ -42,14 +42,43 @@ pub struct Status {
     pub quiet: Option<Quiet>,
     /// Unread counts.
     pub unread: Unread,
-    /// The last problem the core reported, or why the session did not start.
+    /// Why the session did not start.
     pub problem: Option<String>,
+    /// What is wrong now while the app goes on (the disk is full, no sound
+    /// device, …), oldest first; each goes once what failed works again.
+    pub problems: Vec<Problem>,
     /// The instance and login, once signed in.
     pub account: Option<String>,
     /// Not signed in: what the sign-in form starts with.
     pub sign_in: Option<SignInForm>,
     /// The operator's availability, once the instance said it.
     pub availability: Option<OperatorStatus>,
+}
+
+/// One thing that is wrong now, as [`Status::problems`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS))]
+pub struct Problem {
+    /// What failed, which also keys it: "storing notifications".
+    pub what: String,
+    /// For people: what failed and why.
+    pub message: String,
+}
+
+impl Status {
+    /// Records `what` as failing with `message` (replacing what it said before).
+    pub fn set_problem(&mut self, what: &str, message: String) {
+        self.problems.retain(|p| p.what != what);
+        self.problems.push(Problem {
+            what: what.to_owned(),
+            message,
+        });
+    }
+
+    /// `what` works again.
+    pub fn clear_problem(&mut self, what: &str) {
+        self.problems.retain(|p| p.what != what);
+    }
 }
 
 /// What the sign-in form starts with.
@@ -445,6 +474,7 @@ async fn run_session<R: Runtime>(
             quiet: session.engine.quiet(),
             unread,
             problem: None,
+            problems: Vec::new(),
             sign_in: None,
             availability: session.engine.status(),
         };
@@ -505,9 +535,10 @@ async fn run_session<R: Runtime>(
                 CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
                 CoreEvent::Quiet { quiet } => Some(shell.update(|s| s.quiet = quiet.clone())),
                 CoreEvent::Status(a) => Some(shell.update(|s| s.availability = Some(*a))),
-                CoreEvent::Problem { message } => {
-                    Some(shell.update(|s| s.problem = Some(message.clone())))
+                CoreEvent::Problem { what, message } => {
+                    Some(shell.update(|s| s.set_problem(what, message.clone())))
                 }
+                CoreEvent::Resolved { what } => Some(shell.update(|s| s.clear_problem(what))),
                 _ => None,
             };
             if let Some(status) = changed {

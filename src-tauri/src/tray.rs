@@ -177,15 +177,29 @@ pub fn state_line(status: &Status) -> String {
         Some(ConnState::Incompatible { .. }) => "Instance not supported".to_owned(),
         Some(ConnState::Stopped) => "Stopped".to_owned(),
     };
-    match &status.quiet {
+    let line = match &status.quiet {
         Some(Quiet::Paused { until }) => format!(
             "{connection} · paused until {}",
             until.with_timezone(&Local).format("%H:%M")
         ),
         Some(Quiet::DoNotDisturb { source }) => format!("{connection} · quiet: {source}"),
         None => connection,
+    };
+    // The menu's first line and the tooltip are where a tray says what is
+    // wrong; the newest problem, as the window's status line shows it.
+    match status.problems.as_slice() {
+        [] => line,
+        [only] => format!("{line} · {}", only.message),
+        [.., last] => format!(
+            "{line} · {} (and {} more)",
+            last.message,
+            status.problems.len() - 1
+        ),
     }
 }
+
+/// The key of a failed status change from the menu among the problems.
+const STATUS_CHANGE: &str = "changing your status";
 
 fn seconds_until(t: DateTime<Utc>) -> i64 {
     (t - Utc::now()).num_seconds().max(0)
@@ -596,14 +610,20 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::warn!(error = %e, "pausing from the tray");
             }
         } else if let Some((_, a)) = AVAILABILITY.iter().find(|(x, _)| *x == id) {
-            if let Err(e) = session.engine.set_status(*a).await {
-                tracing::warn!(error = %e, "changing the status from the tray");
-                let status = shell.update(|s| {
-                    s.problem = Some(format!("Your status could not be changed: {e}"));
-                });
-                // Rebuilt, the menu puts the check back where it holds.
-                show(&app, &status);
-            }
+            let status = match session.engine.set_status(*a).await {
+                Ok(_) => shell.update(|s| s.clear_problem(STATUS_CHANGE)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "changing the status from the tray");
+                    shell.update(|s| {
+                        s.set_problem(
+                            STATUS_CHANGE,
+                            format!("Your status could not be changed: {e}"),
+                        );
+                    })
+                }
+            };
+            // Rebuilt, the menu puts the check back where it holds.
+            show(&app, &status);
         } else if id == "retry" {
             session.engine.retry_now();
         } else if let Some(item) = id.strip_prefix("item:")
@@ -648,6 +668,33 @@ mod tests {
             ..Status::default()
         };
         assert_eq!(state_line(&signed_out), "Signed out");
+    }
+
+    #[test]
+    fn the_state_line_says_what_is_wrong_until_it_works_again() {
+        let mut status = connected();
+        status.set_problem(
+            "storing notifications",
+            "storing notifications: disk full".into(),
+        );
+        assert_eq!(
+            state_line(&status),
+            "Connected · storing notifications: disk full"
+        );
+        status.set_problem("playing sounds", "playing sounds: no device".into());
+        status.set_problem(
+            "storing notifications",
+            "storing notifications: read-only".into(),
+        );
+        assert_eq!(
+            state_line(&status),
+            "Connected · storing notifications: read-only (and 1 more)"
+        );
+        status.clear_problem("storing notifications");
+        assert_eq!(state_line(&status), "Connected · playing sounds: no device");
+        status.clear_problem("playing sounds");
+        assert_eq!(state_line(&status), "Connected");
+        assert_eq!(TrayState::of(&status), TrayState::Idle);
     }
 
     const STATES: [TrayState; 5] = [

@@ -5,7 +5,8 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use belfry_tests::{OPERATOR, TestInstance, eventually, files_under};
+use belfry_tests::disk::SmallDisk;
+use belfry_tests::{OPERATOR, TestInstance, eventually, files_under, recording_browser};
 use reqwest::Method;
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
@@ -420,51 +421,6 @@ async fn after_a_freeze_it_reconnects_and_shows_what_it_missed_as_one_summary() 
     app.stop().await;
 }
 
-/// A small tmpfs for the app's data directory (unmounted again on drop):
-/// a real full disk and a real read-only file system. Needs root, as the
-/// rig has (`cargo xtask test`).
-struct SmallDisk(PathBuf);
-
-impl SmallDisk {
-    fn mount(at: &std::path::Path, size: &str) -> Self {
-        std::fs::create_dir_all(at).unwrap();
-        let ok = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "belfry-test"])
-            .arg(at)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "mounting a tmpfs at {} needs root", at.display());
-        Self(at.to_owned())
-    }
-
-    fn remount(&self, options: &str) {
-        let ok = Command::new("mount")
-            .args(["-o", &format!("remount,{options}")])
-            .arg(&self.0)
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "remount {options}");
-    }
-
-    /// Fills the disk to the last byte; returns the filler to remove.
-    fn fill(&self) -> PathBuf {
-        use std::io::Write;
-        let path = self.0.join("filler");
-        let mut f = std::fs::File::create(&path).unwrap();
-        let block = vec![0u8; 64 * 1024];
-        while f.write_all(&block).is_ok() {}
-        // The last partial block, byte by byte.
-        while f.write_all(&[0]).is_ok() {}
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
-
 #[tokio::test]
 async fn with_the_disk_full_it_says_so_keeps_toasting_and_fills_in_what_it_missed() {
     let t = TestInstance::start().await;
@@ -498,28 +454,7 @@ async fn with_the_disk_full_it_says_so_keeps_toasting_and_fills_in_what_it_misse
     let filler = disk.fill();
     let _ = Command::new("dunstctl").arg("history-clear").status();
     // More than the WAL's spare room: the store has to grow, and cannot.
-    let events = (0..600)
-        .map(|i| belfry_proto::api::EmitEvent {
-            operator: OPERATOR.0.into(),
-            type_id: "ticket_message".into(),
-            title: Some(format!("while full {i}")),
-            body: Some("x".repeat(2000)),
-            path: Some("/tickets/1".into()),
-            // One ticket's thread: one toast, replaced, not a burst
-            // summary that would fold the breach in.
-            data: serde_json::json!({"ticket_id": "1"})
-                .as_object()
-                .cloned()
-                .unwrap_or_default(),
-        })
-        .collect();
-    let _: serde_json::Value = admin
-        .send(
-            Method::POST,
-            "/api/v1/admin/events/batch",
-            &belfry_proto::api::EmitBatch { events },
-        )
-        .await;
+    let _ = admin.emit_large_thread(OPERATOR.0, 600).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let _ = dunst_history();
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -735,23 +670,6 @@ async fn until_read(admin: &belfry_tests::Api, id: &str) {
 fn dunstctl(args: &[&str]) -> String {
     let out = Command::new("dunstctl").args(args).output().unwrap();
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// A `BROWSER` that records the links it is asked to open.
-fn recording_browser(dir: &std::path::Path) -> (PathBuf, PathBuf) {
-    use std::os::unix::fs::PermissionsExt;
-    let opened = dir.join("opened");
-    let script = dir.join("browser.sh");
-    std::fs::write(
-        &script,
-        format!(
-            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
-            opened.display()
-        ),
-    )
-    .unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (script, opened)
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use belfry_tests::disk::SmallDisk;
 use belfry_tests::{OPERATOR, TestInstance};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -522,4 +523,44 @@ async fn a_hostile_title_is_listed_as_plain_text() {
         "{:?}",
         entry.label
     );
+}
+
+/// The disk fills while the tray runs: the menu's first line says the
+/// notifications cannot be stored (the app goes on delivering them), and
+/// once there is room again, and what was missed is filled in, it says
+/// Connected and nothing more.
+#[tokio::test]
+async fn a_full_disk_is_said_in_the_menu_until_there_is_room_again() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let data = tempfile::tempdir().unwrap();
+    let disk = SmallDisk::mount(&data.path().join("data"), "16m");
+    let _app = TrayApp::start_with(
+        t.url(),
+        &[("XDG_DATA_HOME", data.path().join("data").as_os_str())],
+    );
+    let menu = Menu::find().await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+    let _ = admin.emit_many(OPERATOR.0, "ticket_message", 20).await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let filler = disk.fill();
+    // More than the WAL's spare room: the store has to grow, and cannot.
+    let _ = admin.emit_large_thread(OPERATOR.0, 600).await;
+    let line = menu
+        .until("the full disk", |e| {
+            e.label.starts_with("Connected · storing notifications")
+        })
+        .await;
+    assert!(
+        line.label
+            .starts_with("Connected · storing notifications: "),
+        "says why: {:?}",
+        line.label
+    );
+
+    std::fs::remove_file(filler).unwrap();
+    // Refilled within the core's 5 s retry; the menu follows.
+    menu.until("Connected and nothing wrong", |e| e.label == "Connected")
+        .await;
 }

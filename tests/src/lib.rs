@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
+pub mod disk;
 pub mod proxy;
 pub mod tls;
 
@@ -303,6 +304,33 @@ impl Api {
             .await;
         r.ids
     }
+
+    /// Emits `n` messages with 2,000-byte bodies in one ticket's thread
+    /// ("while full 0", …), in one batch: more than a store's spare room
+    /// on a full disk, and one toast replaced rather than a burst summary.
+    pub async fn emit_large_thread(&self, login: &str, n: usize) -> Vec<String> {
+        let events = (0..n)
+            .map(|i| EmitEvent {
+                operator: login.into(),
+                type_id: "ticket_message".into(),
+                title: Some(format!("while full {i}")),
+                body: Some("x".repeat(2000)),
+                path: Some("/tickets/1".into()),
+                data: serde_json::json!({"ticket_id": "1"})
+                    .as_object()
+                    .cloned()
+                    .unwrap_or_default(),
+            })
+            .collect();
+        let r: belfry_proto::api::BatchResult = self
+            .send(
+                Method::POST,
+                "/api/v1/admin/events/batch",
+                &EmitBatch { events },
+            )
+            .await;
+        r.ids
+    }
 }
 
 pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
@@ -570,4 +598,22 @@ pub fn files_under(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
         }
     }
     out
+}
+
+/// A `BROWSER` (a script in `dir`) that records the links it is asked to
+/// open, one a line, in the file returned beside it.
+pub fn recording_browser(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let opened = dir.join("opened");
+    let script = dir.join("browser.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nprintf '%s\\n' \"$1\" >> '{}'\n",
+            opened.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (script, opened)
 }

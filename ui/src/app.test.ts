@@ -18,6 +18,7 @@ const signedOut = (address: string | null, locked = false, reason: string | null
   availability: null,
   unread: { total: 0, events: 0, system: 0 },
   problem: null,
+  problems: [],
   account: null,
   sign_in: { address, login: "olga", address_locked: locked, reason },
 });
@@ -28,6 +29,7 @@ const signedIn: Status = {
   availability: null,
   unread: { total: 1, events: 1, system: 0 },
   problem: null,
+  problems: [],
   account: "olga@https://help.example.com/",
   sign_in: null,
 };

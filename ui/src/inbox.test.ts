@@ -35,6 +35,7 @@ const connected: Status = {
   availability: null,
   unread: { total: 2, events: 2, system: 0 },
   problem: null,
+  problems: [],
   account: "olga@https://help.example.com/",
   sign_in: null,
 };
@@ -170,6 +171,18 @@ describe("statusLine", () => {
   it("says why it is quiet", () => {
     const s: Status = { ...connected, quiet: { reason: "do_not_disturb", source: "dunst is paused" } };
     expect(statusLine(s, NOW).text).toBe("Connected · quiet: dunst is paused");
+  });
+
+  it("says what is wrong while it goes on, newest first, until it works again", () => {
+    const disk = { what: "storing notifications", message: "storing notifications: disk full" };
+    const sound = { what: "playing sounds", message: "playing sounds: no device" };
+    expect(statusLine({ ...connected, problems: [disk] }, NOW).text).toBe(
+      "Connected · storing notifications: disk full",
+    );
+    expect(statusLine({ ...connected, problems: [disk, sound] }, NOW).text).toBe(
+      "Connected · playing sounds: no device (and 1 more)",
+    );
+    expect(statusLine(connected, NOW).text).toBe("Connected");
   });
 
   it("says signed out with the reason", () => {

@@ -82,6 +82,13 @@ export function statusLine(s: Status, now: Date): { text: string; retry: boolean
   } else if (s.quiet?.reason === "do_not_disturb") {
     text += t("status.quiet", { source: s.quiet.source });
   }
+  // The newest of what is wrong while the app goes on (the disk is full,
+  // no sound device); the core takes it back once it works again.
+  const last = s.problems[s.problems.length - 1];
+  if (last !== undefined) {
+    const more = s.problems.length - 1;
+    text += more === 0 ? t("status.problem", { problem: last.message }) : t("status.problems", { problem: last.message, more });
+  }
   return { text, retry };
 }
 
@@ -391,6 +398,7 @@ export class Inbox {
     this.status = s;
     const line = statusLine(s, this.now());
     this.statusText.textContent = line.text;
+    this.statusText.classList.toggle("inbox__status-text--problem", s.problems.length > 0);
     this.retry.hidden = !line.retry;
     const total = s.unread.total;
     this.count.textContent = total > 0 ? String(total) : "";

@@ -114,7 +114,7 @@ fn log_event(ev: &CoreEvent) {
             }
         }
         // The core logged it already, as a warning.
-        CoreEvent::Problem { message } => tracing::debug!(%message, "problem"),
+        CoreEvent::Problem { message, .. } => tracing::debug!(%message, "problem"),
         CoreEvent::Quiet { quiet: Some(why) } => {
             tracing::info!(?why, "toasts and sounds held back")
         }

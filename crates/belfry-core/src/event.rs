@@ -102,7 +102,14 @@ pub enum CoreEvent {
     },
     /// Something is wrong that the user should know (disk full, …); the app goes on.
     Problem {
-        /// For people.
+        /// What failed, in words that also key it: "storing notifications".
+        what: String,
+        /// For people: `what` and the error.
         message: String,
+    },
+    /// A [`CoreEvent::Problem`] is over: what failed works again.
+    Resolved {
+        /// The problem's `what`.
+        what: String,
     },
 }

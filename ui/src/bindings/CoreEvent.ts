@@ -32,6 +32,14 @@ fields: Array<FieldError>, } | { "event": "status" } & OperatorStatus | { "event
  */
 quiet: Quiet | null, } | { "event": "problem", 
 /**
- * For people.
+ * What failed, in words that also key it: "storing notifications".
  */
-message: string, };
+what: string, 
+/**
+ * For people: `what` and the error.
+ */
+message: string, } | { "event": "resolved", 
+/**
+ * The problem's `what`.
+ */
+what: string, };

@@ -44,6 +44,8 @@ export const en = {
   "status.stopped": "Stopped",
   "status.paused": " · paused until {time}",
   "status.quiet": " · quiet: {source}",
+  "status.problem": " · {problem}",
+  "status.problems": " · {problem} (and {more} more)",
   "signin.title": "Sign in to your helpdesk",
   "signin.note": "Belfry keeps a token in your system keyring; your password is sent once and never stored.",
   "signin.locked": "Your organization has set the helpdesk address.",

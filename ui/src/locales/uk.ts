@@ -47,6 +47,8 @@ export const uk: Messages<UkrainianPlural> = {
   "status.stopped": "Зупинено",
   "status.paused": " · призупинено до {time}",
   "status.quiet": " · тихий режим: {source}",
+  "status.problem": " · {problem}",
+  "status.problems": " · {problem} (і ще {more})",
   "signin.title": "Вхід до служби підтримки",
   "signin.note": "Belfry зберігає токен у системному сховищі ключів; пароль надсилається один раз і ніде не зберігається.",
   "signin.locked": "Адресу служби підтримки встановила ваша організація.",

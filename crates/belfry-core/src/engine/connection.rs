@@ -285,13 +285,9 @@ async fn run_session(
     ws: &mut Ws,
     cmds: &mut mpsc::Receiver<ConnCmd>,
 ) -> Result<Outcome, Outcome> {
-    let last_seq = match ctx.db(|s| s.last_seq()).await {
-        Ok(v) => v,
-        Err(e) => {
-            ctx.problem("reading the local inbox", &e);
-            None
-        }
-    };
+    let last_seq = ctx
+        .report("reading the local inbox", ctx.db(|s| s.last_seq()).await)
+        .flatten();
     let hello = ClientFrame::Hello {
         protocol: PROTOCOL_VERSION,
         last_seq,
@@ -407,6 +403,7 @@ async fn run_session(
                     if let Some(p) = resync(ctx, at, false, s.rest_limit).await? {
                         s.position = Some(p);
                         s.unsaved = false;
+                        ctx.resolved("storing notifications");
                         tracing::info!("the local inbox takes writes again; what it missed was filled in");
                     }
                 }
@@ -533,9 +530,8 @@ async fn process(
             }
             ServerFrame::Settings { document } => {
                 let doc = checked(*document);
-                if let Err(e) = ctx.db(move |st| st.set_settings(&doc)).await {
-                    ctx.problem("saving settings", &e);
-                }
+                let saved = ctx.db(move |st| st.set_settings(&doc)).await;
+                ctx.report("saving settings", saved);
                 ctx.refresh_settings().await;
             }
             ServerFrame::Status { status } => ctx.set_status(status),
@@ -555,7 +551,10 @@ async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Session, events: Vec<Event>) -> R
     }
     let for_router = events.clone();
     let applied = match ctx.db(move |st| st.apply(&events)).await {
-        Ok(a) => a,
+        Ok(a) => {
+            ctx.resolved("storing notifications");
+            a
+        }
         Err(e) => {
             // Disk full or read-only: say so, and still deliver what arrived.
             ctx.problem("storing notifications", &e);
@@ -643,9 +642,8 @@ async fn gap(ctx: &Ctx, ws: &mut Ws, s: &mut Session, pending: Vec<Event>) -> Re
 
 async fn fetch_settings(ctx: &Ctx) -> Result<(), Outcome> {
     let doc = checked(ctx.api.settings().await.map_err(api_outcome)?);
-    if let Err(e) = ctx.db(move |s| s.set_settings(&doc)).await {
-        ctx.problem("saving settings", &e);
-    }
+    let saved = ctx.db(move |s| s.set_settings(&doc)).await;
+    ctx.report("saving settings", saved);
     ctx.refresh_settings().await;
     Ok(())
 }
@@ -777,6 +775,7 @@ async fn resync(
             return Ok(None);
         }
     }
+    ctx.resolved("storing the inbox");
     tracing::debug!(added, position, "resync done");
     Ok(Some(position))
 }

@@ -163,7 +163,7 @@ impl Health {
         match result {
             Ok(()) => {
                 if self.failing {
-                    tracing::info!("{} works again", self.what);
+                    ctx.resolved(self.what);
                 }
                 self.failing = false;
             }

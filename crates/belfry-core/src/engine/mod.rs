@@ -88,6 +88,8 @@ pub(crate) struct Ctx {
     pub outbox_kick: Notify,
     /// The operator's availability, as the stream last said.
     pub status: watch::Sender<Option<OperatorStatus>>,
+    /// The problems reported and not yet over, by their `what`.
+    pub problems: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
 }
 
 impl Ctx {
@@ -129,12 +131,52 @@ impl Ctx {
         }
     }
 
-    /// Reports a store failure to the user and the log; the app goes on.
-    pub fn problem(&self, what: &str, e: &dyn std::fmt::Display) {
+    /// Reports a failure to the user and the log; the app goes on. It stays
+    /// reported until [`Ctx::resolved`] says it is over.
+    pub fn problem(&self, what: &'static str, e: &dyn std::fmt::Display) {
         tracing::warn!(error = %e, "{what}");
+        self.problems
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(what);
         self.emit(CoreEvent::Problem {
+            what: what.to_owned(),
             message: format!("{what}: {e}"),
         });
+    }
+
+    /// `r` told the user: a failure as the problem `what`, a success as the
+    /// end of it. The value, when there is one.
+    pub fn report<T, E: std::fmt::Display>(
+        &self,
+        what: &'static str,
+        r: Result<T, E>,
+    ) -> Option<T> {
+        match r {
+            Ok(v) => {
+                self.resolved(what);
+                Some(v)
+            }
+            Err(e) => {
+                self.problem(what, &e);
+                None
+            }
+        }
+    }
+
+    /// `what` worked: if it was reported as a problem, that is over.
+    pub fn resolved(&self, what: &'static str) {
+        let was = self
+            .problems
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(what);
+        if was {
+            tracing::info!("{what} works again");
+            self.emit(CoreEvent::Resolved {
+                what: what.to_owned(),
+            });
+        }
     }
 
     /// Recomputes the effective settings: the server's document with the
@@ -147,9 +189,8 @@ impl Ctx {
                 Ok((doc, ops))
             })
             .await;
-        let (doc, ops) = match computed {
-            Ok(v) => v,
-            Err(e) => return self.problem("reading settings", &e),
+        let Some((doc, ops)) = self.report("reading settings", computed) else {
+            return;
         };
         let mut doc = doc.unwrap_or_else(default_document);
         for (_, op) in ops {
@@ -189,10 +230,12 @@ async fn maintain(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
             _ = shutdown.changed() => return,
         }
         let retention = ctx.config.retention;
-        match ctx.db(move |s| s.prune(retention)).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(dropped = n, "trimmed read history"),
-            Err(e) => ctx.problem("trimming the local inbox", &e),
+        match ctx.report(
+            "trimming the local inbox",
+            ctx.db(move |s| s.prune(retention)).await,
+        ) {
+            None | Some(0) => {}
+            Some(n) => tracing::info!(dropped = n, "trimmed read history"),
         }
     }
 }
@@ -273,6 +316,7 @@ impl Engine {
             router: router_tx,
             outbox_kick: Notify::new(),
             status: watch::channel(None).0,
+            problems: std::sync::Mutex::default(),
         });
         ctx.refresh_settings().await;
         let tasks = vec![
@@ -466,9 +510,8 @@ impl Engine {
                 Ok(None)
             }
             ToastEvent::SetReady(_) => {
-                if let Err(e) = self.set_status(Availability::Ready).await {
-                    self.ctx.problem("changing your status", &e);
-                }
+                let set = self.set_status(Availability::Ready).await;
+                self.ctx.report("changing your status", set);
                 Ok(None)
             }
             ToastEvent::Closed(key) => {

@@ -34,16 +34,18 @@ pub(super) async fn run(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
 
 async fn flush(ctx: &Ctx) {
     loop {
-        let next = match ctx.db(|s| s.peek()).await {
-            Ok(n) => n,
-            Err(e) => return ctx.problem("reading the outbox", &e),
+        let Some(Some((id, op))) = ctx.report("reading the outbox", ctx.db(|s| s.peek()).await)
+        else {
+            return;
         };
-        let Some((id, op)) = next else { return };
         let settings_edit = matches!(op, Op::Settings { .. });
         match send(ctx, id, op).await {
             Sent::Done => {
-                if let Err(e) = ctx.db(move |s| s.pop(id)).await {
-                    return ctx.problem("updating the outbox", &e);
+                if ctx
+                    .report("updating the outbox", ctx.db(move |s| s.pop(id)).await)
+                    .is_none()
+                {
+                    return;
                 }
                 if settings_edit {
                     ctx.refresh_settings().await;
@@ -113,9 +115,8 @@ async fn send_settings(ctx: &Ctx, id: i64, mut patch: crate::patch::Patch) -> Se
             let op = Op::Settings {
                 patch: patch.clone(),
             };
-            if let Err(e) = ctx.db(move |s| s.replace(id, &op)).await {
-                ctx.problem("updating the outbox", &e);
-            }
+            let replaced = ctx.db(move |s| s.replace(id, &op)).await;
+            ctx.report("updating the outbox", replaced);
             continue;
         }
         let write = SettingsWrite {
@@ -157,9 +158,8 @@ async fn send_settings(ctx: &Ctx, id: i64, mut patch: crate::patch::Patch) -> Se
 
 /// The edit is finished (saved or dropped): keep the server's document.
 async fn settled(ctx: &Ctx, doc: belfry_proto::settings::SettingsDocument) -> Sent {
-    if let Err(e) = ctx.db(move |s| s.set_settings(&doc)).await {
-        ctx.problem("saving settings", &e);
-    }
+    let saved = ctx.db(move |s| s.set_settings(&doc)).await;
+    ctx.report("saving settings", saved);
     // The caller pops the op and recomputes the effective settings.
     Sent::Done
 }
