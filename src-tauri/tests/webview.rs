@@ -8,7 +8,7 @@
 
 use belfry_proto::inbox::UnreadCount;
 use belfry_proto::settings::{Policy, SettingsDocument, TypePrefs};
-use belfry_tests::{OPERATOR, TestInstance};
+use belfry_tests::{OPERATOR, TestInstance, recording_browser};
 use fantoccini::{Client, ClientBuilder, Locator};
 use reqwest::Method;
 use std::path::PathBuf;
@@ -913,4 +913,60 @@ async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_c
         "{saved}"
     );
     c.close().await.unwrap();
+}
+
+/// Links open only on the instance the app signed in to. Here every link
+/// the instance sends points elsewhere (the app signs in at `localhost`,
+/// the instance writes its links with `127.0.0.1`: another origin, as a
+/// compromised or misconfigured instance would send): Open in the window
+/// says why it refuses, in the page, and the browser is never started.
+#[tokio::test]
+async fn a_link_off_the_instance_opens_nothing_and_says_why() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let address = format!("http://localhost:{}/", t.instance.addr.port());
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(dir.path());
+    let driver = Driver::start_with(
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("BROWSER", browser.to_str().unwrap()),
+        ],
+        &["--instance", &address, "--login", OPERATOR.0],
+    );
+    let c = driver.app().await;
+    until_connected(&c).await;
+    admin
+        .emit(
+            "ticket_created",
+            "Elsewhere",
+            "its link is not ours",
+            "/tickets/1",
+        )
+        .await;
+    until(
+        "the row",
+        async || texts(&c, ".item__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+    click(&c, ".item__open").await;
+    let error = until(
+        "the refusal",
+        async || texts(&c, ".inbox__error").await,
+        |e| e.first().is_some_and(|e| !e.is_empty()),
+    )
+    .await;
+    let foreign = t.url().trim_end_matches('/').to_owned();
+    assert!(
+        error[0].contains(&format!("the link goes to {foreign}, not to your instance")),
+        "{error:?}"
+    );
+    // Give a browser that was started the time to say so.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !opened.exists(),
+        "the browser was asked to open {:?}",
+        std::fs::read_to_string(&opened)
+    );
 }
