@@ -141,6 +141,22 @@ impl Drop for Driver {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        // Killing tauri-driver leaves the app it started running when the
+        // test did not close its session (it failed, or forgot): that app
+        // would hold the single-instance name and turn the next test's
+        // app away. Its HOME is this driver's.
+        let home = format!("HOME={}", self.home.path().display());
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let dir = entry.path();
+            let ours = std::fs::read(dir.join("environ"))
+                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == home.as_bytes()));
+            if ours
+                && let Some(pid) = entry.file_name().to_str()
+                && pid.parse::<u32>().is_ok()
+            {
+                let _ = Command::new("kill").args(["-9", pid]).status();
+            }
+        }
     }
 }
 
@@ -969,4 +985,5 @@ async fn a_link_off_the_instance_opens_nothing_and_says_why() {
         "the browser was asked to open {:?}",
         std::fs::read_to_string(&opened)
     );
+    c.close().await.unwrap();
 }
