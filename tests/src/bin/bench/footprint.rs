@@ -74,6 +74,24 @@ fn pss_mb(pids: &[u32]) -> f64 {
         / 1e6
 }
 
+/// Each process of the tree under `root` with its PSS, largest first
+/// ("belfry 80.1 MB, WebKitWebProces 150.2 MB"): where the memory is.
+fn by_process(root: u32) -> String {
+    let mut all: Vec<(String, f64)> = tree(root)
+        .into_iter()
+        .map(|p| {
+            let name = std::fs::read_to_string(format!("/proc/{p}/comm"))
+                .map_or_else(|_| p.to_string(), |c| c.trim().to_owned());
+            (name, pss_mb(&[p]))
+        })
+        .collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all.iter()
+        .map(|(n, mb)| format!("{n} {mb:.1} MB"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// CPU seconds (user + system) used so far by `pids`.
 fn cpu_s(pids: &[u32]) -> f64 {
     // Clock ticks are 100 per second on Linux (USER_HZ).
@@ -347,6 +365,7 @@ pub fn run() -> Vec<Row> {
         let mut app = App::start(&bin, dir, &url, &args);
         let _ = app.connected();
         let (pss, cpu, wake) = idle(app.child.id(), app.start);
+        println!("footprint: {mode}: {}", by_process(app.child.id()));
         rows.push(Row {
             figure: format!("{mode}: memory (PSS, all processes)"),
             unit: Unit::Mb,

@@ -131,7 +131,14 @@ impl Row {
             ("—".to_owned(), "—".to_owned())
         } else {
             let f = percentile(&self.floor, 0.5);
-            (u.show(f), format!("{:.2}×", median / f.max(1e-9)))
+            // A floor of nothing (a peer that did not wake at all in the
+            // window) has no ratio to speak of.
+            let ratio = if f > 0.0 {
+                format!("{:.2}×", median / f)
+            } else {
+                "—".to_owned()
+            };
+            (u.show(f), ratio)
         };
         let p99 = if self.budget_at > 0.5 {
             format!(" (p{:.0} {})", self.budget_at * 100.0, u.show(judged))
