@@ -283,6 +283,18 @@ impl Api {
         .await
     }
 
+    /// Emits `events` in one batch (admin); returns their ids.
+    pub async fn emit_batch(&self, events: Vec<EmitEvent>) -> Vec<String> {
+        let r: belfry_proto::api::BatchResult = self
+            .send(
+                Method::POST,
+                "/api/v1/admin/events/batch",
+                &EmitBatch { events },
+            )
+            .await;
+        r.ids
+    }
+
     /// Emits `n` events of `type_id` for `login` in one batch; returns their ids.
     pub async fn emit_many(&self, login: &str, type_id: &str, n: usize) -> Vec<String> {
         let events = (0..n)
@@ -295,14 +307,7 @@ impl Api {
                 data: Default::default(),
             })
             .collect();
-        let r: belfry_proto::api::BatchResult = self
-            .send(
-                Method::POST,
-                "/api/v1/admin/events/batch",
-                &EmitBatch { events },
-            )
-            .await;
-        r.ids
+        self.emit_batch(events).await
     }
 
     /// Emits `n` messages with 2,000-byte bodies in one ticket's thread
@@ -322,14 +327,7 @@ impl Api {
                     .unwrap_or_default(),
             })
             .collect();
-        let r: belfry_proto::api::BatchResult = self
-            .send(
-                Method::POST,
-                "/api/v1/admin/events/batch",
-                &EmitBatch { events },
-            )
-            .await;
-        r.ids
+        self.emit_batch(events).await
     }
 }
 

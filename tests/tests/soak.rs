@@ -18,7 +18,6 @@
 use belfry_core::router::ToastBody;
 use belfry_core::sinks::Record;
 use belfry_instance::Config;
-use belfry_proto::api::EmitBatch;
 use belfry_proto::api::EmitEvent;
 use belfry_proto::inbox::{InboxPage, MarkRead, UnreadCount};
 use belfry_tests::proxy::Proxy;
@@ -85,14 +84,7 @@ async fn emit(admin: &Api, round: usize) -> Vec<String> {
             data: Default::default(),
         })
         .collect();
-    let r: belfry_proto::api::BatchResult = admin
-        .send(
-            Method::POST,
-            "/api/v1/admin/events/batch",
-            &EmitBatch { events },
-        )
-        .await;
-    r.ids
+    admin.emit_batch(events).await
 }
 
 /// Marks `ids` read as another client of the operator would.
