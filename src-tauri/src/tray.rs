@@ -198,9 +198,6 @@ pub fn state_line(status: &Status) -> String {
     }
 }
 
-/// The key of a failed status change from the menu among the problems.
-const STATUS_CHANGE: &str = "changing your status";
-
 fn seconds_until(t: DateTime<Utc>) -> i64 {
     (t - Utc::now()).num_seconds().max(0)
 }
@@ -610,20 +607,11 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 tracing::warn!(error = %e, "pausing from the tray");
             }
         } else if let Some((_, a)) = AVAILABILITY.iter().find(|(x, _)| *x == id) {
-            let status = match session.engine.set_status(*a).await {
-                Ok(_) => shell.update(|s| s.clear_problem(STATUS_CHANGE)),
-                Err(e) => {
-                    tracing::warn!(error = %e, "changing the status from the tray");
-                    shell.update(|s| {
-                        s.set_problem(
-                            STATUS_CHANGE,
-                            format!("Your status could not be changed: {e}"),
-                        );
-                    })
-                }
-            };
-            // Rebuilt, the menu puts the check back where it holds.
-            show(&app, &status);
+            // A failure reaches the menu's first line as the core's problem.
+            if session.engine.set_status(*a).await.is_err() {
+                // Rebuilt, the menu puts the check back where it holds.
+                show(&app, &shell.status());
+            }
         } else if id == "retry" {
             session.engine.retry_now();
         } else if let Some(item) = id.strip_prefix("item:")

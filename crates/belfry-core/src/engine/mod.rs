@@ -436,14 +436,18 @@ impl Engine {
 
     /// Changes the operator's availability on the instance (the tray's
     /// status menu, a reminder's Set ready). The stream's `status` frame
-    /// confirms it to every device; this one shows it at once.
+    /// confirms it to every device; this one shows it at once. A failure
+    /// is also reported as a problem until a change goes through.
     pub async fn set_status(
         &self,
         status: Availability,
     ) -> Result<OperatorStatus, crate::net::ApiError> {
-        let now = self.ctx.api.put_status(status).await?;
-        self.ctx.set_status(now);
-        Ok(now)
+        let result = self.ctx.api.put_status(status).await;
+        let reported = result.as_ref().map_err(|e| e.to_string());
+        if let Some(now) = self.ctx.report("changing your status", reported) {
+            self.ctx.set_status(*now);
+        }
+        result
     }
 
     /// Reconnects now instead of waiting for the backoff (the network came
@@ -510,8 +514,8 @@ impl Engine {
                 Ok(None)
             }
             ToastEvent::SetReady(_) => {
-                let set = self.set_status(Availability::Ready).await;
-                self.ctx.report("changing your status", set);
+                // Reported as a problem by `set_status` when it fails.
+                let _ = self.set_status(Availability::Ready).await;
                 Ok(None)
             }
             ToastEvent::Closed(key) => {
