@@ -21,10 +21,16 @@ fn belfry_binary() -> PathBuf {
 
 /// tauri-driver on a port of its own, with the app's environment.
 struct Driver {
+    running: std::sync::Mutex<Running>,
+    home: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    args: Vec<String>,
+}
+
+/// One tauri-driver process and the port it listens on.
+struct Running {
     child: Child,
     port: u16,
-    home: tempfile::TempDir,
-    args: Vec<String>,
 }
 
 impl Driver {
@@ -38,12 +44,6 @@ impl Driver {
     }
 
     fn start_with(env: &[(&str, &str)], args: &[&str]) -> Self {
-        let driver = std::env::var_os("BELFRY_TAURI_DRIVER")
-            .expect("needs tauri-driver and the rig's display: run with `cargo xtask test`");
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
         let home = tempfile::tempdir().unwrap();
         // The rig's audio setup (ALSA's null device) lives in its HOME.
         if let Some(rig_home) = std::env::var_os("HOME") {
@@ -52,18 +52,15 @@ impl Driver {
                 home.path().join(".asoundrc"),
             );
         }
-        let child = app_env(&mut Command::new(driver), home.path())
-            .args(["--port", &port.to_string()])
-            .args(["--native-port", &(port + 1).to_string()])
-            .envs(env.iter().copied())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let running = spawn_driver(home.path(), &env);
         Self {
-            child,
-            port,
+            running: std::sync::Mutex::new(running),
             home,
+            env,
             args: args.iter().map(|a| (*a).to_owned()).collect(),
         }
     }
@@ -81,9 +78,10 @@ impl Driver {
                 "args": self.args,
             }),
         );
-        let url = format!("http://127.0.0.1:{}", self.port);
         let start = Instant::now();
+        let mut spawned = Instant::now();
         loop {
+            let url = format!("http://127.0.0.1:{}", self.lock().port);
             // WebKitWebDriver waits for ever for an app that died at start:
             // a bounded wait turns that into this test's failure.
             let mut builder = ClientBuilder::rustls().unwrap();
@@ -95,14 +93,89 @@ impl Driver {
                     self.log()
                 );
             };
-            match connected {
+            let e = match connected {
                 Ok(c) => return c,
-                Err(e) if start.elapsed() < Duration::from_secs(30) => {
-                    let _ = e;
-                    tokio::time::sleep(Duration::from_millis(250)).await;
-                }
-                Err(e) => panic!("no WebDriver session: {e}"),
+                Err(e) => e,
+            };
+            assert!(
+                start.elapsed() < Duration::from_secs(40),
+                "no WebDriver session: {e}\ntauri-driver said: {}\napp log: {}",
+                self.driver_output(),
+                self.log()
+            );
+            // tauri-driver exits when its port was taken between choosing
+            // it and binding it (another test's connection), and its
+            // WebKitWebDriver fails the same way on the native port: a
+            // driver that is gone or still refuses after a while is
+            // started again on fresh ports.
+            let exited = self.lock().child.try_wait().ok().flatten().is_some();
+            if exited || spawned.elapsed() > Duration::from_secs(8) {
+                let mut running = self.lock();
+                let _ = running.child.kill();
+                let _ = running.child.wait();
+                kill_all_with_home(self.home.path());
+                *running = spawn_driver(self.home.path(), &self.env);
+                spawned = Instant::now();
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// What tauri-driver and WebKitWebDriver printed.
+    fn driver_output(&self) -> String {
+        std::fs::read_to_string(self.home.path().join("driver.log")).unwrap_or_default()
+    }
+}
+
+/// Starts tauri-driver on two ports free at the time (both held while
+/// choosing, so they differ), its output in `home`/driver.log.
+fn spawn_driver(home: &std::path::Path, env: &[(String, String)]) -> Running {
+    let driver = std::env::var_os("BELFRY_TAURI_DRIVER")
+        .expect("needs tauri-driver and the rig's display: run with `cargo xtask test`");
+    let (port, native) = {
+        let a = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let b = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        (
+            a.local_addr().unwrap().port(),
+            b.local_addr().unwrap().port(),
+        )
+    };
+    let out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(home.join("driver.log"))
+        .unwrap();
+    let err = out.try_clone().unwrap();
+    let child = app_env(&mut Command::new(driver), home)
+        .args(["--port", &port.to_string()])
+        .args(["--native-port", &native.to_string()])
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdout(Stdio::from(out))
+        .stderr(Stdio::from(err))
+        .spawn()
+        .unwrap();
+    Running { child, port }
+}
+
+/// Kills every process whose HOME is `home`: the app and WebKitWebDriver
+/// that a killed tauri-driver leaves behind.
+fn kill_all_with_home(home: &std::path::Path) {
+    let home = format!("HOME={}", home.display());
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let dir = entry.path();
+        let ours = std::fs::read(dir.join("environ"))
+            .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == home.as_bytes()));
+        if ours
+            && let Some(pid) = entry.file_name().to_str()
+            && pid.parse::<u32>().is_ok()
+        {
+            let _ = Command::new("kill").args(["-9", pid]).status();
         }
     }
 }
@@ -139,24 +212,17 @@ impl Driver {
 
 impl Drop for Driver {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        let running = self
+            .running
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let _ = running.child.kill();
+        let _ = running.child.wait();
         // Killing tauri-driver leaves the app it started running when the
         // test did not close its session (it failed, or forgot): that app
         // would hold the single-instance name and turn the next test's
         // app away. Its HOME is this driver's.
-        let home = format!("HOME={}", self.home.path().display());
-        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let dir = entry.path();
-            let ours = std::fs::read(dir.join("environ"))
-                .is_ok_and(|env| env.split(|b| *b == 0).any(|kv| kv == home.as_bytes()));
-            if ours
-                && let Some(pid) = entry.file_name().to_str()
-                && pid.parse::<u32>().is_ok()
-            {
-                let _ = Command::new("kill").args(["-9", pid]).status();
-            }
-        }
+        kill_all_with_home(self.home.path());
     }
 }
 
