@@ -6,5 +6,6 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    belfry_app::headless::main()
+    // No demo instance here: `belfry --headless --demo` has it.
+    belfry_app::headless::main(None)
 }

@@ -378,10 +378,11 @@ async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
     let shell = app.state::<Shell>();
     let _guard = shell.signing_in.lock().await;
     let mut cfg = shell.config();
-    let started = match Target::resolve(&cli, &shell.paths, &cfg).await {
-        Ok(target) => Session::start(target, &shell.paths, &mut cfg, Password::NoPrompt).await,
-        Err(e) => Err(e),
-    };
+    let started =
+        match Target::resolve(&cli, &shell.paths, &cfg, Some(belfry_app::demo::STARTER)).await {
+            Ok(target) => Session::start(target, &shell.paths, &mut cfg, Password::NoPrompt).await,
+            Err(e) => Err(e),
+        };
     match started {
         Ok((session, from_os)) => run_session(&app, session, from_os, cfg).await,
         Err(e) => {

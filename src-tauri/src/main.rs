@@ -9,9 +9,12 @@ use std::process::ExitCode;
 fn main() -> ExitCode {
     // Decided before any GUI toolkit is touched: headless never loads GTK.
     if belfry_app::cli::Cli::wants_headless(std::env::args()) {
+        // The small binary has no demo instance (see belfry_app::demo).
         #[cfg(unix)]
-        hand_over_to_headless_binary();
-        return belfry_app::headless::main();
+        if !belfry_app::cli::Cli::wants_demo(std::env::args()) {
+            hand_over_to_headless_binary();
+        }
+        return belfry_app::headless::main(Some(belfry_app::demo::STARTER));
     }
     // Not `GDK_GL=disable` (it saves GTK's GL probe, 32 MB under Xvfb): with
     // it WebKit stopped delivering rendering updates (a screenshot waited

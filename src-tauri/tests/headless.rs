@@ -201,6 +201,24 @@ async fn headless_signs_in_toasts_acknowledges_and_stops_on_sigterm() {
     app.stop().await;
 }
 
+/// `belfry-headless` carries no demo instance (it is `belfry`'s): asked
+/// for one, it says where the demo is instead of failing somewhere deeper.
+#[test]
+fn the_small_binary_sends_the_demo_to_belfry() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_belfry-headless"))
+        .arg("--demo")
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_DATA_HOME", home.path().join("data"))
+        .env("XDG_CACHE_HOME", home.path().join("cache"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("run `belfry --headless --demo`"), "{said}");
+}
+
 #[tokio::test]
 async fn headless_demo_runs_its_own_instance() {
     let app = App::start(&["--demo", "--demo-every-ms", "200"], &[]);

@@ -54,4 +54,10 @@ impl Cli {
     pub fn wants_headless<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
         args.into_iter().any(|a| a.as_ref() == "--headless")
     }
+
+    /// Is `--demo` among the arguments? (The demo instance is in `belfry`
+    /// only, so `belfry --headless --demo` stays in it.)
+    pub fn wants_demo<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
+        args.into_iter().any(|a| a.as_ref() == "--demo")
+    }
 }

@@ -1,11 +1,58 @@
 //! The embedded demo: a reference instance in this process, on a loopback
 //! port, with a demo operator and a generator of realistic events.
+//!
+//! The session knows a running demo only as a [`Demo`] and starts one only
+//! through a [`Starter`] its binary hands it: `belfry` hands [`STARTER`],
+//! `belfry-headless` none, so the small binary links none of the
+//! instance's code (a fifth of its own, most of it mapped by an idle
+//! process; see docs/benchmarks.md).
 
 use anyhow::Context;
 use belfry_instance::{Config, Instance, api::admin, demo};
 use belfry_proto::api::{CreateOperator, Role};
-use std::path::Path;
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
 use std::time::Duration;
+
+/// A future that can move between threads, boxed.
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// A running demo instance.
+pub trait Running: Send {
+    /// Its address.
+    fn url(&self) -> &str;
+    /// Stops it.
+    fn stop(self: Box<Self>) -> BoxFuture<anyhow::Result<()>>;
+}
+
+/// A running demo instance, whatever starts it.
+pub type Demo = Box<dyn Running>;
+
+/// Starts a demo instance with its database at the path and an event every
+/// so often.
+pub type Starter = fn(PathBuf, Duration) -> BoxFuture<anyhow::Result<Demo>>;
+
+/// The embedded reference instance as a [`Starter`].
+pub const STARTER: Starter = start_boxed;
+
+fn start_boxed(db: PathBuf, every: Duration) -> BoxFuture<anyhow::Result<Demo>> {
+    Box::pin(async move { Ok(Box::new(start(&db, every).await?) as Demo) })
+}
+
+impl Running for Instance {
+    fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn stop(self: Box<Self>) -> BoxFuture<anyhow::Result<()>> {
+        Box::pin(async move {
+            Instance::stop(*self)
+                .await
+                .context("while stopping the demo instance")
+        })
+    }
+}
 
 /// The demo operator's login and password (public on purpose).
 pub const DEMO_LOGIN: (&str, &str) = ("demo", "belfry-demo");

@@ -2,6 +2,7 @@
 //! tray. For tiling window managers, servers and benchmarks.
 
 use crate::cli::Cli;
+use crate::demo::Starter;
 use crate::logging;
 use crate::session::{self, Session, Target, effective_config};
 use anyhow::Context;
@@ -17,8 +18,9 @@ use std::process::ExitCode;
 pub const BINARY: &str = "belfry-headless";
 
 /// The whole headless process: a runtime of two workers, [`run`], and the
-/// exit code with the error said on standard error.
-pub fn main() -> ExitCode {
+/// exit code with the error said on standard error. `demo` starts the demo
+/// instance for `--demo` (`None` in a binary without one).
+pub fn main(demo: Option<Starter>) -> ExitCode {
     let cli = Cli::from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -31,7 +33,7 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli)) {
+    match runtime.block_on(run(cli, demo)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("belfry: {err:#}");
@@ -41,7 +43,7 @@ pub fn main() -> ExitCode {
 }
 
 /// Runs until SIGTERM or Ctrl-C.
-pub async fn run(cli: Cli) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
     let paths = Paths::platform().context("while finding the app's directories")?;
     // A directory that cannot be made (a read-only or full disk) is said
     // once the log is up; the app goes on (the inbox then lives in memory).
@@ -55,7 +57,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(on) = cli.start_at_login {
         return start_at_login(on, &mut cfg, &config_file);
     }
-    let target = Target::resolve(&cli, &paths, &cfg).await?;
+    let target = Target::resolve(&cli, &paths, &cfg, demo).await?;
     if cli.sign_out {
         session::sign_out(&target.base, &target.tls, &target.login).await?;
         return target.stop_demo().await;

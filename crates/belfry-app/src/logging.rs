@@ -2,8 +2,9 @@
 //! error when asked. Nothing here ever logs a token: tokens are `Secret`s.
 
 use std::path::Path;
+use tracing::{Level, Metadata};
 use tracing_appender::non_blocking::WorkerGuard;
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::{FilterExt as _, Targets, filter_fn};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -25,6 +26,34 @@ const CAPPED: &[&str] = &[
 /// Log lines waiting for the file at most.
 const LOG_QUEUE: usize = 8192;
 
+/// What BELFRY_LOG asks for ("info,belfry_core=debug"; info when unset or
+/// unreadable), with [`CAPPED`]'s crates held at info whatever it asks.
+/// `Targets`, not `EnvFilter`: the same `target=level` lists without the
+/// regex engine, which was a tenth of the headless binary's code.
+fn filter<S>() -> impl tracing_subscriber::layer::Filter<S> {
+    let asked = std::env::var("BELFRY_LOG")
+        .ok()
+        .and_then(|v| v.parse::<Targets>().ok())
+        .unwrap_or_else(|| Targets::new().with_default(Level::INFO));
+    // The libraries that carry the token (HTTP headers, the WebSocket
+    // handshake, the keyring's D-Bus messages) log what they carry at
+    // debug and trace: capped at info whatever BELFRY_LOG asks (a more
+    // specific target such as `zbus::conn` too), so no level puts a token
+    // in the log (a test runs at trace and looks).
+    asked.and(filter_fn(|meta: &Metadata<'_>| {
+        *meta.level() <= Level::INFO || !is_capped(meta.target())
+    }))
+}
+
+/// Whether `target` is one of [`CAPPED`]'s crates or a module in one.
+fn is_capped(target: &str) -> bool {
+    CAPPED.iter().any(|c| {
+        target
+            .strip_prefix(c)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with("::"))
+    })
+}
+
 /// Keep the guard alive for the process: dropping it flushes the file.
 /// `None` when the log directory cannot be written (a read-only or full
 /// disk): the app then logs to standard error only, says so, and goes on.
@@ -40,20 +69,6 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<Option<WorkerGuar
                 .build(log_dir)
                 .map_err(anyhow::Error::from)
         });
-    let filter = || {
-        let mut f =
-            EnvFilter::try_from_env("BELFRY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
-        // The libraries that carry the token (HTTP headers, the WebSocket
-        // handshake, the keyring's D-Bus messages) log what they carry at
-        // debug and trace: capped at info whatever BELFRY_LOG asks, so no
-        // level puts a token in the log (a test runs at trace and looks).
-        for noisy in CAPPED {
-            if let Ok(d) = format!("{noisy}=info").parse() {
-                f = f.add_directive(d);
-            }
-        }
-        f
-    };
     let (file_layer, guard, problem) = match appender {
         Ok(appender) => {
             // The writer's queue is allocated whole up front: the default
@@ -88,3 +103,17 @@ pub fn init(log_dir: &Path, to_stderr: bool) -> anyhow::Result<Option<WorkerGuar
 }
 
 use tracing_subscriber::Layer as _;
+
+#[cfg(test)]
+mod tests {
+    use super::is_capped;
+
+    #[test]
+    fn the_token_carrying_crates_and_their_modules_are_capped() {
+        assert!(is_capped("zbus"));
+        assert!(is_capped("zbus::connection::handshake"));
+        assert!(is_capped("hyper_util::client"));
+        assert!(!is_capped("zbusy"));
+        assert!(!is_capped("belfry_core::engine"));
+    }
+}

@@ -15,7 +15,6 @@ use belfry_core::net::{self, Api, ApiError};
 use belfry_core::secret::Secret;
 use belfry_core::sinks::{OnToastEvent, Player, Sinks, ToastEvent, Toaster};
 use belfry_core::store::Store;
-use belfry_instance::Instance;
 use belfry_os::Quiet;
 use belfry_os::browser;
 use belfry_os::player::MelodyPlayer;
@@ -68,21 +67,31 @@ pub struct Target {
     /// TLS with the admin's extra CA, if any.
     pub tls: Arc<rustls::ClientConfig>,
     /// The embedded demo instance, when running the demo.
-    pub demo: Option<Instance>,
+    pub demo: Option<demo::Demo>,
 }
 
 impl Target {
     /// Resolves the target from the command line and the saved settings,
-    /// starting the embedded demo instance for `--demo`.
-    pub async fn resolve(cli: &Cli, paths: &Paths, cfg: &DeviceConfig) -> anyhow::Result<Self> {
-        let demo = if cli.demo {
-            let every = Duration::from_millis(cli.demo_every_ms.max(100));
-            Some(demo::start(&paths.data_dir.join("demo-instance.db"), every).await?)
-        } else {
-            None
+    /// starting the demo instance for `--demo` with `demo` (`None` in a
+    /// binary without one).
+    pub async fn resolve(
+        cli: &Cli,
+        paths: &Paths,
+        cfg: &DeviceConfig,
+        demo: Option<demo::Starter>,
+    ) -> anyhow::Result<Self> {
+        let demo = match (cli.demo, demo) {
+            (false, _) => None,
+            (true, Some(start)) => {
+                let every = Duration::from_millis(cli.demo_every_ms.max(100));
+                Some(start(paths.data_dir.join("demo-instance.db"), every).await?)
+            }
+            (true, None) => bail!(
+                "this binary has no demo instance: run `belfry --headless --demo` (or `belfry --demo`)"
+            ),
         };
         let (address, login) = match &demo {
-            Some(i) => (i.url.clone(), demo::DEMO_LOGIN.0.to_owned()),
+            Some(i) => (i.url().to_owned(), demo::DEMO_LOGIN.0.to_owned()),
             None => {
                 let Some(address) = cli.instance.clone().or_else(|| cfg.instance.clone()) else {
                     return Err(SignInNeeded(
@@ -130,10 +139,10 @@ impl Target {
 
     /// Stops the demo instance, if there is one.
     pub async fn stop_demo(self) -> anyhow::Result<()> {
-        if let Some(i) = self.demo {
-            i.stop().await.context("while stopping the demo instance")?;
+        match self.demo {
+            Some(i) => i.stop().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 }
 
@@ -148,7 +157,7 @@ pub struct Session {
     tls: Arc<rustls::ClientConfig>,
     /// The melody player, for previews from Settings (`None` when sounds are off).
     melodies: Option<Arc<MelodyPlayer>>,
-    demo: std::sync::Mutex<Option<Instance>>,
+    demo: std::sync::Mutex<Option<demo::Demo>>,
 }
 
 impl Session {
@@ -347,10 +356,10 @@ impl Session {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .take();
-        if let Some(i) = demo {
-            i.stop().await.context("while stopping the demo instance")?;
+        match demo {
+            Some(i) => i.stop().await,
+            None => Ok(()),
         }
-        Ok(())
     }
 
     /// Signs out: stops the core, revokes the token on the instance and

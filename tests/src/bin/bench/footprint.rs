@@ -15,6 +15,7 @@
 
 use crate::{Row, Unit};
 use belfry_tests::{ADMIN, Api, OPERATOR};
+use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -88,6 +89,34 @@ fn by_process(root: u32) -> String {
     all.sort_by(|a, b| b.1.total_cmp(&a.1));
     all.iter()
         .map(|(n, mb)| format!("{n} {mb:.1} MB"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The largest mappings of `pid` by PSS ("[heap] 3.1 MB, libsqlite…"),
+/// anonymous ones together: where one process's memory is, for the doc.
+fn by_mapping(pid: u32, top: usize) -> String {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps")).unwrap_or_default();
+    let mut sums: HashMap<String, f64> = HashMap::new();
+    let mut current = String::new();
+    for line in text.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && !first.ends_with(':') {
+            // A mapping's header: range, perms, offset, dev, inode, path.
+            let path = fields.nth(4).unwrap_or("[anon]");
+            current = path.rsplit('/').next().unwrap_or(path).to_owned();
+        } else if first == "Pss:"
+            && let Some(kb) = fields.next().and_then(|v| v.parse::<f64>().ok())
+        {
+            *sums.entry(current.clone()).or_default() += kb;
+        }
+    }
+    let mut all: Vec<(String, f64)> = sums.into_iter().collect();
+    all.sort_by(|a, b| b.1.total_cmp(&a.1));
+    all.iter()
+        .take(top)
+        .map(|(n, kb)| format!("{n} {:.1}", kb * 1024.0 / 1e6))
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -366,6 +395,14 @@ pub fn run() -> Vec<Row> {
         let _ = app.connected();
         let (pss, cpu, wake) = idle(app.child.id(), app.start);
         println!("footprint: {mode}: {}", by_process(app.child.id()));
+        for p in tree(app.child.id()) {
+            let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
+            println!(
+                "footprint: {mode}: {} by mapping (MB): {}",
+                name.trim(),
+                by_mapping(p, 10)
+            );
+        }
         rows.push(Row {
             figure: format!("{mode}: memory (PSS, all processes)"),
             unit: Unit::Mb,
