@@ -4,8 +4,8 @@
 //! The session knows a running demo only as a [`Demo`] and starts one only
 //! through a [`Starter`] its binary hands it: `belfry` hands [`STARTER`],
 //! `belfry-headless` none, so the small binary links none of the
-//! instance's code (a fifth of its own, most of it mapped by an idle
-//! process; see docs/benchmarks.md).
+//! instance's code (about 1.1 MB with what it monomorphises, nearly all of
+//! it mapped by an idle process; see docs/benchmarks.md).
 
 use anyhow::Context;
 use belfry_instance::{Config, Instance, api::admin, demo};
