@@ -118,7 +118,7 @@ impl Pause {
         match self {
             Self::HalfHour => Some(utc + chrono::Duration::minutes(30)),
             Self::Hour => Some(utc + chrono::Duration::hours(1)),
-            Self::Tomorrow => Some(tray::tomorrow_morning(now)),
+            Self::Tomorrow => Some(belfry_app::glance::tomorrow_morning(now)),
             Self::Resume => None,
         }
     }

@@ -8,6 +8,8 @@
 //! idle thread never exits and wakes every 500 ms: two of the idle tray's
 //! three wake-ups a second.
 
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 use tauri::plugin::{Builder, TauriPlugin};
 use tauri::{AppHandle, Manager, RunEvent, Runtime};
 
@@ -17,7 +19,7 @@ pub type OnLaunch<R> = dyn Fn(&AppHandle<R>) + Send + Sync + 'static;
 /// The D-Bus interface the first app serves.
 struct Launches<R: Runtime> {
     app: AppHandle<R>,
-    on_launch: Box<OnLaunch<R>>,
+    on_launch: Arc<OnLaunch<R>>,
 }
 
 #[zbus::interface(name = "org.SingleInstance.DBus")]
@@ -37,36 +39,47 @@ struct Owned(zbus::Connection, String);
 pub fn init<R: Runtime>(
     on_launch: impl Fn(&AppHandle<R>) + Send + Sync + 'static,
 ) -> TauriPlugin<R> {
-    let on_launch: Box<OnLaunch<R>> = Box::new(on_launch);
+    let on_launch: Arc<OnLaunch<R>> = Arc::new(on_launch);
     Builder::new("single-instance")
         .setup(move |app, _api| {
             let name = format!("{}.SingleInstance", app.config().identifier);
             let path = format!("/{}", name.replace('.', "/").replace('-', "_"));
-            let launches = Launches {
-                app: app.clone(),
-                on_launch,
-            };
-            let owned = zbus::block_on(async {
-                zbus::connection::Builder::session()
-                    .name(name.as_str())
-                    .replace_existing_names(false)
-                    .allow_name_replacements(false)
-                    .serve_at(path.as_str(), launches)
-                    .build()
-                    .await
-            });
-            match owned {
-                Ok(connection) => {
-                    app.manage(Owned(connection, name));
+            // A Belfry that is quitting still owns the name for a moment
+            // and answers nothing: then this one waits for the name
+            // instead of handing over to an app that is gone.
+            let deadline = Instant::now() + QUITTING;
+            loop {
+                let launches = Launches {
+                    app: app.clone(),
+                    on_launch: Arc::clone(&on_launch),
+                };
+                match own(&name, &path, launches) {
+                    Ok(connection) => {
+                        app.manage(Owned(connection, name));
+                        break;
+                    }
+                    Err(zbus::Error::NameTaken) => {
+                        if hand_over(&name, &path) {
+                            tracing::info!(
+                                "Belfry is running already: its inbox is brought forward"
+                            );
+                            app.cleanup_before_exit();
+                            std::process::exit(0);
+                        }
+                        if Instant::now() > deadline {
+                            tracing::warn!(
+                                "another Belfry holds the name but does not answer; starting anyway"
+                            );
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                    // No session bus: nothing to keep a second app from starting.
+                    Err(error) => {
+                        tracing::warn!(%error, "no single-instance name on the session bus");
+                        break;
+                    }
                 }
-                Err(zbus::Error::NameTaken) => {
-                    tracing::info!("Belfry is running already: bringing its inbox forward");
-                    hand_over(&name, &path);
-                    app.cleanup_before_exit();
-                    std::process::exit(0);
-                }
-                // No session bus: nothing to keep a second app from starting.
-                Err(error) => tracing::warn!(%error, "no single-instance name on the session bus"),
             }
             Ok(())
         })
@@ -82,8 +95,29 @@ pub fn init<R: Runtime>(
         .build()
 }
 
-/// Tells the app owning `name` that it was launched again.
-fn hand_over(name: &str, path: &str) {
+/// How long a new launch waits for a quitting Belfry to let go of the name.
+const QUITTING: Duration = Duration::from_secs(5);
+
+/// Owns `name` on the session bus and serves `launches` there.
+fn own<R: Runtime>(
+    name: &str,
+    path: &str,
+    launches: Launches<R>,
+) -> zbus::Result<zbus::Connection> {
+    zbus::block_on(async {
+        zbus::connection::Builder::session()
+            .name(name)
+            .replace_existing_names(false)
+            .allow_name_replacements(false)
+            .serve_at(path, launches)
+            .build()
+            .await
+    })
+}
+
+/// Tells the app owning `name` that it was launched again; false when it
+/// did not answer (it is quitting).
+fn hand_over(name: &str, path: &str) -> bool {
     let cwd = std::env::current_dir().unwrap_or_default();
     let argv: Vec<String> = std::env::args().collect();
     let sent = zbus::block_on(async {
@@ -97,7 +131,11 @@ fn hand_over(name: &str, path: &str) {
         )
         .await
     });
-    if let Err(error) = sent {
-        tracing::warn!(%error, "could not reach the running Belfry");
+    match sent {
+        Ok(_) => true,
+        Err(error) => {
+            tracing::info!(%error, "the running Belfry did not answer; it may be quitting");
+            false
+        }
     }
 }

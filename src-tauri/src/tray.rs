@@ -7,11 +7,12 @@
 //! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
 use crate::{Pause, Shell, Status, open_inbox};
+use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState, availability_text};
 use belfry_app::session::Session;
 use belfry_core::event::{ConnState, Quiet};
 use belfry_core::store::Filter;
-use belfry_proto::api::{Availability, OperatorStatus};
-use chrono::{DateTime, Duration, Local, Utc};
+use belfry_proto::api::OperatorStatus;
+use chrono::Local;
 use std::sync::{Mutex, PoisonError};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
@@ -21,8 +22,6 @@ use tauri::{AppHandle, Manager, Runtime};
 const TRAY: &str = "belfry";
 /// How many unread the menu lists.
 const RECENT: u32 = 5;
-/// Longest title in the menu, in characters.
-const MENU_TITLE: usize = 60;
 
 /// The unread items the menu lists: id and title.
 #[derive(Default)]
@@ -53,7 +52,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     app.manage(Recent::default());
     app.manage(Shown::default());
     let status = Status::default();
-    let state = TrayState::of(&status);
+    let state = state_of(&status);
     let menu = menu(app, &status, &[])?;
     let mut builder = TrayIconBuilder::with_id(TRAY)
         .tooltip(tooltip(&status))
@@ -97,7 +96,7 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
     let Some(tray) = app.tray_by_id(TRAY) else {
         return;
     };
-    let state = TrayState::of(status);
+    let state = state_of(status);
     // Not holding the lock while setting the icon: set_icon waits for the
     // main thread, which may itself be waiting for this lock.
     if app.state::<Shown>().replace(state)
@@ -145,119 +144,34 @@ pub async fn show_recent<R: Runtime>(app: &AppHandle<R>, session: &Session) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner) = items
         .into_iter()
-        .map(|n| (n.id, menu_text(&n.title)))
+        .map(|n| (n.id, glance::menu_title(&n.title)))
         .collect();
     let status = app.state::<Shell>().status();
     show(app, &status);
 }
 
-/// The tooltip: the state in words and, once there is a connection to
-/// count from, the unread count.
-fn tooltip(status: &Status) -> String {
-    let line = state_line(status);
-    match (&status.connection, status.unread.total) {
-        (None, _) => format!("Belfry — {line}"),
-        (Some(_), 0) => format!("Belfry — nothing unread — {line}"),
-        (Some(_), n) => format!("Belfry — {n} unread — {line}"),
+/// What the tray shows of `status`, in the words both trays use.
+fn glance(status: &Status) -> Glance<'_> {
+    Glance {
+        connection: status.connection.as_ref(),
+        signed_out: status.problem.is_some() || status.sign_in.is_some(),
+        quiet: status.quiet.as_ref(),
+        unread: status.unread.total,
+        problems: status.problems.iter().map(|p| p.message.as_str()).collect(),
     }
+}
+
+fn state_of(status: &Status) -> TrayState {
+    TrayState::of(&glance(status))
+}
+
+fn tooltip(status: &Status) -> String {
+    glance::tooltip(&glance(status))
 }
 
 /// The connection and quiet state in words.
 pub fn state_line(status: &Status) -> String {
-    let connection = match &status.connection {
-        None if status.problem.is_some() || status.sign_in.is_some() => "Signed out".to_owned(),
-        None => "Starting…".to_owned(),
-        Some(ConnState::Connecting) => "Connecting…".to_owned(),
-        Some(ConnState::Connected) => "Connected".to_owned(),
-        Some(ConnState::Reconnecting { next_attempt, .. }) => {
-            format!("Reconnecting in {} s", seconds_until(*next_attempt))
-        }
-        Some(ConnState::Offline { .. }) => "Offline — showing saved notifications".to_owned(),
-        Some(ConnState::SignedOut) => "Signed out".to_owned(),
-        Some(ConnState::Incompatible { .. }) => "Instance not supported".to_owned(),
-        Some(ConnState::Stopped) => "Stopped".to_owned(),
-    };
-    let line = match &status.quiet {
-        Some(Quiet::Paused { until }) => format!(
-            "{connection} · paused until {}",
-            until.with_timezone(&Local).format("%H:%M")
-        ),
-        Some(Quiet::DoNotDisturb { source }) => format!("{connection} · quiet: {source}"),
-        None => connection,
-    };
-    // The menu's first line and the tooltip are where a tray says what is
-    // wrong; the newest problem, as the window's status line shows it.
-    match status.problems.as_slice() {
-        [] => line,
-        [only] => format!("{line} · {}", only.message),
-        [.., last] => format!(
-            "{line} · {} (and {} more)",
-            last.message,
-            status.problems.len() - 1
-        ),
-    }
-}
-
-fn seconds_until(t: DateTime<Utc>) -> i64 {
-    (t - Utc::now()).num_seconds().max(0)
-}
-
-/// What the tray glyph shows. When several hold, the first listed wins:
-/// a glyph can say one thing, and what needs the user, or explains why
-/// nothing arrives, matters more than a count the title and tooltip give
-/// anyway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TrayState {
-    /// Nothing will arrive until the user acts: no session (the window
-    /// shows the sign-in form, or `problem` says why it failed), the token
-    /// was refused, or the instance speaks no protocol this app knows. A
-    /// hollow bell.
-    SignedOut,
-    /// Not live, but it will be without the user: starting, connecting,
-    /// reconnecting, offline (saved items still show) or stopped. A faded
-    /// bell.
-    Offline,
-    /// Live, toasts and sounds held back: paused from the tray or the
-    /// system's do-not-disturb. It beats [`TrayState::Unread`] because a
-    /// pause is easy to forget and the count is in the title anyway. A
-    /// slashed bell.
-    Paused,
-    /// Live, with unread notifications. A bell with a dot.
-    Unread,
-    /// Live, nothing unread. A plain bell.
-    Idle,
-}
-
-impl TrayState {
-    /// The glyph for `status`.
-    pub fn of(status: &Status) -> Self {
-        match &status.connection {
-            None if status.problem.is_some() || status.sign_in.is_some() => Self::SignedOut,
-            Some(ConnState::SignedOut | ConnState::Incompatible { .. }) => Self::SignedOut,
-            None
-            | Some(
-                ConnState::Connecting
-                | ConnState::Reconnecting { .. }
-                | ConnState::Offline { .. }
-                | ConnState::Stopped,
-            ) => Self::Offline,
-            Some(ConnState::Connected) if status.quiet.is_some() => Self::Paused,
-            Some(ConnState::Connected) if status.unread.total > 0 => Self::Unread,
-            Some(ConnState::Connected) => Self::Idle,
-        }
-    }
-
-    /// The name its PNGs have under `icons/tray/`.
-    #[cfg(test)]
-    const fn file_stem(self) -> &'static str {
-        match self {
-            Self::SignedOut => "signed-out",
-            Self::Offline => "offline",
-            Self::Paused => "paused",
-            Self::Unread => "unread",
-            Self::Idle => "idle",
-        }
-    }
+    glance::state_line(&glance(status))
 }
 
 /// The desktop the tray is on, which decides the glyph set and size.
@@ -432,13 +346,6 @@ fn set_glyph<R: Runtime>(
     )
 }
 
-/// A title as a menu label: plain, short, with `_` kept literal (GTK reads
-/// it as a mnemonic marker).
-fn menu_text(title: &str) -> String {
-    let plain = belfry_os::toast::sanitize(title).replace('\n', " ");
-    belfry_os::toast::clip(&plain, MENU_TITLE).replace('_', "__")
-}
-
 fn menu<R: Runtime>(
     app: &AppHandle<R>,
     status: &Status,
@@ -528,22 +435,6 @@ fn menu<R: Runtime>(
     Menu::with_items(app, &refs)
 }
 
-/// The operator's availability in words.
-pub fn availability_text(a: Availability) -> &'static str {
-    match a {
-        Availability::Ready => "Ready",
-        Availability::NotReady => "Not ready",
-        Availability::Away => "Away",
-    }
-}
-
-/// The menu id of each availability the operator can pick.
-const AVAILABILITY: [(&str, Availability); 3] = [
-    ("status:ready", Availability::Ready),
-    ("status:not_ready", Availability::NotReady),
-    ("status:away", Availability::Away),
-];
-
 /// "Status: Not ready since 10:12", opening the three to choose from, the
 /// current one checked.
 fn availability_menu<R: Runtime>(
@@ -572,15 +463,6 @@ fn availability_menu<R: Runtime>(
         .collect::<tauri::Result<Vec<_>>>()?;
     let refs: Vec<&dyn IsMenuItem<R>> = choices.iter().map(|c| c as &dyn IsMenuItem<R>).collect();
     Submenu::with_items(app, label, true, &refs)
-}
-
-/// When "until tomorrow" ends: 08:00 local time tomorrow.
-pub(crate) fn tomorrow_morning(now: DateTime<Local>) -> DateTime<Utc> {
-    let day = now.date_naive() + Duration::days(1);
-    day.and_hms_opt(8, 0, 0)
-        .and_then(|t| t.and_local_timezone(Local).earliest())
-        .unwrap_or_else(|| now + Duration::hours(12))
-        .with_timezone(&Utc)
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
@@ -626,20 +508,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 mod tests {
     use super::*;
     use belfry_core::store::Unread;
-
-    #[test]
-    fn menu_titles_are_plain_short_and_keep_underscores() {
-        assert_eq!(menu_text("SLA_breach\u{202E}txt"), "SLA__breachtxt");
-        assert!(menu_text(&"x".repeat(200)).chars().count() <= MENU_TITLE);
-    }
-
-    #[test]
-    fn until_tomorrow_is_tomorrow_morning() {
-        let now = Local::now();
-        let until = tomorrow_morning(now).with_timezone(&Local);
-        assert_eq!(until.date_naive(), now.date_naive() + Duration::days(1));
-        assert_eq!(until.format("%H:%M").to_string(), "08:00");
-    }
+    use chrono::{Duration, Utc};
 
     #[test]
     fn the_state_line_says_why_it_is_quiet() {
@@ -682,16 +551,10 @@ mod tests {
         assert_eq!(state_line(&status), "Connected · playing sounds: no device");
         status.clear_problem("playing sounds");
         assert_eq!(state_line(&status), "Connected");
-        assert_eq!(TrayState::of(&status), TrayState::Idle);
+        assert_eq!(state_of(&status), TrayState::Idle);
     }
 
-    const STATES: [TrayState; 5] = [
-        TrayState::SignedOut,
-        TrayState::Offline,
-        TrayState::Paused,
-        TrayState::Unread,
-        TrayState::Idle,
-    ];
+    const STATES: [TrayState; 5] = TrayState::ALL;
 
     fn connected() -> Status {
         Status {
@@ -710,12 +573,12 @@ mod tests {
 
     #[test]
     fn connected_is_idle_until_something_is_unread() {
-        assert_eq!(TrayState::of(&connected()), TrayState::Idle);
+        assert_eq!(state_of(&connected()), TrayState::Idle);
         let status = Status {
             unread: unread(3),
             ..connected()
         };
-        assert_eq!(TrayState::of(&status), TrayState::Unread);
+        assert_eq!(state_of(&status), TrayState::Unread);
     }
 
     #[test]
@@ -732,7 +595,7 @@ mod tests {
                 unread: unread(2),
                 ..connected()
             };
-            assert_eq!(TrayState::of(&status), TrayState::Paused);
+            assert_eq!(state_of(&status), TrayState::Paused);
         }
     }
 
@@ -760,7 +623,7 @@ mod tests {
                 unread: unread(4),
                 ..Status::default()
             };
-            assert_eq!(TrayState::of(&status), TrayState::Offline, "{status:?}");
+            assert_eq!(state_of(&status), TrayState::Offline, "{status:?}");
         }
     }
 
@@ -770,12 +633,12 @@ mod tests {
             problem: Some("no login".into()),
             ..Status::default()
         };
-        assert_eq!(TrayState::of(&no_session), TrayState::SignedOut);
+        assert_eq!(state_of(&no_session), TrayState::SignedOut);
         let sign_in_form = Status {
             sign_in: Some(crate::SignInForm::default()),
             ..Status::default()
         };
-        assert_eq!(TrayState::of(&sign_in_form), TrayState::SignedOut);
+        assert_eq!(state_of(&sign_in_form), TrayState::SignedOut);
         assert_eq!(state_line(&sign_in_form), "Signed out");
         for connection in [
             ConnState::SignedOut,
@@ -788,7 +651,7 @@ mod tests {
                 unread: unread(1),
                 ..Status::default()
             };
-            assert_eq!(TrayState::of(&status), TrayState::SignedOut);
+            assert_eq!(state_of(&status), TrayState::SignedOut);
         }
     }
 

@@ -26,19 +26,25 @@ impl TrayApp {
 
     /// Started with extra environment (a managed configuration, say).
     fn start_with(instance: &str, env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let args = [
+            "--autostarted",
+            "--instance",
+            instance,
+            "--login",
+            OPERATOR.0,
+        ];
+        Self::spawn(env!("CARGO_BIN_EXE_belfry"), &args, env)
+    }
+
+    /// `bin` signed in as the operator, in a home of its own.
+    fn spawn(bin: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
         assert!(
             std::env::var_os("BELFRY_RIG").is_some(),
             "needs the rig: run with `cargo xtask test`"
         );
         let home = tempfile::tempdir().unwrap();
-        let child = Command::new(PathBuf::from(env!("CARGO_BIN_EXE_belfry")))
-            .args([
-                "--autostarted",
-                "--instance",
-                instance,
-                "--login",
-                OPERATOR.0,
-            ])
+        let child = Command::new(PathBuf::from(bin))
+            .args(args)
             .env("HOME", home.path())
             .env("XDG_CONFIG_HOME", home.path().join("config"))
             .env("XDG_DATA_HOME", home.path().join("data"))
@@ -52,6 +58,13 @@ impl TrayApp {
             .unwrap();
         Self { child, _home: home }
     }
+}
+
+/// `belfry-headless` signed in from the command line, with its own tray
+/// icon (no GTK in the process).
+fn headless_tray(instance: &str) -> TrayApp {
+    let args = ["--instance", instance, "--login", OPERATOR.0];
+    TrayApp::spawn(env!("CARGO_BIN_EXE_belfry-headless"), &args, &[])
 }
 
 impl Drop for TrayApp {
@@ -117,7 +130,10 @@ async fn item_path(conn: &zbus::Connection, bus: &str, at: &str) -> Option<Strin
         .await
         .ok()?;
     let xml: String = reply.body().deserialize().ok()?;
-    if xml.contains("interface name=\"org.kde.StatusNotifierItem\"") {
+    // The node's own interfaces come before its children (which some
+    // services, zbus among them, describe inline with theirs).
+    let own = xml.split("<node name=\"").next().unwrap_or_default();
+    if own.contains("interface name=\"org.kde.StatusNotifierItem\"") {
         return Some(at.to_owned());
     }
     for part in xml.split("<node name=\"").skip(1) {
@@ -225,6 +241,43 @@ impl Menu {
         }
     }
 
+    /// A property of the headless tray's item (at the path it serves it).
+    async fn item_property(&self, name: &str) -> OwnedValue {
+        let reply = self
+            .conn
+            .call_method(
+                Some(self.bus.as_str()),
+                "/StatusNotifierItem",
+                Some("org.freedesktop.DBus.Properties"),
+                "Get",
+                &("org.kde.StatusNotifierItem", name),
+            )
+            .await
+            .unwrap();
+        reply.body().deserialize().unwrap()
+    }
+
+    /// Waits until the item's icon is `name`; returns the PNG it names.
+    async fn until_icon(&self, name: &str) -> PathBuf {
+        let start = Instant::now();
+        loop {
+            let icon: String = self.item_property("IconName").await.try_into().unwrap();
+            if icon == name {
+                let dir: String = self
+                    .item_property("IconThemePath")
+                    .await
+                    .try_into()
+                    .unwrap();
+                return PathBuf::from(dir).join(format!("{icon}.png"));
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(15),
+                "the icon stayed {icon}, not {name}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     async fn entries(&self) -> Vec<Entry> {
         let reply = self
             .conn
@@ -301,18 +354,9 @@ async fn the_menu_shows_the_operators_status_changes_it_and_pauses() {
         .await;
     menu.until("the status", |e| e.label.starts_with("Status: Ready"))
         .await;
-    let ready = menu.until("Ready", |e| e.label == "Ready").await;
-    assert!(ready.toggled, "the current status is checked");
-
     // The operator picks "Not ready" in the tray: the instance has it and
     // the menu says so.
-    let not_ready = menu.until("Not ready", |e| e.label == "Not ready").await;
-    menu.click(&not_ready).await;
-    operator.until_availability("not_ready").await;
-    menu.until("the new status", |e| {
-        e.label.starts_with("Status: Not ready since")
-    })
-    .await;
+    picks_not_ready(&operator, &menu).await;
 
     // Changed on the web: the tray follows.
     let _: serde_json::Value = operator
@@ -335,6 +379,147 @@ async fn the_menu_shows_the_operators_status_changes_it_and_pauses() {
     let resume = menu.until("Resume", |e| e.label == "Resume").await;
     menu.click(&resume).await;
     menu.until("resumed", |e| e.label == "Connected").await;
+}
+
+/// Ready is checked; the operator picks "Not ready": the instance has it
+/// and the menu says since when.
+async fn picks_not_ready(operator: &belfry_tests::Api, menu: &Menu) {
+    let ready = menu.until("Ready", |e| e.label == "Ready").await;
+    assert!(ready.toggled, "the current status is checked");
+    let not_ready = menu.until("Not ready", |e| e.label == "Not ready").await;
+    menu.click(&not_ready).await;
+    operator.until_availability("not_ready").await;
+    menu.until("the new status", |e| {
+        e.label.starts_with("Status: Not ready since")
+    })
+    .await;
+}
+
+/// Emits a chat whose title is markup, a bidi override and a zero-width
+/// space; returns its entry once the menu lists it.
+async fn hostile_item(admin: &belfry_tests::Api, menu: &Menu) -> Entry {
+    admin
+        .emit(
+            "chat_created",
+            "<b>Boss</b>\u{202E}fdp.exe\u{200B} <img src=x onerror=alert(1)>",
+            "<script>alert(1)</script>",
+            "/chats/9",
+        )
+        .await;
+    menu.until("the hostile item", |e| e.label.contains("Boss"))
+        .await
+}
+
+/// The headless mode's own tray: the panel gets the same menu without GTK
+/// in the process. The glyph follows the state, the operator changes the
+/// status and pauses from it, an unread notification is listed as plain
+/// text, and Quit ends the process.
+#[tokio::test]
+async fn the_headless_tray_shows_the_state_changes_it_pauses_and_quits() {
+    let t = TestInstance::start().await;
+    let operator = t.operator().await;
+    let admin = t.admin().await;
+    let mut app = headless_tray(t.url());
+    let menu = Menu::find_for(Some(app.child.id())).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+    let glyph = menu.until_icon("belfry-idle").await;
+    assert!(
+        std::fs::read(&glyph).unwrap().starts_with(b"\x89PNG"),
+        "the glyph the panel loads: {}",
+        glyph.display()
+    );
+
+    picks_not_ready(&operator, &menu).await;
+
+    let entry = hostile_item(&admin, &menu).await;
+    assert_eq!(
+        entry.label,
+        "<b>Boss</b>fdp.exe <img src=x onerror=alert(1)>"
+    );
+    menu.until_icon("belfry-unread").await;
+
+    let half_hour = menu
+        .until("For 30 minutes", |e| e.label == "For 30 minutes")
+        .await;
+    menu.click(&half_hour).await;
+    menu.until("paused", |e| {
+        e.label.starts_with("Connected · paused until")
+    })
+    .await;
+    menu.until_icon("belfry-paused").await;
+    let resume = menu.until("Resume", |e| e.label == "Resume").await;
+    menu.click(&resume).await;
+    menu.until("resumed", |e| e.label == "Connected").await;
+
+    let quit = menu.until("Quit", |e| e.label == "Quit Belfry").await;
+    menu.click(&quit).await;
+    let start = Instant::now();
+    loop {
+        if let Some(status) = app.child.try_wait().unwrap() {
+            assert!(status.success(), "quit: {status}");
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "Quit did not quit"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// "Open inbox" in the headless tray hands the process over to the full
+/// app: the same process is then `belfry`, signed in with the saved token
+/// (no password this time), with the desktop shell's tray.
+#[tokio::test]
+async fn open_inbox_in_the_headless_tray_hands_over_to_the_full_app() {
+    let t = TestInstance::start().await;
+    let app = headless_tray(t.url());
+    let pid = app.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+    let open = menu.until("Open inbox", |e| e.label == "Open inbox").await;
+    menu.click(&open).await;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    let start = Instant::now();
+    let mut exe = exe;
+    while exe.file_name().is_some_and(|n| n != "belfry") {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "still {}",
+            exe.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    }
+    // The full app's own tray, from the same process, connected again.
+    let full = Menu::find_for(Some(pid)).await;
+    full.until("Connected", |e| e.label.starts_with("Connected"))
+        .await;
+    full.until("Settings", |e| e.label == "Settings…").await;
+}
+
+/// Launched while the Belfry before it is still quitting (it owns the
+/// single-instance name but answers nothing), Belfry waits for the name
+/// and starts, instead of handing over to an app that is gone and exiting.
+#[tokio::test]
+async fn a_launch_while_the_last_app_quits_waits_for_it_and_starts() {
+    let t = TestInstance::start().await;
+    // A stand-in for the quitting app: the name, and nothing served.
+    let quitting = zbus::connection::Builder::session()
+        .name("app.belfry.desktop.SingleInstance")
+        .build()
+        .await
+        .unwrap();
+    let mut app = TrayApp::start(t.url());
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        app.child.try_wait().unwrap().is_none(),
+        "the new launch exited while the old app held the name"
+    );
+    drop(quitting);
+    let menu = Menu::find_for(Some(app.child.id())).await;
+    menu.until("Connected", |e| e.label.starts_with("Connected"))
+        .await;
 }
 
 /// Updates signed the way the release workflow signs them
@@ -502,17 +687,7 @@ async fn a_hostile_title_is_listed_as_plain_text() {
     let menu = Menu::find().await;
     menu.until("Connected", |e| e.label.starts_with("Connected"))
         .await;
-    admin
-        .emit(
-            "chat_created",
-            "<b>Boss</b>\u{202E}fdp.exe\u{200B} <img src=x onerror=alert(1)>",
-            "<script>alert(1)</script>",
-            "/chats/9",
-        )
-        .await;
-    let entry = menu
-        .until("the hostile item", |e| e.label.contains("Boss"))
-        .await;
+    let entry = hostile_item(&admin, &menu).await;
     assert!(
         entry.label.starts_with("<b>Boss</b>fdp.exe <img"),
         "{:?}",

@@ -1,16 +1,22 @@
-//! The headless mode: the core with real toasts and melodies, no window, no
-//! tray. For tiling window managers, servers and benchmarks.
+//! The headless mode: the core with real toasts and melodies, no window, and
+//! no GUI toolkit: a tray icon of its own where the desktop's panel shows
+//! StatusNotifierItems (see [`crate::tray`]), a log either way. For tiling
+//! window managers, servers, small machines and benchmarks.
 
 use crate::cli::Cli;
 use crate::demo::Starter;
 use crate::logging;
 use crate::session::{self, Session, Target, effective_config};
+#[cfg(all(unix, not(target_os = "macos")))]
+use crate::tray::{self, Asked, Tray};
 use anyhow::Context;
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
 use belfry_os::autostart::Autostart;
 use std::path::Path;
 use std::process::ExitCode;
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+use tray::{Asked, Tray};
 
 /// The file name of the headless-only binary, which `belfry --headless`
 /// hands over to when it is beside it (on Unix, where a process can
@@ -65,6 +71,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
     let (session, mut from_os) =
         Session::start(target, &paths, &mut cfg, session::Password::Terminal).await?;
     let mut events = session.engine.events();
+    let mut tray = Tray::start(&paths).await;
     let stop = wait_for_stop();
     tokio::pin!(stop);
     loop {
@@ -73,9 +80,34 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
             Some(msg) = from_os.recv() => {
                 session.handle_os(msg).await;
             }
+            Some(id) = next_click(&mut tray) => {
+                let Some(t) = tray.as_mut() else { continue };
+                match t.on_click(&id, &session, &mut cfg, &config_file).await {
+                    Some(Asked::Quit) => break,
+                    Some(Asked::Open) => match tray::full_app() {
+                        Some(full) => {
+                            tracing::info!("stopping to hand over");
+                            session.stop().await?;
+                            let err = tray::hand_over(&full);
+                            return Err(err).with_context(|| {
+                                format!("while opening the inbox in {}", full.display())
+                            });
+                        }
+                        None => {
+                            if let Err(e) = session.open_web_profile() {
+                                tracing::warn!(error = format!("{e:#}"), "opening the web app");
+                            }
+                        }
+                    },
+                    None => {}
+                }
+            }
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     session.on_core_event(&ev);
+                    if let Some(t) = tray.as_mut() {
+                        t.on_event(&ev, &session).await;
+                    }
                     log_event(&ev);
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -127,6 +159,61 @@ fn log_event(ev: &CoreEvent) {
             tracing::info!(status = ?s.status, since = ?s.since, "availability")
         }
         other => tracing::debug!(?other, "event"),
+    }
+}
+
+/// The next click in the tray's menu; never, without a tray.
+async fn next_click(tray: &mut Option<Tray>) -> Option<String> {
+    match tray {
+        Some(t) => t.click().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Where the panel shows no StatusNotifierItems (Windows, macOS), headless
+/// has no tray: its tray is the desktop shell's.
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+mod tray {
+    use crate::session::Session;
+    use belfry_core::config::{DeviceConfig, Paths};
+    use belfry_core::event::CoreEvent;
+    use std::path::{Path, PathBuf};
+
+    pub enum Asked {
+        Quit,
+        Open,
+    }
+
+    /// Never made.
+    pub enum Tray {}
+
+    impl Tray {
+        pub async fn start(_: &Paths) -> Option<Self> {
+            None
+        }
+        pub async fn click(&mut self) -> Option<String> {
+            match *self {}
+        }
+        pub async fn on_event(&mut self, _: &CoreEvent, _: &Session) {
+            match *self {}
+        }
+        pub async fn on_click(
+            &mut self,
+            _: &str,
+            _: &Session,
+            _: &mut DeviceConfig,
+            _: &Path,
+        ) -> Option<Asked> {
+            match *self {}
+        }
+    }
+
+    pub fn full_app() -> Option<PathBuf> {
+        None
+    }
+
+    pub fn hand_over(_: &Path) -> std::io::Error {
+        std::io::ErrorKind::Unsupported.into()
     }
 }
 

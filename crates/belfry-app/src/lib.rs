@@ -1,8 +1,13 @@
 //! What the `belfry` binary does before (or instead of) opening a window:
-//! parse the command line, set up logging, and run the headless mode.
+//! parse the command line, set up logging, and run the headless mode (with
+//! its tray icon where the panel shows StatusNotifierItems).
 
 pub mod cli;
 pub mod demo;
+pub mod glance;
 pub mod headless;
 pub mod logging;
 pub mod session;
+/// The headless tray is a StatusNotifierItem: Linux and the BSDs.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod tray;

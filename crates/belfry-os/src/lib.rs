@@ -11,6 +11,9 @@ pub mod quiet;
 pub mod secrets;
 pub mod sounds;
 pub mod toast;
+/// The tray icon as a StatusNotifierItem on the session bus.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod tray;
 
 use belfry_core::router::{Toast, ToastKey};
 use belfry_core::sinks::{Player, SinkError, Sound, Toaster};

@@ -1,0 +1,367 @@
+//! The headless mode's tray icon, where the desktop has a panel that shows
+//! StatusNotifierItems: the same glyphs and the same menu as the desktop
+//! shell's tray (the state, the last few unread, pause, status, retry),
+//! without GTK or WebKit in the process. "Open inbox" hands the process
+//! over to the full app (`belfry`, beside this binary), which opens the
+//! window; without it, the instance's web app opens in the browser.
+
+use crate::glance::{self, Glance, TrayState};
+use crate::session::Session;
+use belfry_core::config::{DeviceConfig, Paths};
+use belfry_core::event::{ConnState, CoreEvent, Quiet};
+use belfry_core::store::Filter;
+use belfry_os::tray::{ACTIVATE, Entry, Look, OnClick, StatusItem};
+use belfry_proto::api::OperatorStatus;
+use chrono::Local;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+/// How many unread the menu lists.
+const RECENT: u32 = 5;
+
+/// The name the full app's binary has beside this one.
+const FULL_APP: &str = "belfry";
+
+/// Each state's glyph at the panel's usual 22 px (it scales what it gets).
+const GLYPHS: [(TrayState, &[u8]); 5] = [
+    (
+        TrayState::SignedOut,
+        include_bytes!("../../../icons/tray/light/signed-out-22.png"),
+    ),
+    (
+        TrayState::Offline,
+        include_bytes!("../../../icons/tray/light/offline-22.png"),
+    ),
+    (
+        TrayState::Paused,
+        include_bytes!("../../../icons/tray/light/paused-22.png"),
+    ),
+    (
+        TrayState::Unread,
+        include_bytes!("../../../icons/tray/light/unread-22.png"),
+    ),
+    (
+        TrayState::Idle,
+        include_bytes!("../../../icons/tray/light/idle-22.png"),
+    ),
+];
+
+/// What the menu asked for that the headless loop does itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// Quit Belfry.
+    Quit,
+    /// Open the inbox: hand over to the full app.
+    Open,
+}
+
+/// The tray and what it shows.
+pub struct Tray {
+    item: StatusItem,
+    clicks: mpsc::UnboundedReceiver<String>,
+    icons: Option<PathBuf>,
+    connection: Option<ConnState>,
+    quiet: Option<Quiet>,
+    unread: u64,
+    /// (what, message), oldest first.
+    problems: Vec<(String, String)>,
+    availability: Option<OperatorStatus>,
+    recent: Vec<(String, String)>,
+}
+
+impl Tray {
+    /// Shows the icon when the desktop has a panel for it; `None` (said in
+    /// the log) when it has not.
+    pub async fn start(paths: &Paths) -> Option<Self> {
+        let icons = write_icons(&paths.cache_dir.join("tray"));
+        let (tx, rx) = mpsc::unbounded_channel();
+        let on_click: OnClick = Arc::new(move |id| {
+            let _ = tx.send(id);
+        });
+        let glance = Glance::default();
+        let look = look(icons.as_deref(), &glance);
+        match StatusItem::start("belfry", look, Vec::new(), on_click).await {
+            Ok(item) => {
+                tracing::info!("tray icon shown");
+                let tray = Self {
+                    item,
+                    clicks: rx,
+                    icons,
+                    connection: None,
+                    quiet: None,
+                    unread: 0,
+                    problems: Vec::new(),
+                    availability: None,
+                    recent: Vec::new(),
+                };
+                tray.show().await;
+                Some(tray)
+            }
+            Err(e) => {
+                tracing::info!(reason = %e, "no tray icon");
+                None
+            }
+        }
+    }
+
+    /// The next menu entry clicked (its id).
+    pub async fn click(&mut self) -> Option<String> {
+        self.clicks.recv().await
+    }
+
+    fn glance(&self) -> Glance<'_> {
+        Glance {
+            connection: self.connection.as_ref(),
+            signed_out: false,
+            quiet: self.quiet.as_ref(),
+            unread: self.unread,
+            problems: self.problems.iter().map(|(_, m)| m.as_str()).collect(),
+        }
+    }
+
+    /// Follows the core; the menu's unread list is read again from the
+    /// store when notifications came or were read.
+    pub async fn on_event(&mut self, ev: &CoreEvent, session: &Session) {
+        match ev {
+            CoreEvent::State(c) => self.connection = Some(c.clone()),
+            CoreEvent::Unread(u) => self.unread = u.total,
+            CoreEvent::Quiet { quiet } => self.quiet = quiet.clone(),
+            CoreEvent::Status(a) => self.availability = Some(*a),
+            CoreEvent::Problem { what, message } => {
+                self.problems.retain(|(w, _)| w != what);
+                self.problems.push((what.clone(), message.clone()));
+            }
+            CoreEvent::Resolved { what } => self.problems.retain(|(w, _)| w != what),
+            CoreEvent::Added { .. } | CoreEvent::Read { .. } | CoreEvent::ReadAll { .. } => {
+                self.recent = recent(session).await;
+            }
+            _ => return,
+        }
+        self.show().await;
+    }
+
+    async fn show(&self) {
+        let glance = self.glance();
+        self.item
+            .set(look(self.icons.as_deref(), &glance), self.menu(&glance))
+            .await;
+    }
+
+    fn menu(&self, g: &Glance<'_>) -> Vec<Entry> {
+        let item = |id: &str, label: &str, enabled: bool| Entry::Item {
+            id: id.to_owned(),
+            label: label.to_owned(),
+            enabled,
+        };
+        let mut menu = vec![
+            item("open", "Open inbox", true),
+            item("state", &glance::state_line(g), false),
+            Entry::Separator,
+        ];
+        for (id, title) in &self.recent {
+            menu.push(item(&format!("item:{id}"), title, true));
+        }
+        if !self.recent.is_empty() {
+            menu.push(Entry::Separator);
+        }
+        let paused = matches!(self.quiet, Some(Quiet::Paused { .. }));
+        menu.push(Entry::Submenu {
+            label: "Pause notifications".into(),
+            entries: vec![
+                item("pause:30", "For 30 minutes", true),
+                item("pause:60", "For 1 hour", true),
+                item("pause:tomorrow", "Until tomorrow", true),
+                item("resume", "Resume", paused),
+            ],
+        });
+        if let Some(current) = self.availability {
+            let mut label = format!("Status: {}", glance::availability_text(current.status));
+            if let Some(since) = current.since {
+                label.push_str(&format!(
+                    " since {}",
+                    since.with_timezone(&Local).format("%H:%M")
+                ));
+            }
+            menu.push(Entry::Submenu {
+                label,
+                entries: glance::AVAILABILITY
+                    .iter()
+                    .map(|(id, a)| Entry::Check {
+                        id: (*id).to_owned(),
+                        label: glance::availability_text(*a).to_owned(),
+                        checked: *a == current.status,
+                    })
+                    .collect(),
+            });
+        }
+        if matches!(
+            self.connection,
+            Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
+        ) {
+            menu.push(item("retry", "Retry now", true));
+        }
+        menu.push(Entry::Separator);
+        menu.push(item("quit", "Quit Belfry", true));
+        menu
+    }
+
+    /// Does what a click asked, or returns it when the loop has to.
+    pub async fn on_click(
+        &mut self,
+        id: &str,
+        session: &Session,
+        cfg: &mut DeviceConfig,
+        config_file: &Path,
+    ) -> Option<Asked> {
+        match id {
+            "quit" => return Some(Asked::Quit),
+            "open" | ACTIVATE => return Some(Asked::Open),
+            "retry" => session.engine.retry_now(),
+            _ => {}
+        }
+        if let Some(until) = glance::pause_until(id, Local::now()) {
+            session.engine.pause_until(until);
+            cfg.paused_until = until;
+            if let Err(e) = cfg.save(config_file) {
+                tracing::warn!(error = %e, "could not save the pause");
+            }
+            tracing::info!(?until, "pause from the tray");
+        } else if let Some((_, a)) = glance::AVAILABILITY.iter().find(|(x, _)| *x == id) {
+            // A failure reaches the menu's first line as the core's problem;
+            // shown again, the menu puts the check back where it holds.
+            if session.engine.set_status(*a).await.is_err() {
+                self.show().await;
+            }
+        } else if let Some(item) = id.strip_prefix("item:")
+            && let Err(e) = session.open_item(item).await
+        {
+            tracing::warn!(error = format!("{e:#}"), "opening from the tray");
+        }
+        None
+    }
+}
+
+/// The last few unread, for the menu.
+async fn recent(session: &Session) -> Vec<(String, String)> {
+    let filter = Filter {
+        unread: true,
+        limit: RECENT,
+        ..Filter::default()
+    };
+    let store = session.engine.store().clone();
+    match tokio::task::spawn_blocking(move || store.page(&filter)).await {
+        Ok(Ok(items)) => items
+            .into_iter()
+            .map(|n| (n.id, glance::menu_title(&n.title)))
+            .collect(),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "the tray's unread list");
+            Vec::new()
+        }
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The icon for `g`: Belfry's glyph where its PNGs could be written, else
+/// a theme icon every desktop has.
+fn look(icons: Option<&Path>, g: &Glance<'_>) -> Look {
+    let state = TrayState::of(g);
+    let (icon_name, icon_dir) = match icons {
+        Some(dir) => (
+            format!("belfry-{}", state.file_stem()),
+            dir.display().to_string(),
+        ),
+        None => (
+            match state {
+                TrayState::Unread => "mail-unread",
+                _ => "mail-read",
+            }
+            .to_owned(),
+            String::new(),
+        ),
+    };
+    Look {
+        icon_name,
+        icon_dir,
+        title: "Belfry".into(),
+        tooltip: glance::tooltip(g),
+    }
+}
+
+/// Writes the glyphs where the panel can read them (a full or read-only
+/// disk: `None`, and the tray uses theme icons).
+fn write_icons(dir: &Path) -> Option<PathBuf> {
+    let written = std::fs::create_dir_all(dir).and_then(|()| {
+        GLYPHS.iter().try_for_each(|(state, png)| {
+            let path = dir.join(format!("belfry-{}.png", state.file_stem()));
+            if std::fs::read(&path).is_ok_and(|old| old == *png) {
+                return Ok(());
+            }
+            std::fs::write(path, png)
+        })
+    });
+    match written {
+        Ok(()) => Some(dir.to_owned()),
+        Err(e) => {
+            tracing::warn!(error = %e, dir = %dir.display(), "tray glyphs not written; using theme icons");
+            None
+        }
+    }
+}
+
+/// The full app's binary, when it is installed beside this one.
+pub fn full_app() -> Option<PathBuf> {
+    let full = std::env::current_exe().ok()?.with_file_name(FULL_APP);
+    full.is_file().then_some(full)
+}
+
+/// Replaces this process with the full app at `full`, which opens the
+/// window and signs in with the saved token; the same arguments but the
+/// ones that keep it headless or hidden, and no password in its
+/// environment (the keyring has the token). Returns only the error when
+/// it cannot.
+pub fn hand_over(full: &Path) -> std::io::Error {
+    use std::os::unix::process::CommandExt as _;
+    let args = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--headless" && a != "--autostarted");
+    tracing::info!(app = %full.display(), "opening the inbox in the full app");
+    std::process::Command::new(full)
+        .args(args)
+        .env_remove("BELFRY_PASSWORD")
+        .exec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_state_has_its_own_glyph() {
+        for state in TrayState::ALL {
+            let png = GLYPHS.iter().find(|(s, _)| *s == state).map(|(_, p)| *p);
+            assert!(png.is_some_and(|p| p.starts_with(b"\x89PNG")), "{state:?}");
+        }
+    }
+
+    #[test]
+    fn the_glyphs_are_written_once_and_named_by_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let icons = write_icons(&dir.path().join("tray")).unwrap();
+        let connected = ConnState::Connected;
+        let g = Glance {
+            connection: Some(&connected),
+            unread: 2,
+            ..Glance::default()
+        };
+        let look = look(Some(&icons), &g);
+        assert_eq!(look.icon_name, "belfry-unread");
+        assert!(icons.join("belfry-unread.png").is_file());
+        assert!(look.tooltip.contains("2 unread"));
+        // A directory that cannot be made: theme icons.
+        let blocked = dir.path().join("file");
+        std::fs::write(&blocked, b"x").unwrap();
+        assert_eq!(write_icons(&blocked.join("tray")), None);
+    }
+}
