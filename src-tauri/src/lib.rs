@@ -8,6 +8,8 @@ mod bindings;
 mod commands;
 #[cfg(target_os = "linux")]
 mod single_instance;
+#[cfg(target_os = "linux")]
+mod small_tray;
 mod tray;
 mod updates;
 
@@ -280,6 +282,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         start_view: Mutex::new(None),
         focus: Mutex::new(Focus::default()),
     };
+    #[cfg(target_os = "linux")]
+    let window_cli = cli.clone();
     let app = tauri::Builder::default()
         // First plugin, so a second instance exits before setting anything up.
         .plugin(single_instance(|app| {
@@ -291,6 +295,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         // updater permission): the shell checks and installs.
         .plugin(tauri_plugin_updater::Builder::new().build())
         .manage(shell)
+        .manage(small_tray_windows())
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::inbox_page,
@@ -318,10 +323,16 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::set_update_channel,
             commands::restart_to_update,
         ])
-        .on_window_event(|window, event| {
+        .on_window_event(move |window, event| {
             let focused = match event {
                 tauri::WindowEvent::Focused(f) => *f,
-                tauri::WindowEvent::Destroyed => false,
+                tauri::WindowEvent::Destroyed => {
+                    #[cfg(target_os = "linux")]
+                    if window.label() == MAIN_WINDOW {
+                        small_tray::no_window(window.app_handle(), window_cli.clone());
+                    }
+                    false
+                }
                 _ => return,
             };
             let app = window.app_handle().clone();
@@ -333,6 +344,10 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tray::create(app.handle())?;
             updates::schedule(app.handle().clone());
             let handle = app.handle().clone();
+            #[cfg(target_os = "linux")]
+            if !open_window {
+                small_tray::no_window(app.handle(), cli.clone());
+            }
             tauri::async_runtime::spawn(start_session(handle, cli));
             if open_window {
                 open_inbox(app.handle());
@@ -361,6 +376,14 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What the wait for the small tray counts (nothing where there is none).
+fn small_tray_windows() -> impl Send + Sync + 'static {
+    #[cfg(target_os = "linux")]
+    return small_tray::Windows::default();
+    #[cfg(not(target_os = "linux"))]
+    ()
+}
+
 /// The single-instance plugin: this crate's on Linux (see
 /// [`single_instance`]), the official one elsewhere.
 fn single_instance<R: Runtime>(
@@ -374,7 +397,7 @@ fn single_instance<R: Runtime>(
 
 /// Signs in with what was saved (or the command line) and runs the core.
 /// With nothing to sign in with, the window shows the sign-in form.
-async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
+pub(crate) async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
     let shell = app.state::<Shell>();
     let _guard = shell.signing_in.lock().await;
     let mut cfg = shell.config();
@@ -605,6 +628,8 @@ pub fn open_inbox<R: Runtime>(app: &AppHandle<R>) {
         }
         return;
     }
+    #[cfg(target_os = "linux")]
+    small_tray::window_opened(app);
     let built = WebviewWindowBuilder::new(app, MAIN_WINDOW, WebviewUrl::App("index.html".into()))
         .title("Belfry")
         .inner_size(420.0, 640.0)

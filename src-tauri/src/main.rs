@@ -16,6 +16,15 @@ fn main() -> ExitCode {
         }
         return belfry_app::headless::main(Some(belfry_app::demo::STARTER));
     }
+    // Started at login with a sign-in saved, the small binary's tray will
+    // do (a StatusNotifierItem of its own, the window a hand-over away):
+    // about 10 MB, where this binary's tray holds GTK and WebKitGTK.
+    #[cfg(all(unix, not(target_os = "macos")))]
+    if belfry_app::cli::Cli::wants_small_tray(std::env::args())
+        && belfry_app::tray::small_tray_will_do(&belfry_app::cli::Cli::from_env())
+    {
+        hand_over_to_headless_binary();
+    }
     // Not `GDK_GL=disable` (it saves GTK's GL probe, 32 MB under Xvfb): with
     // it WebKit stopped delivering rendering updates (a screenshot waited
     // for ever) and one start crashed in GLib, in the webview tests. See
@@ -35,7 +44,7 @@ fn main() -> ExitCode {
 /// beside this binary (the packages ship both). This binary links GTK and
 /// WebKitGTK, about 170 libraries the loader maps and relocates before
 /// `main`: some 50 MB of a headless process's memory that the small binary
-/// never has. Returns only when it cannot (then headless runs here).
+/// never has. Returns only when it cannot (then this process goes on).
 #[cfg(unix)]
 fn hand_over_to_headless_binary() {
     use std::os::unix::process::CommandExt as _;
@@ -54,7 +63,7 @@ fn hand_over_to_headless_binary() {
     }
     let err = cmd.args(args).exec();
     eprintln!(
-        "belfry: could not start {}: {err}; running headless in this process",
+        "belfry: could not start {}: {err}; going on in this process",
         small.display()
     );
 }

@@ -16,7 +16,7 @@ use zbus::{ObjectPath, OwnedVariant as OwnedValue, Structure, Variant as Value};
 /// The tray app, window closed (as when it starts at login).
 struct TrayApp {
     child: Child,
-    _home: tempfile::TempDir,
+    _home: Option<tempfile::TempDir>,
 }
 
 impl TrayApp {
@@ -38,25 +38,45 @@ impl TrayApp {
 
     /// `bin` signed in as the operator, in a home of its own.
     fn spawn(bin: &str, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let mut app = Self::spawn_in(home.path(), bin, args, env);
+        app._home = Some(home);
+        app
+    }
+
+    /// `bin` in `home`; the operator's password in its environment unless
+    /// `env` removes it (an empty value).
+    fn spawn_in(
+        home: &std::path::Path,
+        bin: &str,
+        args: &[&str],
+        env: &[(&str, &std::ffi::OsStr)],
+    ) -> Self {
         assert!(
             std::env::var_os("BELFRY_RIG").is_some(),
             "needs the rig: run with `cargo xtask test`"
         );
-        let home = tempfile::tempdir().unwrap();
-        let child = Command::new(PathBuf::from(bin))
-            .args(args)
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path().join("config"))
-            .env("XDG_DATA_HOME", home.path().join("data"))
-            .env("XDG_CACHE_HOME", home.path().join("cache"))
+        let mut cmd = Command::new(PathBuf::from(bin));
+        cmd.args(args)
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home.join("config"))
+            .env("XDG_DATA_HOME", home.join("data"))
+            .env("XDG_CACHE_HOME", home.join("cache"))
             .env("BELFRY_PASSWORD", OPERATOR.1)
             .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        Self { child, _home: home }
+            .stderr(Stdio::null());
+        if env
+            .iter()
+            .any(|(k, v)| *k == "BELFRY_PASSWORD" && v.is_empty())
+        {
+            cmd.env_remove("BELFRY_PASSWORD");
+        }
+        Self {
+            child: cmd.spawn().unwrap(),
+            _home: None,
+        }
     }
 }
 
@@ -498,6 +518,140 @@ async fn open_inbox_in_the_headless_tray_hands_over_to_the_full_app() {
     full.until("Settings", |e| e.label == "Settings…").await;
 }
 
+/// A first run of the small binary in `home`: signs in with the password
+/// and keeps the token in the keyring.
+async fn sign_in_once(home: &std::path::Path, instance: &str) {
+    let args = ["--instance", instance, "--login", OPERATOR.0];
+    let first = TrayApp::spawn_in(home, env!("CARGO_BIN_EXE_belfry-headless"), &args, &[]);
+    let menu = Menu::find_for(Some(first.child.id())).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+}
+
+/// `belfry --autostarted` in `home`, as the login entry starts it: no
+/// password in its environment.
+fn at_login(home: &std::path::Path) -> TrayApp {
+    let no_password = [("BELFRY_PASSWORD", std::ffi::OsStr::new(""))];
+    TrayApp::spawn_in(
+        home,
+        env!("CARGO_BIN_EXE_belfry"),
+        &["--autostarted"],
+        &no_password,
+    )
+}
+
+/// Started at login with a sign-in saved, Belfry's tray is the small
+/// binary's: the same process becomes `belfry-headless`, signs in with the
+/// saved token (no password in its environment) and shows its own menu.
+#[tokio::test]
+async fn at_login_with_a_saved_sign_in_the_tray_is_the_small_binary() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    sign_in_once(home.path(), t.url()).await;
+    let app = at_login(home.path());
+    let pid = app.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(
+        exe.file_name().and_then(|n| n.to_str()),
+        Some("belfry-headless"),
+        "{}",
+        exe.display()
+    );
+    let entries = menu.entries().await;
+    assert!(
+        entries.iter().any(|e| e.label == "Open inbox")
+            && !entries.iter().any(|e| e.label == "Settings…"),
+        "the small tray's menu: {entries:?}"
+    );
+}
+
+/// With no window for a while (here 2 s instead of 2 minutes), the full
+/// app hands over to the small tray once a sign-in is saved: the same
+/// process becomes `belfry-headless`, connected, with its own menu.
+#[tokio::test]
+async fn with_no_window_for_a_while_the_full_app_becomes_the_small_tray() {
+    let t = TestInstance::start().await;
+    let app = TrayApp::start_with(t.url(), &[("BELFRY_SMALL_TRAY", std::ffi::OsStr::new("2"))]);
+    let pid = app.child.id();
+    let full = Menu::find_for(Some(pid)).await;
+    full.until("Settings", |e| e.label == "Settings…").await;
+    let start = Instant::now();
+    loop {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        if exe.file_name().is_some_and(|n| n == "belfry-headless") {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still the full app: {}",
+            exe.display()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let small = Menu::find_for(Some(pid)).await;
+    small.until("Connected", |e| e.label == "Connected").await;
+    small.until("Open inbox", |e| e.label == "Open inbox").await;
+}
+
+/// Belfry launched again (from the app menu, say) while the small tray
+/// runs: the small tray is the session's one Belfry, so the new launch
+/// exits and the small tray hands over to the full app, which opens the
+/// inbox.
+#[tokio::test]
+async fn launched_again_while_the_small_tray_runs_the_inbox_opens() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    sign_in_once(home.path(), t.url()).await;
+    let small = at_login(home.path());
+    let pid = small.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+
+    let mut again = TrayApp::spawn_in(home.path(), env!("CARGO_BIN_EXE_belfry"), &[], &[]);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(status) = again.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the second launch did not hand over"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(status.success(), "{status}");
+    let full = Menu::find_for(Some(pid)).await;
+    full.until("Settings", |e| e.label == "Settings…").await;
+}
+
+/// The saved sign-in was revoked elsewhere: the small tray cannot sign in
+/// without a form, so it hands over to the full app, whose tray (and
+/// window) asks to sign in, instead of exiting with nothing on screen.
+#[tokio::test]
+async fn a_small_tray_whose_sign_in_was_revoked_hands_over_to_the_sign_in_form() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    sign_in_once(home.path(), t.url()).await;
+    let base = belfry_core::net::instance_url(t.url(), true).unwrap();
+    let token = belfry_os::secrets::load(base.as_str(), OPERATOR.0)
+        .unwrap()
+        .expect("the first run kept its token");
+    let tls = belfry_core::net::tls_config(None).unwrap();
+    belfry_core::net::Api::new(base, token, &tls)
+        .unwrap()
+        .logout()
+        .await
+        .unwrap();
+
+    let app = at_login(home.path());
+    let pid = app.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    menu.until("Sign in", |e| e.label == "Sign in…").await;
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe.file_name().and_then(|n| n.to_str()), Some("belfry"));
+}
+
 /// Launched while the Belfry before it is still quitting (it owns the
 /// single-instance name but answers nothing), Belfry waits for the name
 /// and starts, instead of handing over to an app that is gone and exiting.
@@ -607,6 +761,9 @@ async fn offer_and_install(t: &TestInstance, feed: &Feed, appimage: &std::path::
             ("BELFRY_MANAGED_CONFIG", managed.as_os_str()),
             // What an AppImage's runtime sets: the file the updater replaces.
             ("APPIMAGE", appimage.as_os_str()),
+            // Each run finds the last one's token: the full tray, whose
+            // update entries are the subject here, not the small one.
+            ("BELFRY_SMALL_TRAY", std::ffi::OsStr::new("off")),
         ],
     );
     let menu = Menu::find_for(Some(app.child.id())).await;

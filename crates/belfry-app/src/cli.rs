@@ -55,6 +55,18 @@ impl Cli {
         args.into_iter().any(|a| a.as_ref() == "--headless")
     }
 
+    /// Started at login (`--autostarted`) and not for the demo: the tray
+    /// may be the small binary's (checked before clap runs, like
+    /// [`Cli::wants_headless`]).
+    pub fn wants_small_tray<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
+        let (mut autostarted, mut demo) = (false, false);
+        for a in args {
+            autostarted |= a.as_ref() == "--autostarted";
+            demo |= a.as_ref() == "--demo";
+        }
+        autostarted && !demo
+    }
+
     /// Is `--demo` among the arguments? (The demo instance is in `belfry`
     /// only, so `belfry --headless --demo` stays in it.)
     pub fn wants_demo<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {

@@ -68,8 +68,39 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
         session::sign_out(&target.base, &target.tls, &target.login).await?;
         return target.stop_demo().await;
     }
-    let (session, mut from_os) =
-        Session::start(target, &paths, &mut cfg, session::Password::Terminal).await?;
+    // Started at login by the full app as its small tray (not headless at
+    // login, which is `--headless --autostarted`): nobody is at a
+    // terminal, and a sign-in that no longer works needs the full app's
+    // sign-in form.
+    let small_tray = cli.autostarted && !cli.headless;
+    let password = if small_tray {
+        session::Password::NoPrompt
+    } else {
+        session::Password::Terminal
+    };
+    // The small tray is the one Belfry of the session, as the full app is:
+    // a later launch opens the inbox (handing over to the full app).
+    let (launch_tx, mut launches) = tokio::sync::mpsc::unbounded_channel::<()>();
+    let _name = if small_tray {
+        match claim_the_session(launch_tx).await {
+            Some(name) => Some(name),
+            None => return Ok(()),
+        }
+    } else {
+        None
+    };
+    let (session, mut from_os) = match Session::start(target, &paths, &mut cfg, password).await {
+        Ok(started) => started,
+        Err(e) if small_tray => {
+            tracing::warn!(error = format!("{e:#}"), "the saved sign-in does not work");
+            if let Some(full) = tray::full_app() {
+                let err = tray::hand_over(&full);
+                return Err(err).context("while handing the sign-in to the full app");
+            }
+            return Err(e);
+        }
+        Err(e) => return Err(e),
+    };
     let mut events = session.engine.events();
     let mut tray = Tray::start(&paths).await;
     let stop = wait_for_stop();
@@ -84,24 +115,11 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
                 let Some(t) = tray.as_mut() else { continue };
                 match t.on_click(&id, &session, &mut cfg, &config_file).await {
                     Some(Asked::Quit) => break,
-                    Some(Asked::Open) => match tray::full_app() {
-                        Some(full) => {
-                            tracing::info!("stopping to hand over");
-                            session.stop().await?;
-                            let err = tray::hand_over(&full);
-                            return Err(err).with_context(|| {
-                                format!("while opening the inbox in {}", full.display())
-                            });
-                        }
-                        None => {
-                            if let Err(e) = session.open_web_profile() {
-                                tracing::warn!(error = format!("{e:#}"), "opening the web app");
-                            }
-                        }
-                    },
+                    Some(Asked::Open) => open_inbox(&session).await?,
                     None => {}
                 }
             }
+            Some(()) = launches.recv() => open_inbox(&session).await?,
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     session.on_core_event(&ev);
@@ -160,6 +178,60 @@ fn log_event(ev: &CoreEvent) {
         }
         other => tracing::debug!(?other, "event"),
     }
+}
+
+/// Opens the inbox: hands the process over to the full app (returning
+/// only its error), or without one opens the instance's web app.
+async fn open_inbox(session: &Session) -> anyhow::Result<()> {
+    match tray::full_app() {
+        Some(full) => {
+            tracing::info!("stopping to hand over");
+            session.stop().await?;
+            let err = tray::hand_over(&full);
+            Err(err).with_context(|| format!("while opening the inbox in {}", full.display()))
+        }
+        None => {
+            if let Err(e) = session.open_web_profile() {
+                tracing::warn!(error = format!("{e:#}"), "opening the web app");
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Owns the session's single-instance name, whose launches arrive on
+/// `launches`; `None` when a running Belfry took this launch (then exit).
+#[cfg(all(unix, not(target_os = "macos")))]
+async fn claim_the_session(
+    launches: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Option<Option<belfry_os::single_instance::Held>> {
+    use belfry_os::single_instance::{self, Claim};
+    let on_launch: single_instance::OnLaunch = std::sync::Arc::new(move || {
+        let _ = launches.send(());
+    });
+    let claim = tokio::task::spawn_blocking(move || single_instance::claim(on_launch)).await;
+    match claim {
+        Ok(Claim::Owned(held)) => Some(Some(held)),
+        Ok(Claim::HandedOver) => {
+            tracing::info!("Belfry is running already: its inbox is brought forward");
+            None
+        }
+        Ok(Claim::Unanswered) => {
+            tracing::warn!("another Belfry holds the name but does not answer; starting anyway");
+            Some(None)
+        }
+        Ok(Claim::NoBus(error)) => {
+            tracing::warn!(%error, "no single-instance name on the session bus");
+            Some(None)
+        }
+        Err(_) => Some(None),
+    }
+}
+
+/// Elsewhere the small tray does not run (the tray is the desktop shell's).
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+async fn claim_the_session(_: tokio::sync::mpsc::UnboundedSender<()>) -> Option<Option<()>> {
+    Some(None)
 }
 
 /// The next click in the tray's menu; never, without a tray.

@@ -5,6 +5,7 @@
 //! over to the full app (`belfry`, beside this binary), which opens the
 //! window; without it, the instance's web app opens in the browser.
 
+use crate::cli::Cli;
 use crate::glance::{self, Glance, TrayState};
 use crate::session::Session;
 use belfry_core::config::{DeviceConfig, Paths};
@@ -15,6 +16,7 @@ use belfry_proto::api::OperatorStatus;
 use chrono::Local;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// How many unread the menu lists.
@@ -308,6 +310,72 @@ fn write_icons(dir: &Path) -> Option<PathBuf> {
             None
         }
     }
+}
+
+/// How long the full app waits with no window before it hands over to the
+/// small tray, so that reopening the inbox soon after closing it is instant.
+const SMALL_TRAY_AFTER: Duration = Duration::from_secs(120);
+
+/// The small tray's setting, `BELFRY_SMALL_TRAY`: `off` keeps the full
+/// app's tray always (`None`); a number of seconds sets the wait with no
+/// window before the full app hands over (default 120).
+pub fn small_tray_wait() -> Option<Duration> {
+    match std::env::var("BELFRY_SMALL_TRAY") {
+        Ok(v) if v.trim() == "off" => None,
+        Ok(v) => Some(
+            v.trim()
+                .parse()
+                .map(Duration::from_secs)
+                .unwrap_or(SMALL_TRAY_AFTER),
+        ),
+        Err(_) => Some(SMALL_TRAY_AFTER),
+    }
+}
+
+/// Whether the tray can be this small one: not turned off
+/// ([`small_tray_wait`]), the panel shows StatusNotifierItems and a sign-in
+/// is saved (this tray has no sign-in form; the full app has). The caller
+/// checks that the small binary is there.
+pub fn small_tray_will_do(cli: &Cli) -> bool {
+    if small_tray_wait().is_none() {
+        return false;
+    }
+    let Ok(paths) = Paths::platform() else {
+        return false;
+    };
+    let cfg = crate::session::effective_config(&paths.config_file());
+    let (Some(address), Some(login)) = (
+        cli.instance.clone().or_else(|| cfg.instance.clone()),
+        cli.login.clone().or_else(|| cfg.login.clone()),
+    ) else {
+        return false;
+    };
+    let Ok(target) = crate::session::Target::new(
+        &address,
+        &login,
+        cli.allow_insecure || cfg.allow_insecure,
+        cli.extra_ca.as_deref().or(cfg.extra_ca.as_deref()),
+    ) else {
+        return false;
+    };
+    if !matches!(block_on(belfry_os::tray::panel_present()), Some(Ok(true))) {
+        return false;
+    }
+    // A locked keyring or none: the full app, which says so.
+    matches!(
+        belfry_os::secrets::load(target.base.as_str(), &target.login),
+        Ok(Some(_))
+    )
+}
+
+/// Runs `f` to completion on a runtime of its own: this is decided before
+/// any runtime is up.
+fn block_on<T>(f: impl std::future::Future<Output = T>) -> Option<T> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    Some(rt.block_on(f))
 }
 
 /// The full app's binary, when it is installed beside this one.

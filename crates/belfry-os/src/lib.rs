@@ -9,6 +9,9 @@ pub mod melody;
 pub mod player;
 pub mod quiet;
 pub mod secrets;
+/// One Belfry per session, on the session bus.
+#[cfg(all(unix, not(target_os = "macos")))]
+pub mod single_instance;
 pub mod sounds;
 pub mod toast;
 /// The tray icon as a StatusNotifierItem on the session bus.

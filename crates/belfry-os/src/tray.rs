@@ -420,6 +420,27 @@ impl DbusMenu {
     ) -> zbus::Result<()>;
 }
 
+/// Whether the session bus has a panel that shows StatusNotifierItems.
+pub async fn panel_present() -> Result<bool, TrayError> {
+    let conn = zbus::Connection::session()
+        .await
+        .map_err(|e| TrayError::NoBus(e.to_string()))?;
+    has_watcher(&conn).await
+}
+
+async fn has_watcher(conn: &zbus::Connection) -> Result<bool, TrayError> {
+    conn.call_method(
+        Some("org.freedesktop.DBus"),
+        "/org/freedesktop/DBus",
+        Some("org.freedesktop.DBus"),
+        "NameHasOwner",
+        &(WATCHER,),
+    )
+    .await
+    .and_then(|r| r.body().deserialize::<bool>())
+    .map_err(bus("looking for the panel"))
+}
+
 /// The tray icon, registered with the panel for as long as it lives (and
 /// again whenever the panel restarts).
 pub struct StatusItem {
@@ -439,18 +460,7 @@ impl StatusItem {
         let conn = zbus::Connection::session()
             .await
             .map_err(|e| TrayError::NoBus(e.to_string()))?;
-        let has_host = conn
-            .call_method(
-                Some("org.freedesktop.DBus"),
-                "/org/freedesktop/DBus",
-                Some("org.freedesktop.DBus"),
-                "NameHasOwner",
-                &(WATCHER,),
-            )
-            .await
-            .and_then(|r| r.body().deserialize::<bool>())
-            .map_err(bus("looking for the panel"))?;
-        if !has_host {
+        if !has_watcher(&conn).await? {
             return Err(TrayError::NoHost);
         }
         let shown = Arc::new(Mutex::new(Shown {
