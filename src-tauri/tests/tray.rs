@@ -499,23 +499,29 @@ async fn open_inbox_in_the_headless_tray_hands_over_to_the_full_app() {
     menu.until("Connected", |e| e.label == "Connected").await;
     let open = menu.until("Open inbox", |e| e.label == "Open inbox").await;
     menu.click(&open).await;
-    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    let start = Instant::now();
-    let mut exe = exe;
-    while exe.file_name().is_some_and(|n| n != "belfry") {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "still {}",
-            exe.display()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-    }
+    until_exe(pid, "belfry").await;
     // The full app's own tray, from the same process, connected again.
     let full = Menu::find_for(Some(pid)).await;
     full.until("Connected", |e| e.label.starts_with("Connected"))
         .await;
     full.until("Settings", |e| e.label == "Settings…").await;
+}
+
+/// Waits until process `pid` runs the binary `name` (it replaced itself).
+async fn until_exe(pid: u32, name: &str) {
+    let start = Instant::now();
+    loop {
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+        if exe.file_name().is_some_and(|n| n == name) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "still {}, not {name}",
+            exe.display()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 /// A first run of the small binary in `home`: signs in with the password
@@ -576,19 +582,7 @@ async fn with_no_window_for_a_while_the_full_app_becomes_the_small_tray() {
     let pid = app.child.id();
     let full = Menu::find_for(Some(pid)).await;
     full.until("Settings", |e| e.label == "Settings…").await;
-    let start = Instant::now();
-    loop {
-        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
-        if exe.file_name().is_some_and(|n| n == "belfry-headless") {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(20),
-            "still the full app: {}",
-            exe.display()
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until_exe(pid, "belfry-headless").await;
     let small = Menu::find_for(Some(pid)).await;
     small.until("Connected", |e| e.label == "Connected").await;
     small.until("Open inbox", |e| e.label == "Open inbox").await;
@@ -621,8 +615,23 @@ async fn launched_again_while_the_small_tray_runs_the_inbox_opens() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
     assert!(status.success(), "{status}");
+    until_exe(pid, "belfry").await;
     let full = Menu::find_for(Some(pid)).await;
     full.until("Settings", |e| e.label == "Settings…").await;
+}
+
+/// Revokes the token the first run kept, as signing out elsewhere does.
+async fn revoke_saved_token(instance: &str) {
+    let base = belfry_core::net::instance_url(instance, true).unwrap();
+    let token = belfry_os::secrets::load(base.as_str(), OPERATOR.0)
+        .unwrap()
+        .expect("the first run kept its token");
+    let tls = belfry_core::net::tls_config(None).unwrap();
+    belfry_core::net::Api::new(base, token, &tls)
+        .unwrap()
+        .logout()
+        .await
+        .unwrap();
 }
 
 /// The saved sign-in was revoked elsewhere: the small tray cannot sign in
@@ -633,16 +642,7 @@ async fn a_small_tray_whose_sign_in_was_revoked_hands_over_to_the_sign_in_form()
     let t = TestInstance::start().await;
     let home = tempfile::tempdir().unwrap();
     sign_in_once(home.path(), t.url()).await;
-    let base = belfry_core::net::instance_url(t.url(), true).unwrap();
-    let token = belfry_os::secrets::load(base.as_str(), OPERATOR.0)
-        .unwrap()
-        .expect("the first run kept its token");
-    let tls = belfry_core::net::tls_config(None).unwrap();
-    belfry_core::net::Api::new(base, token, &tls)
-        .unwrap()
-        .logout()
-        .await
-        .unwrap();
+    revoke_saved_token(t.url()).await;
 
     let app = at_login(home.path());
     let pid = app.child.id();
@@ -650,6 +650,25 @@ async fn a_small_tray_whose_sign_in_was_revoked_hands_over_to_the_sign_in_form()
     menu.until("Sign in", |e| e.label == "Sign in…").await;
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
     assert_eq!(exe.file_name().and_then(|n| n.to_str()), Some("belfry"));
+}
+
+/// Signed out elsewhere while the small tray runs: the same, the full
+/// app's sign-in form.
+#[tokio::test]
+async fn signed_out_elsewhere_the_small_tray_hands_over_to_the_sign_in_form() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    sign_in_once(home.path(), t.url()).await;
+    let app = at_login(home.path());
+    let pid = app.child.id();
+    let small = Menu::find_for(Some(pid)).await;
+    small.until("Connected", |e| e.label == "Connected").await;
+    small.until("Open inbox", |e| e.label == "Open inbox").await;
+
+    revoke_saved_token(t.url()).await;
+    until_exe(pid, "belfry").await;
+    let full = Menu::find_for(Some(pid)).await;
+    full.until("Sign in", |e| e.label == "Sign in…").await;
 }
 
 /// Launched while the Belfry before it is still quitting (it owns the

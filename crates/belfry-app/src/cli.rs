@@ -7,7 +7,8 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "belfry", version, about)]
 pub struct Cli {
-    /// Run without a window or tray: toasts, melodies and a log only.
+    /// Run without a window or GUI toolkit: toasts, melodies, a log, and a
+    /// tray icon of its own where the panel shows StatusNotifierItems.
     #[arg(long)]
     pub headless: bool,
     /// The instance address, e.g. https://help.example.com (saved for next time).

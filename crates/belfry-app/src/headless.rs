@@ -102,7 +102,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
         Err(e) => return Err(e),
     };
     let mut events = session.engine.events();
-    let mut tray = Tray::start(&paths).await;
+    let mut tray = Tray::start(&paths, &session).await;
     let stop = wait_for_stop();
     tokio::pin!(stop);
     loop {
@@ -127,6 +127,10 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
                         t.on_event(&ev, &session).await;
                     }
                     log_event(&ev);
+                    // Signed out elsewhere: the sign-in form is the full app's.
+                    if small_tray && matches!(ev, CoreEvent::State(ConnState::SignedOut)) {
+                        open_inbox(&session).await?;
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
                     tracing::debug!(n, "log fell behind")
@@ -260,7 +264,7 @@ mod tray {
     pub enum Tray {}
 
     impl Tray {
-        pub async fn start(_: &Paths) -> Option<Self> {
+        pub async fn start(_: &Paths, _: &Session) -> Option<Self> {
             None
         }
         pub async fn click(&mut self) -> Option<String> {

@@ -74,8 +74,9 @@ pub struct Tray {
 
 impl Tray {
     /// Shows the icon when the desktop has a panel for it; `None` (said in
-    /// the log) when it has not.
-    pub async fn start(paths: &Paths) -> Option<Self> {
+    /// the log) when it has not. The caller listens to the core's events
+    /// first: this reads the state they change from then on.
+    pub async fn start(paths: &Paths, session: &Session) -> Option<Self> {
         let icons = write_icons(&paths.cache_dir.join("tray"));
         let (tx, rx) = mpsc::unbounded_channel();
         let on_click: OnClick = Arc::new(move |id| {
@@ -86,16 +87,18 @@ impl Tray {
         match StatusItem::start("belfry", look, Vec::new(), on_click).await {
             Ok(item) => {
                 tracing::info!("tray icon shown");
+                let engine = &session.engine;
+                let unread = engine.store().unread().map_or(0, |u| u.total);
                 let tray = Self {
                     item,
                     clicks: rx,
                     icons,
-                    connection: None,
-                    quiet: None,
-                    unread: 0,
+                    connection: Some(engine.state().borrow().clone()),
+                    quiet: engine.quiet(),
+                    unread,
                     problems: Vec::new(),
-                    availability: None,
-                    recent: Vec::new(),
+                    availability: engine.status(),
+                    recent: recent(session).await,
                 };
                 tray.show().await;
                 Some(tray)

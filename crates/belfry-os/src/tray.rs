@@ -571,9 +571,22 @@ async fn reregister(mut stream: zbus::MessageStream, conn: zbus::Connection, nam
             tracing::info!("the panel's tray went away; waiting for it");
             continue;
         }
-        match register(&conn, &name).await {
-            Ok(()) => tracing::info!("the panel's tray is back; icon registered again"),
-            Err(e) => tracing::warn!(error = %e, "registering the tray icon again"),
+        // The new watcher owns its name before it serves its object: a
+        // call at once can find nothing there yet.
+        let mut last = None;
+        for attempt in 0..10u64 {
+            match register(&conn, &name).await {
+                Ok(()) => {
+                    tracing::info!("the panel's tray is back; icon registered again");
+                    last = None;
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100 * (attempt + 1)));
+        }
+        if let Some(e) = last {
+            tracing::warn!(error = %e, "registering the tray icon again");
         }
     }
 }

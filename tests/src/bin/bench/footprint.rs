@@ -394,6 +394,10 @@ pub fn run() -> Vec<Row> {
         let mut app = App::start(&bin, dir, &url, &args);
         let _ = app.connected();
         let (pss, cpu, wake) = idle(app.child.id(), app.start);
+        // `belfry --autostarted` with a saved sign-in is the small tray:
+        // the same process, `belfry-headless` by then.
+        let exe = std::fs::read_link(format!("/proc/{}/exe", app.child.id())).unwrap_or_default();
+        println!("footprint: {mode}: runs {}", exe.display());
         println!("footprint: {mode}: {}", by_process(app.child.id()));
         for p in tree(app.child.id()) {
             let name = std::fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
