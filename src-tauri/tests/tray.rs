@@ -588,6 +588,28 @@ async fn with_no_window_for_a_while_the_full_app_becomes_the_small_tray() {
     small.until("Open inbox", |e| e.label == "Open inbox").await;
 }
 
+/// The demo's instance lives in the full app's process: with no window for
+/// a while it stays whole, even where a real sign-in is saved.
+#[tokio::test]
+async fn the_demo_never_becomes_the_small_tray() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    sign_in_once(home.path(), t.url()).await;
+    let mut demo = TrayApp::spawn_in(
+        home.path(),
+        env!("CARGO_BIN_EXE_belfry"),
+        &["--demo", "--autostarted"],
+        &[("BELFRY_SMALL_TRAY", std::ffi::OsStr::new("1"))],
+    );
+    let pid = demo.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    menu.until("Settings", |e| e.label == "Settings…").await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(demo.child.try_wait().unwrap().is_none(), "the demo ended");
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap();
+    assert_eq!(exe.file_name().and_then(|n| n.to_str()), Some("belfry"));
+}
+
 /// Belfry launched again (from the app menu, say) while the small tray
 /// runs: the small tray is the session's one Belfry, so the new launch
 /// exits and the small tray hands over to the full app, which opens the

@@ -335,12 +335,13 @@ pub fn small_tray_wait() -> Option<Duration> {
     }
 }
 
-/// Whether the tray can be this small one: not turned off
+/// Whether the tray can be this small one: not the demo, not turned off
 /// ([`small_tray_wait`]), the panel shows StatusNotifierItems and a sign-in
 /// is saved (this tray has no sign-in form; the full app has). The caller
 /// checks that the small binary is there.
 pub fn small_tray_will_do(cli: &Cli) -> bool {
-    if small_tray_wait().is_none() {
+    // The demo's instance lives in the full app's process.
+    if cli.demo || small_tray_wait().is_none() {
         return false;
     }
     let Ok(paths) = Paths::platform() else {
@@ -407,6 +408,22 @@ pub fn hand_over(full: &Path) -> std::io::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demo_stays_in_the_full_app() {
+        use clap::Parser as _;
+        // Its instance runs in the full app's process: the small binary
+        // has none, so handing the demo over would end it (the hand-back
+        // is checked in src-tauri/tests/tray.rs).
+        let demo = Cli::parse_from(["belfry", "--demo", "--autostarted"]);
+        assert!(demo.demo && demo.autostarted);
+        assert!(!Cli::wants_small_tray([
+            "belfry",
+            "--autostarted",
+            "--demo"
+        ]));
+        assert!(Cli::wants_small_tray(["belfry", "--autostarted"]));
+    }
 
     #[test]
     fn every_state_has_its_own_glyph() {
