@@ -39,11 +39,7 @@ pub fn no_window<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
 }
 
 async fn hand_over<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
-    let Some(small) = std::env::current_exe()
-        .ok()
-        .map(|exe| exe.with_file_name(belfry_app::headless::BINARY))
-        .filter(|small| small.is_file())
-    else {
+    let Some(small) = belfry_app::tray::small_app() else {
         return;
     };
     // An update on offer or half done is the full tray's to show.

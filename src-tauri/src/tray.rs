@@ -10,7 +10,6 @@ use crate::{Pause, Shell, Status, open_inbox};
 use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState, availability_text};
 use belfry_app::session::Session;
 use belfry_core::event::{ConnState, Quiet};
-use belfry_core::store::Filter;
 use belfry_proto::api::OperatorStatus;
 use chrono::Local;
 use std::sync::{Mutex, PoisonError};
@@ -20,8 +19,6 @@ use tauri::tray::{MouseButton, MouseButtonState, TrayIcon, TrayIconBuilder, Tray
 use tauri::{AppHandle, Manager, Runtime};
 
 const TRAY: &str = "belfry";
-/// How many unread the menu lists.
-const RECENT: u32 = 5;
 
 /// The unread items the menu lists: id and title.
 #[derive(Default)]
@@ -129,23 +126,13 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
 
 /// Refreshes the last few unread in the menu from the store.
 pub async fn show_recent<R: Runtime>(app: &AppHandle<R>, session: &Session) {
-    let filter = Filter {
-        unread: true,
-        limit: RECENT,
-        ..Filter::default()
-    };
-    let store = session.engine.store().clone();
-    let page = tauri::async_runtime::spawn_blocking(move || store.page(&filter)).await;
-    let Ok(Ok(items)) = page else {
+    let Some(recent) = glance::recent_unread(session).await else {
         return;
     };
     *app.state::<Recent>()
         .0
         .lock()
-        .unwrap_or_else(PoisonError::into_inner) = items
-        .into_iter()
-        .map(|n| (n.id, glance::menu_title(&n.title)))
-        .collect();
+        .unwrap_or_else(PoisonError::into_inner) = recent;
     let status = app.state::<Shell>().status();
     show(app, &status);
 }

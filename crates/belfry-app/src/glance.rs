@@ -3,12 +3,41 @@
 //! desktop shell's (Tauri) and the headless one (a StatusNotifierItem of
 //! its own, see [`crate::tray`]), so both say the same thing the same way.
 
+use crate::session::Session;
 use belfry_core::event::{ConnState, Quiet};
+use belfry_core::store::Filter;
 use belfry_proto::api::Availability;
 use chrono::{DateTime, Duration, Local, Utc};
 
 /// Longest notification title in a menu, in characters.
 pub const MENU_TITLE: usize = 60;
+
+/// How many unread a tray's menu lists.
+pub const RECENT: u32 = 5;
+
+/// The last few unread as a menu lists them: id and title. `None` when the
+/// store cannot say (the menu keeps what it listed).
+pub async fn recent_unread(session: &Session) -> Option<Vec<(String, String)>> {
+    let filter = Filter {
+        unread: true,
+        limit: RECENT,
+        ..Filter::default()
+    };
+    let store = session.engine.store().clone();
+    match tokio::task::spawn_blocking(move || store.page(&filter)).await {
+        Ok(Ok(items)) => Some(
+            items
+                .into_iter()
+                .map(|n| (n.id, menu_title(&n.title)))
+                .collect(),
+        ),
+        Ok(Err(e)) => {
+            tracing::debug!(error = %e, "the tray's unread list");
+            None
+        }
+        Err(_) => None,
+    }
+}
 
 /// What a tray shows, borrowed from whatever holds the state.
 #[derive(Debug, Clone, Default)]

@@ -10,7 +10,6 @@ use crate::glance::{self, Glance, TrayState};
 use crate::session::Session;
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent, Quiet};
-use belfry_core::store::Filter;
 use belfry_os::tray::{ACTIVATE, Entry, Look, OnClick, StatusItem};
 use belfry_proto::api::OperatorStatus;
 use chrono::Local;
@@ -18,9 +17,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-/// How many unread the menu lists.
-const RECENT: u32 = 5;
 
 /// The name the full app's binary has beside this one.
 const FULL_APP: &str = "belfry";
@@ -98,7 +94,7 @@ impl Tray {
                     unread,
                     problems: Vec::new(),
                     availability: engine.status(),
-                    recent: recent(session).await,
+                    recent: glance::recent_unread(session).await.unwrap_or_default(),
                 };
                 tray.show().await;
                 Some(tray)
@@ -139,7 +135,9 @@ impl Tray {
             }
             CoreEvent::Resolved { what } => self.problems.retain(|(w, _)| w != what),
             CoreEvent::Added { .. } | CoreEvent::Read { .. } | CoreEvent::ReadAll { .. } => {
-                self.recent = recent(session).await;
+                if let Some(recent) = glance::recent_unread(session).await {
+                    self.recent = recent;
+                }
             }
             _ => return,
         }
@@ -247,27 +245,6 @@ impl Tray {
     }
 }
 
-/// The last few unread, for the menu.
-async fn recent(session: &Session) -> Vec<(String, String)> {
-    let filter = Filter {
-        unread: true,
-        limit: RECENT,
-        ..Filter::default()
-    };
-    let store = session.engine.store().clone();
-    match tokio::task::spawn_blocking(move || store.page(&filter)).await {
-        Ok(Ok(items)) => items
-            .into_iter()
-            .map(|n| (n.id, glance::menu_title(&n.title)))
-            .collect(),
-        Ok(Err(e)) => {
-            tracing::debug!(error = %e, "the tray's unread list");
-            Vec::new()
-        }
-        Err(_) => Vec::new(),
-    }
-}
-
 /// The icon for `g`: Belfry's glyph where its PNGs could be written, else
 /// a theme icon every desktop has.
 fn look(icons: Option<&Path>, g: &Glance<'_>) -> Look {
@@ -362,7 +339,7 @@ pub fn small_tray_will_do(cli: &Cli) -> bool {
     ) else {
         return false;
     };
-    if !matches!(block_on(belfry_os::tray::panel_present()), Some(Ok(true))) {
+    if !matches!(belfry_os::tray::panel_present(), Ok(true)) {
         return false;
     }
     // A locked keyring or none: the full app, which says so.
@@ -372,14 +349,12 @@ pub fn small_tray_will_do(cli: &Cli) -> bool {
     )
 }
 
-/// Runs `f` to completion on a runtime of its own: this is decided before
-/// any runtime is up.
-fn block_on<T>(f: impl std::future::Future<Output = T>) -> Option<T> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    Some(rt.block_on(f))
+/// The small binary, when it is installed beside this one.
+pub fn small_app() -> Option<PathBuf> {
+    let small = std::env::current_exe()
+        .ok()?
+        .with_file_name(crate::headless::BINARY);
+    small.is_file().then_some(small)
 }
 
 /// The full app's binary, when it is installed beside this one.

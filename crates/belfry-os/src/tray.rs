@@ -420,12 +420,15 @@ impl DbusMenu {
     ) -> zbus::Result<()>;
 }
 
-/// Whether the session bus has a panel that shows StatusNotifierItems.
-pub async fn panel_present() -> Result<bool, TrayError> {
-    let conn = zbus::Connection::session()
-        .await
-        .map_err(|e| TrayError::NoBus(e.to_string()))?;
-    has_watcher(&conn).await
+/// Whether the session bus has a panel that shows StatusNotifierItems
+/// (blocking: asked before any runtime is up).
+pub fn panel_present() -> Result<bool, TrayError> {
+    zbus::block_on(async {
+        let conn = zbus::Connection::session()
+            .await
+            .map_err(|e| TrayError::NoBus(e.to_string()))?;
+        has_watcher(&conn).await
+    })
 }
 
 async fn has_watcher(conn: &zbus::Connection) -> Result<bool, TrayError> {
