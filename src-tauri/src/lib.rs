@@ -661,8 +661,33 @@ mod tests {
 
     #[test]
     fn the_capability_grants_only_reviewed_permissions() {
-        let capability: Value =
-            serde_json::from_str(include_str!("../capabilities/default.json")).expect("parses");
+        // Tauri loads every file in capabilities/ (and any inline in the
+        // config): all of them are read, so a new file cannot slip past.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities");
+        let mut files: Vec<String> = std::fs::read_dir(&dir)
+            .expect("capabilities/")
+            .map(|e| {
+                e.expect("an entry")
+                    .file_name()
+                    .to_string_lossy()
+                    .into_owned()
+            })
+            .filter(|name| name != "REVIEW.md")
+            .collect();
+        files.sort();
+        assert_eq!(
+            files,
+            ["default.json"],
+            "a capability file other than default.json needs its own review"
+        );
+        assert!(
+            config()["app"]["security"]["capabilities"].is_null(),
+            "capabilities inline in tauri.conf.json escape the review"
+        );
+        let capability: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("default.json")).expect("reads"),
+        )
+        .expect("parses");
         let granted: std::collections::BTreeSet<String> = capability["permissions"]
             .as_array()
             .expect("a permission list")

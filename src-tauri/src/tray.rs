@@ -348,7 +348,7 @@ fn menu<R: Runtime>(
     };
     let recent = if signed_out { &[] } else { recent };
     let open = MenuItem::with_id(app, "open", open_label, true, none)?;
-    let state = MenuItem::with_id(app, "state", state_line(status), false, none)?;
+    let state = MenuItem::with_id(app, "state", label(&state_line(status)), false, none)?;
     let mut items: Vec<Box<dyn IsMenuItem<R>>> = vec![
         Box::new(open),
         Box::new(state),
@@ -358,7 +358,7 @@ fn menu<R: Runtime>(
         items.push(Box::new(MenuItem::with_id(
             app,
             format!("item:{id}"),
-            title,
+            label(title),
             true,
             none,
         )?));
@@ -420,6 +420,14 @@ fn menu<R: Runtime>(
     )?));
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(AsRef::as_ref).collect();
     Menu::with_items(app, &refs)
+}
+
+/// Text from outside (a title, an error) as a label of the shell's menus:
+/// their toolkit (muda) reads a single `&` as a mnemonic marker ("Q&A"
+/// would show as "QA" with an underlined A), so each one is doubled; it
+/// escapes GTK's `_` itself.
+fn label(text: &str) -> String {
+    text.replace('&', "&&")
 }
 
 /// "Status: Not ready since 10:12", opening the three to choose from, the

@@ -18,18 +18,36 @@ pub struct TlsFront {
 }
 
 impl TlsFront {
+    /// A certificate for `localhost` signed by a throwaway CA; `ca_file`
+    /// holds the CA.
     pub async fn start(target: SocketAddr) -> Self {
-        let ca_key = KeyPair::generate().unwrap();
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+        Self::start_with(target, false).await
+    }
+
+    /// A self-signed certificate for `localhost`, as a small on-premises
+    /// instance often has; `ca_file` holds that certificate itself.
+    pub async fn start_self_signed(target: SocketAddr) -> Self {
+        Self::start_with(target, true).await
+    }
+
+    async fn start_with(target: SocketAddr, self_signed: bool) -> Self {
         let key = KeyPair::generate().unwrap();
         let params = CertificateParams::new(vec!["localhost".to_owned()]).unwrap();
-        let cert = params.signed_by(&key, &ca).unwrap();
+        let (cert, trusted_pem) = if self_signed {
+            let cert = params.self_signed(&key).unwrap();
+            let pem = cert.pem();
+            (cert, pem)
+        } else {
+            let ca_key = KeyPair::generate().unwrap();
+            let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+            ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+            let ca = CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+            (params.signed_by(&key, &ca).unwrap(), ca.pem())
+        };
 
         let dir = tempfile::tempdir().unwrap();
         let ca_file = dir.path().join("on-prem-ca.pem");
-        std::fs::write(&ca_file, ca.pem()).unwrap();
+        std::fs::write(&ca_file, trusted_pem).unwrap();
 
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let config = rustls::ServerConfig::builder_with_provider(provider)

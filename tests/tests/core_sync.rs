@@ -502,60 +502,30 @@ async fn a_slow_daemon_never_slows_the_stream() {
     engine.shutdown().await;
 }
 
-#[tokio::test]
-async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
-    let t = TestInstance::start().await;
-    let front = belfry_tests::tls::TlsFront::start(t.instance.addr).await;
+/// Signs in at `url` over TLS, trusting the system's roots and `ca`.
+async fn over_tls(
+    url: &str,
+    ca: Option<&std::path::Path>,
+) -> Result<belfry_core::engine::Engine, belfry_core::net::ApiError> {
     let sinks = belfry_core::sinks::Sinks::recording(&belfry_core::sinks::Recorder::default());
-    // Without the on-premises CA, the certificate is refused.
-    let refused = Desk::start_with(
-        &front.url(),
-        OPERATOR.0,
-        OPERATOR.1,
-        quick_config(),
-        sinks.clone(),
-        None,
-    )
-    .await;
-    match refused {
-        Err(belfry_core::net::ApiError::Network(why)) => assert!(
-            why.contains("certificate") || why.contains("error sending request"),
-            "{why}"
-        ),
+    Desk::start_with(url, OPERATOR.0, OPERATOR.1, quick_config(), sinks, ca).await
+}
+
+/// The reason a TLS sign-in was refused; fails when it was not refused.
+fn refused_because(
+    result: Result<belfry_core::engine::Engine, belfry_core::net::ApiError>,
+    what: &str,
+) -> String {
+    match result {
+        Err(belfry_core::net::ApiError::Network(why)) => why,
         Err(other) => panic!("expected a TLS failure, got {other}"),
-        Ok(_) => panic!("an unknown CA was trusted"),
+        Ok(_) => panic!("{what} was trusted"),
     }
-    // With it, but at an address the certificate does not name (the same
-    // listener as 127.0.0.1, its certificate is for localhost): refused.
-    let wrong_host = front.url().replace("localhost", "127.0.0.1");
-    match Desk::start_with(
-        &wrong_host,
-        OPERATOR.0,
-        OPERATOR.1,
-        quick_config(),
-        sinks.clone(),
-        Some(&front.ca_file),
-    )
-    .await
-    {
-        Err(belfry_core::net::ApiError::Network(why)) => assert!(
-            why.contains("certificate") || why.contains("error sending request"),
-            "{why}"
-        ),
-        Err(other) => panic!("expected a TLS failure, got {other}"),
-        Ok(_) => panic!("a certificate for another host was trusted"),
-    }
-    // With it, REST and the stream both work over TLS.
-    let engine = Desk::start_with(
-        &front.url(),
-        OPERATOR.0,
-        OPERATOR.1,
-        quick_config(),
-        sinks,
-        Some(&front.ca_file),
-    )
-    .await
-    .unwrap();
+}
+
+/// Signs in at `url` with `ca` trusted and waits for the stream.
+async fn connected_over_tls(url: &str, ca: &std::path::Path) -> belfry_core::engine::Engine {
+    let engine = over_tls(url, Some(ca)).await.unwrap();
     let mut state = engine.state();
     tokio::time::timeout(
         Duration::from_secs(10),
@@ -564,6 +534,33 @@ async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
     .await
     .unwrap()
     .unwrap();
+    engine
+}
+
+#[tokio::test]
+async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
+    let t = TestInstance::start().await;
+    let front = belfry_tests::tls::TlsFront::start(t.instance.addr).await;
+    // Without the on-premises CA, the certificate is refused, and the
+    // reason is said, not only that a request failed.
+    let why = refused_because(over_tls(&front.url(), None).await, "an unknown CA");
+    assert!(
+        why.contains("certificate") && why.contains("UnknownIssuer"),
+        "{why}"
+    );
+    // With it, but at an address the certificate does not name (the same
+    // listener as 127.0.0.1, its certificate is for localhost): refused.
+    let wrong_host = front.url().replace("localhost", "127.0.0.1");
+    let why = refused_because(
+        over_tls(&wrong_host, Some(&front.ca_file)).await,
+        "a certificate for another host",
+    );
+    assert!(
+        why.contains("certificate not valid for name \"127.0.0.1\""),
+        "{why}"
+    );
+    // With it, REST and the stream both work over TLS.
+    let engine = connected_over_tls(&front.url(), &front.ca_file).await;
     let admin = t.admin().await;
     let id = admin
         .emit_many(OPERATOR.0, "ticket_created", 1)
@@ -579,6 +576,24 @@ async fn tls_is_verified_and_an_admins_extra_ca_is_trusted() {
     })
     .await;
     engine.shutdown().await;
+}
+
+/// A self-signed certificate, as a small on-premises instance has: refused
+/// with its reason, trusted once the admin's CA file names that very
+/// certificate.
+#[tokio::test]
+async fn a_self_signed_instance_is_trusted_only_when_the_admins_file_names_it() {
+    let t = TestInstance::start().await;
+    let front = belfry_tests::tls::TlsFront::start_self_signed(t.instance.addr).await;
+    let why = refused_because(
+        over_tls(&front.url(), None).await,
+        "a self-signed certificate",
+    );
+    assert!(why.contains("invalid peer certificate"), "{why}");
+    connected_over_tls(&front.url(), &front.ca_file)
+        .await
+        .shutdown()
+        .await;
 }
 
 #[tokio::test]

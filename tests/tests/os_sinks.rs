@@ -118,10 +118,13 @@ async fn hostile_text_is_shown_as_typed() {
     dunstctl(&["close-all"]);
     dunstctl(&["history-clear"]);
     let (t, _) = toaster();
+    // Markup, a link, a bidi override that would flip "exe.pdf" into
+    // "fdp.exe" and a zero-width space: the daemon gets the text as typed,
+    // without the characters that would make it lie.
     t.show(&toast(
         "x",
-        "<b>Boss</b>",
-        "<i>hi</i> & <a href=\"javascript:alert(1)\">click</a>",
+        "<b>Boss</b>\u{202E}fdp.exe\u{200B}",
+        "<i>hi</i> & <a href=\"javascript:alert(1)\">click</a> \u{2067}data:text/html,x\u{2069}",
     ))
     .unwrap();
     displayed(1).await;
@@ -132,7 +135,7 @@ async fn hostile_text_is_shown_as_typed() {
     .await;
     let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).unwrap();
     let entry = &history["data"][0][0];
-    assert_eq!(entry["summary"]["data"], "<b>Boss</b>");
+    assert_eq!(entry["summary"]["data"], "<b>Boss</b>fdp.exe");
     let body = entry["body"]["data"].as_str().unwrap();
     assert!(
         body.contains("&lt;i&gt;hi&lt;/i&gt;") || body.contains("<i>hi</i>"),
@@ -141,6 +144,11 @@ async fn hostile_text_is_shown_as_typed() {
     assert!(
         !body.contains("<a href"),
         "markup was escaped for a markup-rendering daemon: {body}"
+    );
+    assert!(body.ends_with(" data:text/html,x"), "{body}");
+    assert!(
+        !body.contains(['\u{2067}', '\u{2069}', '\u{202E}', '\u{200B}']),
+        "{body}"
     );
     assert_eq!(entry["appname"]["data"], "Belfry");
 }

@@ -168,11 +168,11 @@ impl TrayState {
 }
 
 /// A title as a menu label: plain (no markup, bidi or zero-width tricks),
-/// one line, short, with `_` kept literal (dbusmenu and GTK read a single
-/// one as a mnemonic marker).
+/// one line, short. Each tray escapes its toolkit's mnemonic markers
+/// (`_` for dbusmenu, `&` for the desktop shell's menus) itself.
 pub fn menu_title(title: &str) -> String {
     let plain = belfry_os::toast::sanitize(title).replace('\n', " ");
-    belfry_os::toast::clip(&plain, MENU_TITLE).replace('_', "__")
+    belfry_os::toast::clip(&plain, MENU_TITLE)
 }
 
 /// The operator's availability in words.
@@ -219,7 +219,7 @@ mod tests {
 
     #[test]
     fn menu_titles_are_plain_and_short() {
-        assert_eq!(menu_title("SLA_breach\u{202E}txt\n2"), "SLA__breachtxt 2");
+        assert_eq!(menu_title("SLA_breach\u{202E}txt\n2"), "SLA_breachtxt 2");
         assert!(menu_title(&"x".repeat(200)).chars().count() <= MENU_TITLE);
     }
 

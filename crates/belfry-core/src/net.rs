@@ -62,6 +62,25 @@ pub enum ApiError {
     Decode(String),
 }
 
+/// A failed request in words with its causes: reqwest's own message is
+/// only "error sending request for url (…)", and the reason an operator or
+/// an admin can act on (a certificate from an unknown issuer, one for
+/// another host, a refused connection) is further down the chain.
+fn network(e: impl std::error::Error) -> ApiError {
+    let mut why = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let text = c.to_string();
+        // hyper and reqwest repeat their inner error in their own text.
+        if !why.contains(&text) {
+            why.push_str(": ");
+            why.push_str(&text);
+        }
+        cause = c.source();
+    }
+    ApiError::Network(why)
+}
+
 impl ApiError {
     /// The error code when the server refused.
     pub fn code(&self) -> Option<ErrorCode> {
@@ -193,10 +212,7 @@ impl std::fmt::Debug for Api {
 
 async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ApiError> {
     let status = res.status();
-    let bytes = res
-        .bytes()
-        .await
-        .map_err(|e| ApiError::Network(e.to_string()))?;
+    let bytes = res.bytes().await.map_err(network)?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
     }
@@ -260,22 +276,15 @@ impl Api {
         if let Some(b) = body {
             req = req.json(b);
         }
-        let res = req
-            .send()
-            .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let res = req.send().await.map_err(network)?;
         decode(res).await
     }
 
     /// `GET /info` (no token needed).
     pub async fn info(base: &Url, tls: &Arc<rustls::ClientConfig>) -> Result<ServerInfo, ApiError> {
-        let http = http_client(tls).map_err(|e| ApiError::Network(e.to_string()))?;
+        let http = http_client(tls).map_err(network)?;
         let url = format!("{}/api/v1/info", base.as_str().trim_end_matches('/'));
-        let res = http
-            .get(url)
-            .send()
-            .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let res = http.get(url).send().await.map_err(network)?;
         decode(res).await
     }
 
@@ -286,19 +295,14 @@ impl Api {
         login: &str,
         password: &Secret,
     ) -> Result<(Self, LoginResponse), ApiError> {
-        let http = http_client(tls).map_err(|e| ApiError::Network(e.to_string()))?;
+        let http = http_client(tls).map_err(network)?;
         let url = format!("{}/api/v1/auth/login", base.as_str().trim_end_matches('/'));
         let body = LoginRequest {
             login: login.to_owned(),
             password: password.expose().to_owned(),
             client: Some(concat!("Belfry ", env!("CARGO_PKG_VERSION")).to_owned()),
         };
-        let res = http
-            .post(url)
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+        let res = http.post(url).json(&body).send().await.map_err(network)?;
         let answer: LoginResponse = decode(res).await?;
         let api = Self {
             base: base.clone(),
@@ -316,7 +320,7 @@ impl Api {
             .bearer_auth(self.token.expose())
             .send()
             .await
-            .map_err(|e| ApiError::Network(e.to_string()))?;
+            .map_err(network)?;
         match res.status() {
             s if s.is_success() => Ok(()),
             StatusCode::UNAUTHORIZED => Ok(()),

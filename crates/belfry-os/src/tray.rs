@@ -113,17 +113,24 @@ fn variant<'a>(v: impl Into<Variant<'a>>) -> OwnedVariant {
     OwnedVariant::try_from(v.into()).unwrap_or_else(|_| OwnedVariant::from(0i32))
 }
 
+/// A label as dbusmenu takes it: the entries hold plain text, and dbusmenu
+/// reads a single `_` as a mnemonic marker ("SLA_breach" would show as
+/// "SLAbreach" with an underlined b), so each one is doubled.
+fn label(text: &str) -> OwnedVariant {
+    variant(text.replace('_', "__").as_str())
+}
+
 fn props(e: &Entry) -> Props {
     let mut p = Props::new();
     match e {
         Entry::Item { label, enabled, .. } => {
-            p.insert("label".into(), variant(label.as_str()));
+            p.insert("label".into(), self::label(label));
             if !enabled {
                 p.insert("enabled".into(), variant(false));
             }
         }
         Entry::Check { label, checked, .. } => {
-            p.insert("label".into(), variant(label.as_str()));
+            p.insert("label".into(), self::label(label));
             p.insert("toggle-type".into(), variant("checkmark"));
             p.insert("toggle-state".into(), variant(i32::from(*checked)));
         }
@@ -131,7 +138,7 @@ fn props(e: &Entry) -> Props {
             p.insert("type".into(), variant("separator"));
         }
         Entry::Submenu { label, .. } => {
-            p.insert("label".into(), variant(label.as_str()));
+            p.insert("label".into(), self::label(label));
             p.insert("children-display".into(), variant("submenu"));
         }
     }
@@ -652,5 +659,20 @@ mod tests {
             root.find(1)
                 .is_some_and(|n| n.props().contains_key("enabled"))
         );
+    }
+
+    #[test]
+    fn an_underscore_in_a_label_is_shown_as_one() {
+        let menu = vec![Entry::Item {
+            id: "item:1".into(),
+            label: "SLA_breach & co".into(),
+            enabled: true,
+        }];
+        let root = root(&menu);
+        let label = root
+            .find(1)
+            .and_then(|n| n.props().get("label").cloned())
+            .and_then(|v| String::try_from(v).ok());
+        assert_eq!(label.as_deref(), Some("SLA__breach & co"));
     }
 }
