@@ -1,6 +1,8 @@
 //! A bounded fuzz run over every decoder of server input, in the test pass:
-//! stream frames, REST bodies (inbox pages, the settings document, the
-//! catalogue, error bodies). cargo-fuzz needs a nightly toolchain this
+//! stream frames and every REST answer the core decodes (the server's
+//! info, sign-in, who am I, inbox pages, read results, the operator's
+//! status, a test notification, the settings document, the catalogue,
+//! error bodies). cargo-fuzz needs a nightly toolchain this
 //! project does not have, so this is the equivalent harness: a seed corpus
 //! taken from the reference instance itself (real frames and bodies), then
 //! mutated (bytes flipped, cut, spliced; values swapped for huge strings,
@@ -16,8 +18,9 @@
 
 use belfry_core::router::{Input, Local, Router};
 use belfry_core::store::{Event, Store};
+use belfry_proto::api::{ErrorBody, LoginResponse, Operator, OperatorStatus, ServerInfo};
 use belfry_proto::catalogue::Catalogue;
-use belfry_proto::inbox::InboxPage;
+use belfry_proto::inbox::{InboxPage, Notification, ReadResult};
 use belfry_proto::settings::{self, SettingsDocument};
 use belfry_proto::stream::ServerFrame;
 use belfry_tests::{OPERATOR, Stream, TestInstance};
@@ -32,6 +35,12 @@ enum Kind {
     Settings,
     Catalogue,
     Error,
+    Info,
+    Login,
+    Me,
+    Read,
+    Status,
+    TestNotification,
 }
 
 /// The core's side of the inputs: a store, a router and the last good
@@ -112,7 +121,20 @@ impl Core {
                 Err(_) => false,
             },
             Kind::Catalogue => serde_json::from_slice::<Catalogue>(bytes).is_ok(),
-            Kind::Error => serde_json::from_slice::<Value>(bytes).is_ok(),
+            Kind::Error => serde_json::from_slice::<ErrorBody>(bytes).is_ok(),
+            Kind::Info => serde_json::from_slice::<ServerInfo>(bytes).is_ok(),
+            Kind::Login => serde_json::from_slice::<LoginResponse>(bytes).is_ok(),
+            Kind::Me => serde_json::from_slice::<Operator>(bytes).is_ok(),
+            Kind::Read => serde_json::from_slice::<ReadResult>(bytes).is_ok(),
+            Kind::Status => serde_json::from_slice::<OperatorStatus>(bytes).is_ok(),
+            // A test notification is stored and routed like any other.
+            Kind::TestNotification => match serde_json::from_slice::<Notification>(bytes) {
+                Ok(n) => {
+                    let _ = self.store.apply(&[Event::Notification(n)]);
+                    true
+                }
+                Err(_) => false,
+            },
         }
     }
 }
@@ -244,20 +266,22 @@ async fn corpus() -> Vec<(Kind, Value)> {
     let mut out = vec![(Kind::Frame, serde_json::to_value(&welcome).unwrap())];
     let ids = admin.emit_many(OPERATOR.0, "sla_expired", 3).await;
     let _ = admin.emit_many(OPERATOR.0, "chat_created", 2).await;
-    let _: Value = operator
+    let read: Value = operator
         .send(
             reqwest::Method::POST,
             "/api/v1/inbox/read",
             &serde_json::json!({ "ids": [ids[0]] }),
         )
         .await;
-    let _: Value = operator
+    out.push((Kind::Read, read));
+    let status: Value = operator
         .send(
             reqwest::Method::PUT,
             "/api/v1/status",
             &serde_json::json!({ "status": "away" }),
         )
         .await;
+    out.push((Kind::Status, status));
     for _ in 0..7 {
         let f = stream.next().await;
         out.push((Kind::Frame, serde_json::to_value(&f).unwrap()));
@@ -270,6 +294,25 @@ async fn corpus() -> Vec<(Kind, Value)> {
     out.push((Kind::Settings, doc));
     out.push((Kind::Inbox, operator.get("/api/v1/inbox").await));
     out.push((Kind::Catalogue, operator.get("/api/v1/catalogue").await));
+    out.push((Kind::Info, operator.get("/api/v1/info").await));
+    out.push((Kind::Me, operator.get("/api/v1/me").await));
+    let login = operator
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/login",
+            Some(&serde_json::json!({ "login": OPERATOR.0, "password": OPERATOR.1 })),
+        )
+        .await;
+    assert!(login.status.is_success(), "{}", login.body);
+    out.push((Kind::Login, login.body));
+    let test: Value = operator
+        .send(
+            reqwest::Method::POST,
+            "/api/v1/test-notification",
+            &serde_json::json!({ "channel": "bell" }),
+        )
+        .await;
+    out.push((Kind::TestNotification, test));
     let refused = operator
         .call(reqwest::Method::GET, "/api/v1/no-such-thing", None::<&()>)
         .await;
@@ -280,7 +323,7 @@ async fn corpus() -> Vec<(Kind, Value)> {
 #[tokio::test]
 async fn no_server_input_panics_the_core_or_grows_it_without_bound() {
     let corpus = corpus().await;
-    assert!(corpus.len() >= 12, "{corpus:?}");
+    assert!(corpus.len() >= 19, "{corpus:?}");
     let seconds: u64 = std::env::var("BELFRY_FUZZ_SECS")
         .ok()
         .and_then(|s| s.parse().ok())

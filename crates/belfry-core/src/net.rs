@@ -210,9 +210,34 @@ impl std::fmt::Debug for Api {
     }
 }
 
+/// The largest REST body read: a full inbox page (500 notifications at
+/// their longest title, body and link) is under half of it. A broken or
+/// hostile server's endless body stops here instead of filling memory.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// The body, up to [`MAX_BODY_BYTES`]: refused before reading when its
+/// declared length is over, and as soon as what arrives is.
+async fn body(mut res: reqwest::Response) -> Result<Vec<u8>, ApiError> {
+    let too_big = || ApiError::Decode(format!("an answer over {MAX_BODY_BYTES} bytes"));
+    if res
+        .content_length()
+        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
+    {
+        return Err(too_big());
+    }
+    let mut bytes = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(network)? {
+        if bytes.len() + chunk.len() > MAX_BODY_BYTES {
+            return Err(too_big());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
 async fn decode<T: DeserializeOwned>(res: reqwest::Response) -> Result<T, ApiError> {
     let status = res.status();
-    let bytes = res.bytes().await.map_err(network)?;
+    let bytes = body(res).await?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| ApiError::Decode(e.to_string()));
     }
@@ -408,6 +433,43 @@ impl Api {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+    /// A server on loopback that answers every request with `head` and
+    /// then writes chunks of `x` until the client hangs up.
+    async fn endless(head: &'static str) -> Url {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut sock, _)) = listener.accept().await {
+                tokio::spawn(async move {
+                    let mut request = [0u8; 4096];
+                    let _ = sock.read(&mut request).await;
+                    let chunk = format!("10000\r\n{}\r\n", "x".repeat(0x10000));
+                    let mut out = sock.write_all(head.as_bytes()).await;
+                    while out.is_ok() {
+                        out = sock.write_all(chunk.as_bytes()).await;
+                    }
+                });
+            }
+        });
+        url
+    }
+
+    #[tokio::test]
+    async fn an_endless_or_oversized_answer_is_refused_not_read_whole() {
+        let tls = tls_config(None).unwrap();
+        for head in [
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 99999999999\r\n\r\n",
+        ] {
+            let base = endless(head).await;
+            match Api::info(&base, &tls).await {
+                Err(ApiError::Decode(why)) => assert!(why.contains("over"), "{why}"),
+                other => panic!("expected a refused answer, got {other:?}"),
+            }
+        }
+    }
 
     #[test]
     fn plain_http_only_to_this_machine() {
