@@ -3,6 +3,7 @@
 
 use crate::{Shell, Status};
 use belfry_core::engine::EditError;
+use belfry_core::managed::ManagedLanguage;
 use belfry_core::store::Filter;
 use belfry_proto::catalogue::{Catalogue, Category};
 use belfry_proto::inbox::Notification;
@@ -137,6 +138,11 @@ pub struct General {
     pub start_at_login: bool,
     /// The organization decides start at login.
     pub start_at_login_locked: bool,
+    /// The organization's language for the window, if it sets one: a
+    /// default (until the user picks one) or enforced (the selects lock).
+    /// Optional in TypeScript: absent is the same as none.
+    #[cfg_attr(test, ts(optional = nullable))]
+    pub language: Option<ManagedLanguage>,
     /// The app's version.
     pub version: String,
 }
@@ -154,7 +160,8 @@ fn general_now(shell: &Shell) -> General {
         start_at_login: login_item()
             .and_then(|i| i.is_enabled().map_err(|e| e.to_string()))
             .unwrap_or(saved),
-        start_at_login_locked: shell.managed.enforced.autostart.is_some(),
+        start_at_login_locked: shell.managed.autostart_locked(),
+        language: shell.managed.language(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
     }
 }
@@ -168,7 +175,7 @@ pub fn general(shell: State<'_, Shell>) -> General {
 /// Turns start at login on or off, unless the organization decides it.
 #[tauri::command]
 pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, String> {
-    if shell.managed.enforced.autostart.is_some() {
+    if shell.managed.autostart_locked() {
         return Err("your organization manages start at login".into());
     }
     login_item()?.set(on).map_err(|e| e.to_string())?;
@@ -301,6 +308,9 @@ pub struct SoundOutput {
     pub device: Option<String>,
     /// The devices the system lists now.
     pub devices: Vec<String>,
+    /// The user's own sound per type id, by the file name they chose it by
+    /// (this computer's only, like the rest of this struct).
+    pub custom: std::collections::BTreeMap<String, String>,
 }
 
 async fn sound_output_now(shell: &Shell) -> SoundOutput {
@@ -309,10 +319,25 @@ async fn sound_output_now(shell: &Shell) -> SoundOutput {
     let devices = tauri::async_runtime::spawn_blocking(belfry_os::player::list_output_devices)
         .await
         .unwrap_or_default();
+    let data_dir = &shell.paths.data_dir;
+    let custom = cfg
+        .sound
+        .custom
+        .iter()
+        .map(|(type_id, path)| {
+            let name = belfry_os::sounds::chosen_name(type_id, data_dir).unwrap_or_else(|| {
+                path.file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default()
+            });
+            (type_id.clone(), name)
+        })
+        .collect();
     SoundOutput {
         volume: cfg.sound.volume,
         device: cfg.sound.output_device,
         devices,
+        custom,
     }
 }
 
@@ -387,4 +412,45 @@ pub async fn set_update_channel(
 pub fn restart_to_update(app: AppHandle) {
     tracing::info!("restarting into the installed update");
     app.request_restart();
+}
+
+/// Takes in the user's own sound file for `type_id` (the bytes the window
+/// read from the file the user picked): checked, copied into the data
+/// directory, played for the type from now on and saved in this device's
+/// settings (never synced). A refusal says why, naming the file.
+#[tauri::command]
+pub async fn import_sound(
+    shell: State<'_, Shell>,
+    type_id: String,
+    name: String,
+    bytes: Vec<u8>,
+) -> Result<SoundOutput, String> {
+    let data_dir = shell.paths.data_dir.clone();
+    let imported = tauri::async_runtime::spawn_blocking(move || {
+        belfry_os::sounds::import_named(&type_id, &name, &bytes, &data_dir)
+    })
+    .await
+    .map_err(|e| e.to_string())?
+    .map_err(|e| e.to_string())?;
+    if let Ok(session) = shell.session().await {
+        session.set_custom_sound(&imported.type_id, Some(imported.clip));
+    }
+    tracing::info!(type_id = %imported.type_id, "own sound chosen");
+    shell.save_config(|c| {
+        c.sound.custom.insert(imported.type_id, imported.path);
+    });
+    Ok(sound_output_now(&shell).await)
+}
+
+/// Forgets the user's own sound for `type_id`: its melody plays again.
+#[tauri::command]
+pub async fn remove_sound(shell: State<'_, Shell>, type_id: String) -> Result<SoundOutput, String> {
+    belfry_os::sounds::remove(&type_id, &shell.paths.data_dir).map_err(|e| e.to_string())?;
+    if let Ok(session) = shell.session().await {
+        session.set_custom_sound(&type_id, None);
+    }
+    shell.save_config(|c| {
+        c.sound.custom.remove(&type_id);
+    });
+    Ok(sound_output_now(&shell).await)
 }

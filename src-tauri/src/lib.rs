@@ -261,11 +261,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let managed = session::managed();
     // The organization's start-at-login: enforced always, a default on the
     // first run only.
-    let start_at_login = managed
-        .enforced
-        .autostart
-        .or(managed.defaults.autostart.filter(|_| fresh_install));
-    if let Some(on) = start_at_login
+    if let Some(on) = managed.autostart_at_start(fresh_install)
         && let Err(e) =
             belfry_os::autostart::Autostart::for_this_app(&[]).and_then(|item| item.set(on))
     {
@@ -315,6 +311,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::shown_view,
             commands::sound_output,
             commands::set_sound_output,
+            commands::import_sound,
+            commands::remove_sound,
             commands::open_web_profile,
             commands::pause,
             commands::update_info,

@@ -962,6 +962,78 @@ async fn start_at_login_writes_and_removes_the_autostart_entry() {
     assert!(config.contains("autostart = false"), "{config}");
 }
 
+/// The organization's start at login holds in headless too: a default
+/// makes the login entry on a first run, an enforced "off" removes it, and
+/// the command line cannot change an enforced value.
+#[tokio::test]
+async fn the_organizations_start_at_login_applies_headless_and_cannot_be_overridden() {
+    let t = TestInstance::start().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let home_dir = home.path().to_str().unwrap().to_owned();
+    let policy = tempfile::tempdir().unwrap();
+    let managed = policy.path().join("managed.toml");
+    let managed_env = managed.to_str().unwrap().to_owned();
+    let entry = home.path().join(".config/autostart/belfry.desktop");
+    let config = home.path().join("config/belfry/config.toml");
+
+    // A default, on a first run with no settings: the entry is made.
+    std::fs::write(&managed, "[defaults]\nautostart = true\n").unwrap();
+    assert!(!config.exists() && !entry.exists());
+    let app = App::start_in(
+        Arc::clone(&home),
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[
+            ("HOME", home_dir.as_str()),
+            ("BELFRY_MANAGED_CONFIG", managed_env.as_str()),
+            ("BELFRY_PASSWORD", OPERATOR.1),
+        ],
+    );
+    app.until("connected", || app.logged("Connected")).await;
+    app.stop().await;
+    let desktop = std::fs::read_to_string(&entry)
+        .unwrap_or_else(|e| panic!("{e}: {:?}", files_under(home.path())));
+    assert!(
+        desktop.contains("--headless --autostarted"),
+        "the entry starts headless, as this run was:\n{desktop}"
+    );
+
+    // The operator turns it off: a default does not come back.
+    let run = |args: &[&str]| {
+        let mut app = App::start_in(
+            Arc::clone(&home),
+            args,
+            &[
+                ("HOME", home_dir.as_str()),
+                ("BELFRY_MANAGED_CONFIG", managed_env.as_str()),
+            ],
+        );
+        let status = app.child.wait().unwrap();
+        (status, app)
+    };
+    let (status, app) = run(&["--start-at-login", "off"]);
+    assert!(status.success(), "{}", app.dump());
+    assert!(!entry.exists());
+    let (status, app) = run(&["--start-at-login", "on"]);
+    assert!(status.success(), "{}", app.dump());
+    assert!(entry.exists());
+
+    // Enforced off: any run removes the entry, and the command line is refused.
+    std::fs::write(&managed, "[enforced]\nautostart = false\n").unwrap();
+    let (status, app) = run(&["--start-at-login", "on"]);
+    assert!(!status.success(), "refused:\n{}", app.dump());
+    // Standard error is read on its own thread: wait for the message.
+    app.until("a clear message", || {
+        app.logged("your organization manages start at login (it is off)")
+    })
+    .await;
+    assert!(!entry.exists(), "the organization's off holds");
+    let saved = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        saved.contains("autostart = true"),
+        "the operator's own choice is kept for when the lock is lifted:\n{saved}"
+    );
+}
+
 #[tokio::test]
 async fn a_long_not_ready_brings_the_status_reminder_and_set_ready_ends_it() {
     let t = TestInstance::start().await;

@@ -799,12 +799,20 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     // and says so; the locked control changes nothing.
     policy.mandatory_types = vec!["sla_expired".into()];
     set_policy(&admin, &policy).await;
+    // The issue says "within a second": timed from the admin's answer; the
+    // poll's own wait stays generous so a miss reports the time, not a timeout.
+    let asked = Instant::now();
     until(
         "the row locks",
         async || checkbox(&c, "type-sla_expired-banner").await,
         |(_, disabled)| *disabled,
     )
     .await;
+    let took = asked.elapsed();
+    assert!(
+        took < Duration::from_secs(1),
+        "the row locked {took:?} after the admin's change; the issue asks for within a second"
+    );
     let note = texts(&c, "[data-testid=center-sync]").await;
     assert!(note[0].contains("mandatory"), "{note:?}");
     let before = server_type(&operator, "sla_expired").await;
@@ -950,13 +958,22 @@ async fn scroll_to_top(c: &Client) {
     .unwrap();
 }
 
+/// The organization's enforced address and language: the sign-in form
+/// shows the address locked, the window is in the organization's language
+/// with its language selects locked, and the user's own settings file
+/// keeps the user's own address (the organization's is never written
+/// into it).
 #[tokio::test]
-async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_config() {
+async fn an_enforced_address_and_language_are_locked_in_the_window_and_beat_the_users_config() {
     let t = TestInstance::start().await;
     let url = t.url().to_owned();
     let policy = tempfile::tempdir().unwrap();
     let managed = policy.path().join("managed.toml");
-    std::fs::write(&managed, format!("[enforced]\ninstance = \"{url}\"\n")).unwrap();
+    std::fs::write(
+        &managed,
+        format!("[enforced]\ninstance = \"{url}\"\nlanguage = \"uk\"\n"),
+    )
+    .unwrap();
     let driver = Driver::start_with(&[("BELFRY_MANAGED_CONFIG", managed.to_str().unwrap())], &[]);
     // The operator's own settings name another instance.
     let config = driver.home.path().join("config/belfry/config.toml");
@@ -968,6 +985,12 @@ async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_c
     .unwrap();
     let c = driver.app().await;
     until_sign_in_form(&c).await;
+    until(
+        "the sign-in form in Ukrainian",
+        async || texts(&c, ".signin__title").await,
+        |t| t.first().is_some_and(|s| s == "Вхід до служби підтримки"),
+    )
+    .await;
     let address = async || {
         c.execute(
             "const a = document.querySelector('form.signin input[name=address]'); \
@@ -988,10 +1011,51 @@ async fn an_enforced_address_is_locked_in_the_sign_in_form_and_beats_the_users_c
     assert_eq!(address().await, serde_json::json!([url, true]));
     fill(&c, "password", OPERATOR.1).await;
     click(&c, "form.signin .signin__submit").await;
-    until_connected(&c).await;
+    until(
+        "connected, said in Ukrainian",
+        async || status_line(&c).await,
+        |s| s == "Підключено",
+    )
+    .await;
+    // The inbox in Ukrainian, its language select locked with the reason.
+    let select = async |css: &str| {
+        c.execute(
+            &format!(
+                "const s = document.querySelector('{css}'); \
+                 return [s.value, s.disabled, s.title, document.documentElement.lang];"
+            ),
+            vec![],
+        )
+        .await
+        .unwrap()
+    };
+    let managed_note = "Мову цього вікна встановлює ваша організація.";
+    assert_eq!(
+        select("select.inbox__lang").await,
+        serde_json::json!(["uk", true, managed_note, "uk"])
+    );
+    assert_eq!(texts(&c, ".inbox__title-text").await, ["Сповіщення"]);
+    click(&c, "[data-testid=open-settings]").await;
+    let note = until(
+        "the locked language in Settings",
+        async || texts(&c, ".settings__language-note").await,
+        |t| t.first().is_some_and(|s| !s.is_empty()),
+    )
+    .await;
+    assert_eq!(note, [managed_note]);
+    let settings = select("select[name=language]").await;
+    assert_eq!(
+        (&settings[0], &settings[1]),
+        (&serde_json::json!("uk"), &serde_json::json!(true)),
+        "{settings}"
+    );
+    // The user's file keeps the user's own address and the login; the
+    // organization's address is not written into it.
     let saved = std::fs::read_to_string(&config).unwrap();
     assert!(
-        saved.contains(url.trim_end_matches('/')) && !saved.contains("other.example.com"),
+        saved.contains("other.example.com")
+            && saved.contains("login = \"olga\"")
+            && !saved.contains(url.trim_end_matches('/')),
         "{saved}"
     );
     c.close().await.unwrap();

@@ -7,7 +7,7 @@ import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
 import type { UpdateChannel } from "./bindings/UpdateChannel";
 import type { UpdateInfo } from "./bindings/UpdateInfo";
-import { setLocale } from "./i18n";
+import { chooseLocale, locale, manageLocale, setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 const NOW = new Date("2026-11-23T15:00:00Z");
@@ -89,8 +89,10 @@ class Shell implements Backend {
   previewMelody = async () => {};
 
   shownView = async () => {};
-  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
-  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"], custom: {} });
+  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"], custom: {} });
+  importSound = async () => this.soundOutput();
+  removeSound = async () => this.soundOutput();
   openWebProfile = async () => {};
   pause = async (choice: Pause) => {
     this.calls.push(`pause ${choice}`);
@@ -189,7 +191,10 @@ function memoryStorage(map: Map<string, string>): Storage {
   } as Storage;
 }
 
-afterEach(() => setLocale("en"));
+afterEach(() => {
+  manageLocale(null);
+  setLocale("en");
+});
 
 describe("the window", () => {
   it("asks to sign in, prefilled, and shows the inbox once signed in", async () => {
@@ -375,6 +380,53 @@ describe("the window", () => {
     select.dispatchEvent(new Event("change"));
     expect($(root, ".settings__title").textContent).toBe("Налаштування");
     expect([...storage.values()]).toContain("uk");
+  });
+
+  it("opens in the organization's default language until the user chooses another", async () => {
+    const storage = new Map<string, string>();
+    const fakeStorage = memoryStorage(storage);
+    const shell = new Shell(signedIn);
+    shell.generalNow = { ...shell.generalNow, language: { language: "uk", enforced: false } };
+    let root = await mount(shell, fakeStorage);
+    expect($(root, ".inbox__title-text").textContent).toBe("Сповіщення");
+    const header = $<HTMLSelectElement>(root, "select.inbox__lang");
+    expect([header.value, header.disabled]).toEqual(["uk", false]);
+    header.value = "en";
+    header.dispatchEvent(new Event("change"));
+    expect($(root, ".inbox__title-text").textContent).toBe("Notifications");
+    expect(storage.get("belfry.locale")).toBe("en");
+    // The next window keeps the user's choice over the default.
+    root = await mount(shell, fakeStorage);
+    expect($(root, ".inbox__title-text").textContent).toBe("Notifications");
+    shell.navigateTo("settings");
+    await settle();
+    const select = $<HTMLSelectElement>(root, "select[name=language]");
+    expect([select.value, select.disabled]).toEqual(["en", false]);
+    expect($<HTMLElement>(root, ".settings__language-note").hidden).toBe(true);
+  });
+
+  it("uses an enforced language whatever the user chose, with the selects locked", async () => {
+    const storage = new Map([["belfry.locale", "en"]]);
+    const fakeStorage = memoryStorage(storage);
+    const shell = new Shell(signedIn);
+    shell.generalNow = { ...shell.generalNow, language: { language: "uk", enforced: true } };
+    const root = await mount(shell, fakeStorage);
+    expect($(root, ".inbox__title-text").textContent).toBe("Сповіщення");
+    const header = $<HTMLSelectElement>(root, "select.inbox__lang");
+    expect([header.value, header.disabled]).toEqual(["uk", true]);
+    expect(header.title).toBe("Мову цього вікна встановлює ваша організація.");
+    shell.navigateTo("settings");
+    await settle();
+    expect($(root, ".settings__title").textContent).toBe("Налаштування");
+    const select = $<HTMLSelectElement>(root, "select[name=language]");
+    expect([select.value, select.disabled]).toEqual(["uk", true]);
+    const note = $<HTMLElement>(root, ".settings__language-note");
+    expect([note.hidden, note.textContent]).toEqual([false, "Мову цього вікна встановлює ваша організація."]);
+    // A choice that still reaches the window changes nothing, and is not kept.
+    chooseLocale("en", fakeStorage);
+    expect(locale()).toBe("uk");
+    expect(storage.get("belfry.locale")).toBe("en");
+    expect([select.value, header.value]).toEqual(["uk", "uk"]);
   });
 
   it("pauses from General, says until when, and resumes", async () => {

@@ -7,7 +7,7 @@
  */
 import type { Backend } from "./backend";
 import { el } from "./dom";
-import { onLocaleChange, t } from "./i18n";
+import { manageLocale, onLocaleChange, t } from "./i18n";
 import { Inbox, type InboxOptions } from "./inbox";
 import { Settings } from "./settings";
 import { startTheme } from "./theme";
@@ -77,6 +77,13 @@ export class App {
 
   /** Shows what the status says and follows it. */
   async start(): Promise<void> {
+    // The organization's language first, so the window opens in it.
+    await this.backend
+      .general()
+      .then((g) => manageLocale(g.language ?? null))
+      .catch(() => {
+        // Without it the window keeps the user's or the system's language.
+      });
     await this.backend.onStatus((s) => void this.show(s));
     await this.backend.onNavigate((v) => this.navigate(v === "settings" ? "settings" : "main"));
     await this.backend.onUpdate((u) => this.settings.setUpdates(u));

@@ -41,6 +41,12 @@ export interface Backend {
   setSoundOutput(volume: number, device: string | null): Promise<SoundOutput>;
   /** Opens the instance's web app in the browser (bot channels are linked there). */
   openWebProfile(): Promise<void>;
+  /** Takes in the user's own sound file for a type on this computer (not synced):
+   * the file's bytes under its name. Rejects with why it was refused (not a
+   * sound, too long, too big) in words. */
+  importSound(typeId: string, name: string, bytes: Uint8Array): Promise<SoundOutput>;
+  /** Forgets the type's own sound file on this computer: its melody plays again. */
+  removeSound(typeId: string): Promise<SoundOutput>;
   /** Tells the shell which view is in front ("inbox", "settings", "sign-in"). */
   shownView(view: string): Promise<void>;
   /** The view a new window starts on ("settings" from the tray), once. */
@@ -87,6 +93,9 @@ export async function tauriBackend(): Promise<Backend> {
     soundOutput: () => invoke<SoundOutput>("sound_output"),
     setSoundOutput: (volume, device) => invoke<SoundOutput>("set_sound_output", { volume, device }),
     openWebProfile: () => invoke("open_web_profile"),
+    // Plain numbers in JSON: a sound file is at most 10 MB, usually a few hundred kB.
+    importSound: (typeId, name, bytes) => invoke<SoundOutput>("import_sound", { typeId, name, bytes: Array.from(bytes) }),
+    removeSound: (typeId) => invoke<SoundOutput>("remove_sound", { typeId }),
     center: () => invoke<Center>("center"),
     editPreferences: (preferences) => invoke<Center>("edit_preferences", { preferences }),
     sendTest: (channel) => invoke("send_test", { channel }),

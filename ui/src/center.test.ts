@@ -113,9 +113,34 @@ class Shell implements Backend {
   general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
   setStartAtLogin = async () => this.general();
   shownView = async () => {};
-  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
-  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
-  openWebProfile = async () => {};
+  /** This computer's own sound files, by type id: the file's name. */
+  custom: Record<string, string> = {};
+  imported: { typeId: string; name: string; bytes: Uint8Array }[] = [];
+  /** What the next import is refused with, if anything. */
+  refuseSound: string | null = null;
+  previews: string[] = [];
+  tests: string[] = [];
+  profileOpened = 0;
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"], custom: { ...this.custom } });
+  setSoundOutput = async (volume: number, device: string | null) => ({
+    volume,
+    device,
+    devices: ["Speakers"],
+    custom: { ...this.custom },
+  });
+  importSound = async (typeId: string, name: string, bytes: Uint8Array) => {
+    this.imported.push({ typeId, name, bytes });
+    if (this.refuseSound !== null) throw this.refuseSound;
+    this.custom[typeId] = name;
+    return this.soundOutput();
+  };
+  removeSound = async (typeId: string) => {
+    delete this.custom[typeId];
+    return this.soundOutput();
+  };
+  openWebProfile = async () => {
+    this.profileOpened++;
+  };
   pause = async (_choice: Pause) => {};
   startView = async () => null;
   onNavigate = async () => () => {};
@@ -134,8 +159,12 @@ class Shell implements Backend {
   setUpdateChannel = async () => this.updateInfo();
   restartToUpdate = async () => {};
   onUpdate = async () => () => {};
-  sendTest = async () => {};
-  previewMelody = async () => {};
+  sendTest = async (channel: string) => {
+    this.tests.push(channel);
+  };
+  previewMelody = async (melody: string) => {
+    this.previews.push(melody);
+  };
   center = async () => structuredClone(this.now);
   editPreferences = async (next: Preferences) => {
     this.sent.push(next);
@@ -303,7 +332,7 @@ describe("the channels", () => {
     const calls: [number, string | null][] = [];
     shell.setSoundOutput = async (volume: number, device: string | null) => {
       calls.push([volume, device]);
-      return { volume, device, devices: ["Speakers"] };
+      return { volume, device, devices: ["Speakers"], custom: {} };
     };
     await mount(shell);
     const volume = box("volume");
@@ -351,5 +380,251 @@ describe("the channels", () => {
     expect(visible()).toEqual(["General", "Notifications", "Reminders"]);
     // The hidden tab was in front: General takes its place.
     expect(document.querySelector(".settings__tab[aria-selected=true]")?.textContent).toBe("General");
+  });
+});
+
+/** Picks `file` in the row's "Your own file…" input, as the system's dialog does. */
+function pickFile(typeId: string, file: File) {
+  const input = box(`own-${typeId}`);
+  Object.defineProperty(input, "files", { value: [file], configurable: true });
+  input.dispatchEvent(new Event("change"));
+}
+
+function melodyCell(typeId: string): HTMLElement {
+  const cell = document.querySelector<HTMLElement>(`tr[data-type=${typeId}] .center__melody`);
+  if (cell === null) throw new Error(`no melody cell for ${typeId}`);
+  return cell;
+}
+
+function button(selector: string): HTMLButtonElement {
+  const found = document.querySelector<HTMLButtonElement>(selector);
+  if (found === null) throw new Error(`no ${selector}`);
+  return found;
+}
+
+describe("your own sound file", () => {
+  it("sends the chosen file's bytes and name, shows the name, and removes it again", async () => {
+    const { shell, view } = await mount();
+    const input = box("own-ticket_created");
+    expect(input.type).toBe("file");
+    expect(input.accept).toBe("audio/*");
+    expect(input.closest("label")?.textContent).toBe("Your own file…");
+    expect(input.closest("label")?.title).toContain("not synced");
+    expect(view.panels.types.textContent).toContain("on this computer only: it stays here and is not synced");
+    pickFile("ticket_created", new File([new Uint8Array([82, 73, 70, 70])], "Ping.wav", { type: "audio/wav" }));
+    await settle();
+    expect(shell.imported).toHaveLength(1);
+    expect(shell.imported[0]?.typeId).toBe("ticket_created");
+    expect(shell.imported[0]?.name).toBe("Ping.wav");
+    expect([...(shell.imported[0]?.bytes ?? [])]).toEqual([82, 73, 70, 70]);
+    // This computer plays the file: its name shows in place of the melody.
+    expect(melodyCell("ticket_created").textContent).toContain("Ping.wav");
+    expect(melodyCell("ticket_created").textContent).toContain("not synced");
+    expect(document.querySelector("select[name=melody-ticket_created]")).toBeNull();
+    // The synced preferences are untouched: the file is this device's.
+    expect(shell.sent).toEqual([]);
+
+    button("button[name=own-remove-ticket_created]").click();
+    await settle();
+    expect(shell.custom).toEqual({});
+    expect(select("melody-ticket_created").value).toBe("chime");
+    expect(melodyCell("ticket_created").textContent).not.toContain("Ping.wav");
+  });
+
+  it("shows why a file was refused next to its picker", async () => {
+    const shell = new Shell();
+    shell.refuseSound = "song.wav: the sound is too long (42.0 s); a notification sound may be at most 10 s";
+    await mount(shell);
+    pickFile("chat_created", new File([new Uint8Array([1, 2, 3])], "song.wav"));
+    await settle();
+    const alert = melodyCell("chat_created").querySelector("[role=alert]");
+    expect(alert?.textContent).toBe(shell.refuseSound);
+    expect(melodyCell("ticket_created").querySelector("[role=alert]")).toBeNull();
+    expect(select("melody-chat_created").value).toBe("ding");
+  });
+
+  it("refuses a file over 10 MB without sending it", async () => {
+    const { shell } = await mount();
+    pickFile("chat_created", new File([new Uint8Array(10 * 1024 * 1024 + 1)], "huge.wav"));
+    await settle();
+    expect(shell.imported).toEqual([]);
+    expect(melodyCell("chat_created").querySelector("[role=alert]")?.textContent).toContain("huge.wav: the file is over 10 MB");
+  });
+
+  it("shows a file chosen earlier, and no picker on a locked row", async () => {
+    const shell = new Shell();
+    shell.custom = { chat_created: "Мій дзвін.ogg" };
+    await mount(shell);
+    expect(melodyCell("chat_created").textContent).toContain("Мій дзвін.ogg");
+    // SLA rows are view-only here (extended settings off).
+    expect(box("own-sla_expired").disabled).toBe(true);
+  });
+});
+
+describe("the bulk row for every type", () => {
+  it("turns a channel on for every editable type and leaves locked rows alone", async () => {
+    const { shell } = await mount();
+    const rows = [...document.querySelectorAll("tr.center__group-row")].map((r) => r.getAttribute("data-group"));
+    expect(rows).toEqual(["all", "creation", "sla"]);
+    expect(document.querySelector("input[name=bulk-all-bell]")).toBeNull();
+    const sound = box("bulk-all-sound");
+    expect(sound.checked).toBe(false);
+    expect(sound.getAttribute("aria-label")).toBe("Sound for every notification");
+    toggle(sound);
+    await settle();
+    expect(shell.sent).toHaveLength(1);
+    const types = shell.now.document.preferences.types;
+    expect(types["ticket_created"]?.channels).toEqual(["bell", "banner", "sound"]);
+    expect(types["chat_created"]?.channels).toEqual(["bell", "banner", "sound"]);
+    // View-only (extended settings off): skipped.
+    expect(types["sla_expired"]?.channels).toEqual(["bell", "banner"]);
+    expect(box("bulk-all-sound").checked).toBe(true);
+    toggle(box("bulk-all-banner"));
+    await settle();
+    expect(shell.now.document.preferences.types["ticket_created"]?.channels).toEqual(["bell", "sound"]);
+    expect(shell.now.document.preferences.types["sla_expired"]?.channels).toEqual(["bell", "banner"]);
+  });
+});
+
+describe("every control", () => {
+  it("shows a mandatory channel on and locked with the reason", async () => {
+    const shell = new Shell();
+    shell.now.document.policy.mandatory_channels = ["banner"];
+    await mount(shell);
+    const banner = box("channel-banner");
+    expect(banner.checked).toBe(true);
+    expect(banner.disabled).toBe(true);
+    expect(banner.closest(".center__row")?.querySelector(".center__lock")?.textContent).toBe(
+      "🔒 Your administrator made this channel mandatory.",
+    );
+    expect(box("type-ticket_created-banner").disabled).toBe(true);
+    expect(document.querySelector("input[name=bulk-all-banner]")).toBeNull();
+    expect(document.querySelector("input[name=bulk-creation-banner]")).toBeNull();
+  });
+
+  it("sends the master switch", async () => {
+    const shell = new Shell();
+    const view = new CenterView(document, shell);
+    document.body.replaceChildren(view.receive, view.sync);
+    await view.load();
+    toggle(box("receive"));
+    await settle();
+    expect(shell.sent).toHaveLength(1);
+    expect(shell.sent[0]?.receive).toBe(false);
+    expect(box("receive").checked).toBe(false);
+  });
+
+  it("sends the browser channel", async () => {
+    const { shell } = await mount();
+    expect(box("channel-browser").checked).toBe(false);
+    toggle(box("channel-browser"));
+    await settle();
+    expect(shell.sent[0]?.channels.browser.enabled).toBe(true);
+    expect(shell.sent[0]?.channels.banner.enabled).toBe(true);
+  });
+
+  it("switches a channel for a whole group", async () => {
+    const shell = new Shell();
+    shell.now.document.policy.extended_settings = true;
+    await mount(shell);
+    toggle(box("bulk-creation-sound"));
+    await settle();
+    const types = shell.now.document.preferences.types;
+    expect(types["ticket_created"]?.channels).toEqual(["bell", "banner", "sound"]);
+    expect(types["chat_created"]?.channels).toEqual(["bell", "banner", "sound"]);
+    expect(types["sla_expired"]?.channels).toEqual(["bell", "banner"]);
+  });
+
+  it("previews the melody the row shows", async () => {
+    const { shell } = await mount();
+    const m = select("melody-chat_created");
+    m.value = "bells";
+    button("tr[data-type=chat_created] .center__preview").click();
+    await settle();
+    expect(shell.previews).toEqual(["bells"]);
+  });
+
+  it("asks the instance for a test on the channel", async () => {
+    const { shell } = await mount();
+    button("button[data-channel=banner]").click();
+    await settle();
+    expect(shell.tests).toEqual(["banner"]);
+    expect(document.querySelector("[data-testid=center-sync]")?.textContent).toContain("Test sent");
+  });
+
+  it("opens the web profile from the System messages note", async () => {
+    const shell = new Shell();
+    const settings = new Settings(document, shell, null, () => {});
+    document.body.replaceChildren(settings.element);
+    await settings.load();
+    const note = [...document.querySelectorAll(".settings__note")].find((p) =>
+      p.textContent?.includes("System messages in chats"),
+    );
+    expect(note).toBeDefined();
+    const open = note?.nextElementSibling;
+    expect(open?.getAttribute("data-testid")).toBe("open-web-profile");
+    (open as HTMLButtonElement).click();
+    await settle();
+    expect(shell.profileOpened).toBe(1);
+  });
+
+  it("offers a test on a linked bot channel, and the web profile on one not linked", async () => {
+    const shell = new Shell();
+    shell.now.catalogue.channels = [
+      ...shell.now.catalogue.channels.filter((c) => c.kind !== "bot"),
+      { ...channel("telegram", "bot", "Telegram"), linked: true },
+      { ...channel("viber", "bot", "Viber"), linked: false },
+    ];
+    shell.now.document.preferences.channels.bots = { telegram: { enabled: true } };
+    await mount(shell);
+    const legend = (name: string) =>
+      [...document.querySelectorAll<HTMLElement>(".center__group")].find(
+        (g) => g.querySelector("legend")?.textContent === name,
+      );
+    const telegram = legend("Telegram");
+    expect(telegram?.textContent).toContain("Linked in your web profile.");
+    expect(box("channel-telegram").checked).toBe(true);
+    telegram?.querySelector<HTMLButtonElement>("button[data-channel=telegram]")?.click();
+    await settle();
+    expect(shell.tests).toEqual(["telegram"]);
+
+    const viber = legend("Viber");
+    expect(viber?.textContent).toContain("Not linked: link it in your web profile first.");
+    expect(viber?.querySelector("button[data-channel]")).toBeNull();
+    viber?.querySelector<HTMLButtonElement>("[data-testid=open-web-profile]")?.click();
+    await settle();
+    expect(shell.profileOpened).toBe(1);
+    // Enabled bots get a column in the type table.
+    expect(box("type-ticket_created-viber").checked).toBe(false);
+  });
+
+  it("shows a temporarily unavailable type disabled with the notice, and says so above the table", async () => {
+    await mount();
+    expect(document.querySelector("[data-testid=types-unavailable]")).toBeNull();
+    const shell = new Shell();
+    shell.now.document.policy.unavailable_types = ["chat_created"];
+    await mount(shell);
+    const row = document.querySelector("tr[data-type=chat_created]");
+    expect(row?.classList.contains("center__type--locked")).toBe(true);
+    expect(row?.querySelector(".center__lock")?.textContent).toBe("🔒 Temporarily unavailable on this instance.");
+    expect(box("type-chat_created-banner").disabled).toBe(true);
+    expect(select("melody-chat_created").disabled).toBe(true);
+    const notice = document.querySelector("[data-testid=types-unavailable]");
+    expect(notice?.textContent).toContain("temporarily unavailable");
+    // It comes first on the tab, above the search.
+    expect(notice?.parentElement?.firstElementChild).toBe(notice);
+  });
+
+  it("names the type the operator changed in the web profile", async () => {
+    const shell = new Shell();
+    const { view } = await mount(shell);
+    shell.now = structuredClone(shell.now);
+    const prefs = shell.now.document.preferences;
+    prefs.types["chat_created"] = { channels: ["bell"], melody: "ding" };
+    await view.onSettingsChanged();
+    expect(document.querySelector("[data-testid=center-sync]")?.textContent).toBe(
+      "Changed in the web profile or by your administrator: Chat created",
+    );
+    expect(box("type-chat_created-banner").checked).toBe(false);
   });
 });

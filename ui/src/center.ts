@@ -7,7 +7,8 @@
  * profile, the admin) re-renders the open view with a short note.
  *
  * What is locked and why comes from the instance's policy in the document,
- * the same rules the server enforces.
+ * the same rules the server enforces. A type's own sound file is this
+ * computer's alone: the shell checks and keeps it, nothing is synced.
  */
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
@@ -108,6 +109,17 @@ export function changes(before: Center, after: Center): string[] {
 
 type Tab = "channels" | "types" | "reminders";
 
+/** The largest own sound file the shell accepts (`sounds::MAX_FILE_BYTES`). */
+const MAX_SOUND_BYTES = 10 * 1024 * 1024;
+
+/** A rejection in words: the shell rejects with a string, other code with an Error. */
+function message(e: unknown): string {
+  if (typeof e === "string") return e;
+  if (e instanceof Error) return e.message;
+  const m = (e as { message?: unknown } | null)?.message;
+  return typeof m === "string" ? m : String(e);
+}
+
 export class CenterView {
   /** The Channels, Notification types and Reminders panels (or Notifications, simplified). */
   readonly panels: Record<Tab, HTMLElement>;
@@ -122,6 +134,8 @@ export class CenterView {
   private search = "";
   private note = "";
   private error = "";
+  /** Why a type's own sound file was refused, by type id: shown next to its picker. */
+  private soundErrors = new Map<string, string>();
 
   constructor(
     private readonly doc: Document,
@@ -477,6 +491,22 @@ export class CenterView {
     const visible = c.catalogue.types.filter(
       (ty) => ty.listed && ty.id in prefs.types && (needle === "" || title(ty.titles).toLowerCase().includes(needle)),
     );
+    // The table-wide row: a bulk switch per channel over every row shown
+    // that can be edited (locked rows are left as they are).
+    const allEditable = visible.filter((ty) => typeLock(c, ty) === null);
+    if (allEditable.length > 0 && body !== undefined) {
+      const all = el(doc, "tr", "center__group-row center__all-row");
+      all.setAttribute("data-group", "all");
+      all.append(el(doc, "th", "", t("center.allTypes")));
+      for (const col of columns) {
+        const cell = el(doc, "td", "");
+        const box = this.bulkBox(c, col, allEditable, `bulk-all-${col.id}`, t("center.bulkAll", { channel: title(col.titles) }));
+        if (box !== null) cell.append(box);
+        all.append(cell);
+      }
+      all.append(el(doc, "td", ""));
+      body.append(all);
+    }
     for (const group of c.catalogue.groups) {
       const rows = visible.filter((ty) => ty.group === group.id);
       if (rows.length === 0 || body === undefined) continue;
@@ -487,23 +517,9 @@ export class CenterView {
       gr.append(el(doc, "th", "", title(group.titles)));
       for (const col of columns) {
         const cell = el(doc, "td", "");
-        const lock = channelLock(c, col.id);
-        if (col.id !== "bell" && lock === null && editable.length > 0) {
-          const box = el(doc, "input", "center__bulk");
-          box.type = "checkbox";
-          box.name = `bulk-${group.id}-${col.id}`;
-          box.checked = editable.every((ty) => prefs.types[ty.id]?.channels.includes(col.id) ?? false);
-          box.setAttribute("aria-label", t("center.bulkChannel", { channel: title(col.titles), group: title(group.titles) }));
-          box.addEventListener("change", () => {
-            void this.edit((p) => {
-              for (const ty of editable) {
-                const tp = p.types[ty.id];
-                if (tp !== undefined && tp.channels.length > 0) tp.channels = withChannel(tp.channels, col.id, box.checked);
-              }
-            });
-          });
-          cell.append(box);
-        }
+        const label = t("center.bulkChannel", { channel: title(col.titles), group: title(group.titles) });
+        const box = this.bulkBox(c, col, editable, `bulk-${group.id}-${col.id}`, label);
+        if (box !== null) cell.append(box);
         gr.append(cell);
       }
       const bulkMelody = el(doc, "td", "");
@@ -526,7 +542,14 @@ export class CenterView {
 
       for (const ty of rows) body.append(this.typeRow(c, ty, columns));
     }
-    const children: HTMLElement[] = [search];
+    const children: HTMLElement[] = [];
+    // As the web profile's page says it, once, above the table.
+    if (c.catalogue.types.some((ty) => ty.listed && typeLock(c, ty) === "unavailable")) {
+      const notice = el(doc, "p", "settings__note center__unavailable", t("center.unavailableNote"));
+      notice.setAttribute("data-testid", "types-unavailable");
+      children.push(notice);
+    }
+    children.push(search);
     if (!c.document.policy.extended_settings) {
       children.push(el(doc, "p", "settings__note", t("center.extendedNote")));
     }
@@ -535,8 +558,30 @@ export class CenterView {
     wrap.append(table);
     children.push(wrap);
     if (visible.length === 0) children.push(el(doc, "p", "settings__note", t("center.noTypes")));
-    children.push(el(doc, "p", "settings__note", t("center.ownFile")));
+    if (this.output !== null) children.push(el(doc, "p", "settings__note", t("center.ownFileNote")));
     this.panels.types.replaceChildren(...children);
+  }
+
+  /** A bulk switch for channel `col` over `types` (none for the bell, a
+   * locked channel, or no editable row). */
+  private bulkBox(c: Center, col: ChannelInfo, types: TypeInfo[], name: string, label: string): HTMLInputElement | null {
+    if (col.id === "bell" || channelLock(c, col.id) !== null || types.length === 0) return null;
+    const prefs = c.document.preferences;
+    const box = el(this.doc, "input", "center__bulk");
+    box.type = "checkbox";
+    box.name = name;
+    box.checked = types.every((ty) => prefs.types[ty.id]?.channels.includes(col.id) ?? false);
+    box.setAttribute("aria-label", label);
+    box.addEventListener("change", () => {
+      void this.edit((p) => {
+        for (const ty of types) {
+          const tp = p.types[ty.id];
+          // A type that is off stays off: a bulk switch changes channels, not the type.
+          if (tp !== undefined && tp.channels.length > 0) tp.channels = withChannel(tp.channels, col.id, box.checked);
+        }
+      });
+    });
+    return box;
   }
 
   private typeRow(c: Center, ty: TypeInfo, columns: ChannelInfo[]): HTMLTableRowElement {
@@ -597,9 +642,74 @@ export class CenterView {
         this.renderSync();
       });
     });
-    melodyCell.append(sel, play);
+    const own = this.output?.custom[ty.id];
+    if (own !== undefined) {
+      // This computer plays the file; the synced melody is for the others.
+      melodyCell.append(el(doc, "span", "center__own-name", t("center.ownFileSet", { name: own })), this.removeOwnButton(ty));
+    } else {
+      melodyCell.append(sel, play);
+      if (this.output !== null) melodyCell.append(this.ownFilePicker(ty, lock));
+    }
+    const soundRefused = this.soundErrors.get(ty.id);
+    if (soundRefused !== undefined) {
+      const r = el(doc, "span", "center__refused", soundRefused);
+      r.setAttribute("role", "alert");
+      melodyCell.append(r);
+    }
     tr.append(melodyCell);
     return tr;
+  }
+
+  /** "Your own file…": a file input inside a label styled as a button, so the
+   * system's file dialog opens from a real click. */
+  private ownFilePicker(ty: TypeInfo, lock: Reason | null): HTMLElement {
+    const doc = this.doc;
+    const label = el(doc, "label", "center__own", t("center.ownFileChoose"));
+    label.title = t("center.ownFileNote");
+    const input = el(doc, "input", "center__own-input");
+    input.type = "file";
+    input.accept = "audio/*";
+    input.name = `own-${ty.id}`;
+    input.disabled = lock !== null;
+    input.setAttribute("aria-label", t("center.ownFileLabel", { type: title(ty.titles) }));
+    input.addEventListener("change", () => {
+      const file = input.files?.[0];
+      if (file !== undefined) void this.importOwn(ty.id, file);
+    });
+    label.append(input);
+    return label;
+  }
+
+  private removeOwnButton(ty: TypeInfo): HTMLButtonElement {
+    const b = el(this.doc, "button", "center__test", t("center.ownFileRemove"));
+    b.type = "button";
+    b.name = `own-remove-${ty.id}`;
+    b.setAttribute("aria-label", t("center.ownFileRemoveLabel", { type: title(ty.titles) }));
+    b.addEventListener("click", () => {
+      this.backend
+        .removeSound(ty.id)
+        .then((next) => {
+          this.output = next;
+          this.soundErrors.delete(ty.id);
+        })
+        .catch((e: unknown) => this.soundErrors.set(ty.id, message(e)))
+        .finally(() => this.render());
+    });
+    return b;
+  }
+
+  /** Sends the picked file to the shell, which checks it and keeps a copy. */
+  private async importOwn(typeId: string, file: File): Promise<void> {
+    try {
+      // Refused here before reading: 10 MB as JSON numbers is not worth sending.
+      if (file.size > MAX_SOUND_BYTES) throw t("center.ownFileTooBig", { name: file.name });
+      const bytes = new Uint8Array(await file.arrayBuffer());
+      this.output = await this.backend.importSound(typeId, file.name, bytes);
+      this.soundErrors.delete(typeId);
+    } catch (e) {
+      this.soundErrors.set(typeId, message(e));
+    }
+    this.render();
   }
 
   private melodySelect(c: Center, name: string, value: string, withPrompt: boolean): HTMLSelectElement {

@@ -2,11 +2,23 @@
 /** The window's languages: detection, the user's choice kept, plurals,
  * filled-in values left as text, and dictionaries that agree. */
 import { afterEach, describe, expect, it } from "vitest";
-import { STORAGE_KEY, chooseLocale, detectLocale, locale, onLocaleChange, setLocale, startLocale, t } from "./i18n";
+import {
+  STORAGE_KEY,
+  chooseLocale,
+  detectLocale,
+  locale,
+  localeLocked,
+  manageLocale,
+  onLocaleChange,
+  setLocale,
+  startLocale,
+  t,
+} from "./i18n";
 import { en } from "./locales/en";
 import { uk } from "./locales/uk";
 
 afterEach(() => {
+  manageLocale(null);
   setLocale("en");
   localStorage.clear();
 });
@@ -50,6 +62,52 @@ describe("the locale", () => {
     expect(seen).toEqual(["uk"]);
     expect(locale()).toBe("en");
     expect(document.documentElement.lang).toBe("en");
+  });
+});
+
+describe("the organization's language", () => {
+  it("as a default, is used until the user chooses, and the choice wins after", () => {
+    startLocale(localStorage, ["en-US"]);
+    expect(manageLocale({ language: "uk", enforced: false })).toBe("uk");
+    expect(localeLocked()).toBe(false);
+    expect(startLocale(localStorage, ["en-US"])).toBe("uk");
+    chooseLocale("en", localStorage);
+    expect(locale()).toBe("en");
+    expect(startLocale(localStorage, ["en-US"])).toBe("en");
+    // The shell saying it again does not undo the user's choice.
+    expect(manageLocale({ language: "uk", enforced: false })).toBe("en");
+  });
+
+  it("enforced, is always used and the user's choice is neither applied nor kept", () => {
+    localStorage.setItem(STORAGE_KEY, "en");
+    startLocale(localStorage, ["en-US"]);
+    const seen: string[] = [];
+    const stop = onLocaleChange((l) => seen.push(l));
+    expect(manageLocale({ language: "uk", enforced: true })).toBe("uk");
+    expect(localeLocked()).toBe(true);
+    expect(startLocale(localStorage, ["en-US"])).toBe("uk");
+    chooseLocale("en", localStorage);
+    expect(locale()).toBe("uk");
+    expect(localStorage.getItem(STORAGE_KEY)).toBe("en");
+    // The lock lifted: the user's own choice is back.
+    expect(manageLocale(null)).toBe("en");
+    expect(localeLocked()).toBe(false);
+    stop();
+    expect(seen[0]).toBe("uk");
+    expect(seen[seen.length - 1]).toBe("en");
+  });
+
+  it("locks the selects even when the language does not change, and ignores one it does not speak", () => {
+    startLocale(null, ["uk-UA"]);
+    const seen: string[] = [];
+    const stop = onLocaleChange((l) => seen.push(l));
+    manageLocale({ language: "uk", enforced: true });
+    expect(seen).toEqual(["uk"]);
+    manageLocale({ language: "uk", enforced: true });
+    expect(seen).toEqual(["uk"]);
+    stop();
+    expect(manageLocale({ language: "de", enforced: true })).toBe("uk");
+    expect(localeLocked()).toBe(false);
   });
 });
 

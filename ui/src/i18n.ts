@@ -1,6 +1,7 @@
 /**
- * The window's language: English or Ukrainian, the user's choice (kept in
- * localStorage) or else the system's. `t(key, vars)` gives a string of the
+ * The window's language: English or Ukrainian. The organization's enforced
+ * language if it sets one, else the user's choice (kept in localStorage),
+ * else the organization's default, else the system's. `t(key, vars)` gives a string of the
  * current locale; dates, times and numbers are formatted with `Intl` in it.
  * Every string is for `textContent`: filled-in values are never parsed.
  */
@@ -42,6 +43,10 @@ const dictionaries: Record<Locale, Messages> = { en, uk };
 
 let current: Locale = "en";
 let system: readonly string[] = [];
+let store: Storage | null = null;
+/** The user's choice in this window, also when storage could not keep it. */
+let chosen: Locale | null = null;
+let managed: ManagedLocale | null = null;
 const listeners = new Set<(l: Locale) => void>();
 const formats = new Map<string, unknown>();
 
@@ -71,10 +76,10 @@ export function locale(): Locale {
 }
 
 /** Switches the locale (not saved: see `chooseLocale`), sets the page's
- * `lang`, and tells the listeners if it changed. */
-export function setLocale(l: Locale): void {
+ * `lang`, and tells the listeners if it changed (or always, with `tell`). */
+export function setLocale(l: Locale, tell = false): void {
   if (typeof document !== "undefined") document.documentElement.lang = l;
-  if (l === current) return;
+  if (l === current && !tell) return;
   current = l;
   for (const f of [...listeners]) f(l);
 }
@@ -85,23 +90,66 @@ export function onLocaleChange(f: (l: Locale) => void): () => void {
   return () => void listeners.delete(f);
 }
 
-/** Starts in the locale the user chose before (in `storage`), or else the
- * system's (`languages`, which also give regional formats such as en-GB). */
+/** The organization's language, as the shell says it (`General.language`):
+ * a default is used until the user picks a language in the window; an
+ * enforced one always, and the window's language cannot be changed. */
+export type ManagedLocale = { readonly language: Locale; readonly enforced: boolean };
+
+/** The user's choice kept in `storage`, if any. */
+function saved(storage: Storage | null): Locale | null {
+  try {
+    const s = storage?.getItem(STORAGE_KEY) ?? null;
+    return isLocale(s) ? s : null;
+  } catch {
+    // Storage can be unavailable: no choice kept, then.
+    return null;
+  }
+}
+
+/** The locale that applies now. */
+function resolve(): Locale {
+  if (managed?.enforced === true) return managed.language;
+  return chosen ?? saved(store) ?? managed?.language ?? detectLocale(system);
+}
+
+/** Starts in the organization's enforced language, or else the one the
+ * user chose before (in `storage`), or else the organization's default,
+ * or else the system's (`languages`, which also give regional formats
+ * such as en-GB). */
 export function startLocale(storage: Storage | null, languages: readonly string[]): Locale {
   system = languages;
-  let saved: string | null = null;
-  try {
-    saved = storage?.getItem(STORAGE_KEY) ?? null;
-  } catch {
-    // Storage can be unavailable; the system's language is the answer then.
-  }
-  const l = isLocale(saved) ? saved : detectLocale(languages);
+  store = storage;
+  chosen = null;
+  const l = resolve();
   setLocale(l);
   return l;
 }
 
-/** The user's choice: switches to `l` and keeps it in `storage`. */
+/** Takes the organization's language (`null`: it sets none) and switches
+ * to what then applies; the listeners hear of it even when the language
+ * stays, since the selects lock or unlock. A language the window does not
+ * speak is ignored. */
+export function manageLocale(m: { readonly language: string; readonly enforced: boolean } | null): Locale {
+  const next = m !== null && isLocale(m.language) ? { language: m.language, enforced: m.enforced } : null;
+  const changed = next?.language !== managed?.language || next?.enforced !== managed?.enforced;
+  managed = next;
+  setLocale(resolve(), changed);
+  return current;
+}
+
+/** Whether the organization enforces the language: the selects are locked. */
+export function localeLocked(): boolean {
+  return managed?.enforced === true;
+}
+
+/** The user's choice: switches to `l` and keeps it in `storage`. Nothing
+ * changes while the organization enforces the language. */
 export function chooseLocale(l: Locale, storage: Storage | null): void {
+  if (localeLocked()) {
+    setLocale(current, true); // puts a select that moved back
+    return;
+  }
+  chosen = l;
   try {
     storage?.setItem(STORAGE_KEY, l);
   } catch {

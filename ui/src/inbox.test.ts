@@ -63,8 +63,10 @@ class Fake implements Backend {
   general = async () => ({ start_at_login: false, start_at_login_locked: false, version: "0.1.0" });
   setStartAtLogin = async (on: boolean) => ({ start_at_login: on, start_at_login_locked: false, version: "0.1.0" });
   shownView = async () => {};
-  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"] });
-  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"] });
+  soundOutput = async () => ({ volume: 0.8, device: null, devices: ["Speakers"], custom: {} });
+  setSoundOutput = async (volume: number, device: string | null) => ({ volume, device, devices: ["Speakers"], custom: {} });
+  importSound = async () => this.soundOutput();
+  removeSound = async () => this.soundOutput();
   openWebProfile = async () => {};
   pause = async (_choice: Pause) => {};
   startView = async () => null;

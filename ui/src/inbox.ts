@@ -9,7 +9,17 @@
  */
 import type { Backend } from "./backend";
 import { el, plain } from "./dom";
-import { LOCALES, chooseLocale, formatDate, formatTime, locale, onLocaleChange, startLocale, t } from "./i18n";
+import {
+  LOCALES,
+  chooseLocale,
+  formatDate,
+  formatTime,
+  locale,
+  localeLocked,
+  onLocaleChange,
+  startLocale,
+  t,
+} from "./i18n";
 import type { Key } from "./i18n";
 import type { Category, CoreEvent, Notification, Status } from "./types";
 import { Pager, VirtualList } from "./virtual";
@@ -223,7 +233,10 @@ export class Inbox {
     }
     this.label(() => {
       this.language.setAttribute("aria-label", t("inbox.language"));
-      this.language.title = t("inbox.language");
+      // Enforced by the organization: shown, locked, and the tooltip says why.
+      const locked = localeLocked();
+      this.language.title = locked ? t("language.managed") : t("inbox.language");
+      this.language.disabled = locked;
       this.language.value = locale();
     });
     this.language.addEventListener("change", () => {

@@ -12,7 +12,7 @@ import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Status } from "./types";
 import { CenterView } from "./center";
 import { el } from "./dom";
-import { type Key, LOCALES, chooseLocale, formatTime, locale, t } from "./i18n";
+import { type Key, LOCALES, chooseLocale, formatTime, locale, localeLocked, manageLocale, t } from "./i18n";
 import { THEMES, type ThemeChoice, chooseTheme, theme } from "./theme";
 
 type Tab = "general" | "channels" | "types" | "reminders";
@@ -26,6 +26,7 @@ export class Settings {
   private readonly account: HTMLElement;
   private readonly version: HTMLElement;
   private readonly language: HTMLSelectElement;
+  private readonly languageNote: HTMLElement;
   private readonly themeSelect: HTMLSelectElement;
   private readonly pauseState: HTMLElement;
   private readonly resume: HTMLButtonElement;
@@ -92,6 +93,7 @@ export class Settings {
       if (l !== undefined) chooseLocale(l, this.storage);
     });
     langRow.append(langText, this.language);
+    this.languageNote = el(doc, "p", "settings__note settings__language-note");
 
     const themeRow = el(doc, "label", "settings__row settings__row--select");
     const themeText = el(doc, "span", "settings__text");
@@ -141,6 +143,10 @@ export class Settings {
       startText.textContent = t("settings.startAtLogin");
       langText.textContent = t("settings.language");
       this.language.value = locale();
+      // Enforced by the organization: locked, and the note says why.
+      this.language.disabled = localeLocked();
+      this.languageNote.textContent = localeLocked() ? t("language.managed") : "";
+      this.languageNote.hidden = !localeLocked();
       themeText.textContent = t("settings.theme");
       for (const [c, o] of themeOptions) o.textContent = t(themeNames[c]);
       this.themeSelect.value = theme();
@@ -148,7 +154,7 @@ export class Settings {
       for (const [c, b] of pauseButtons) b.textContent = t(pauseNames[c]);
       this.resume.textContent = t("settings.resume");
     });
-    general.append(legend, pauseRow, this.pauseState, startRow, this.startNote, langRow, themeRow);
+    general.append(legend, pauseRow, this.pauseState, startRow, this.startNote, langRow, this.languageNote, themeRow);
 
     const accountGroup = el(doc, "fieldset", "settings__group");
     const accountLegend = el(doc, "legend", "settings__legend");
@@ -455,6 +461,8 @@ export class Settings {
     this.general = g;
     this.startAtLogin.checked = g.start_at_login;
     this.startAtLogin.disabled = g.start_at_login_locked;
+    // The General values carry the organization's language too.
+    manageLocale(g.language ?? null);
     this.render();
   }
 

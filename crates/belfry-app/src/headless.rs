@@ -9,9 +9,10 @@ use crate::logging;
 use crate::session::{self, Session, Target, effective_config};
 #[cfg(all(unix, not(target_os = "macos")))]
 use crate::tray::{self, Asked, Tray};
-use anyhow::Context;
+use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
+use belfry_core::managed::Managed;
 use belfry_os::autostart::Autostart;
 use std::path::Path;
 use std::process::ExitCode;
@@ -59,8 +60,20 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "the app's directories cannot be made; going on without them");
     }
     let config_file = paths.config_file();
+    let fresh_install = !config_file.exists();
     let mut cfg = effective_config(&config_file);
+    let managed = session::managed();
+    // The organization's start at login holds here as in the full app: on
+    // many machines the small tray at login, or headless, is the only
+    // Belfry that ever runs.
+    apply_managed_autostart(&managed, fresh_install, cli.headless);
     if let Some(on) = cli.start_at_login {
+        if let Some(set) = managed.enforced.autostart {
+            let state = if set { "on" } else { "off" };
+            bail!(
+                "your organization manages start at login (it is {state}): --start-at-login cannot change it"
+            );
+        }
         return start_at_login(on, &mut cfg, &config_file);
     }
     let target = Target::resolve(&cli, &paths, &cfg, demo).await?;
@@ -157,6 +170,32 @@ fn start_at_login(on: bool, cfg: &mut DeviceConfig, config_file: &Path) -> anyho
         tracing::info!("Belfry will not start at login");
     }
     Ok(())
+}
+
+/// Makes or removes the login entry as the organization asks at this
+/// start (enforced always, a default on a fresh install); a failure is
+/// logged and the run goes on.
+fn apply_managed_autostart(managed: &Managed, fresh_install: bool, headless: bool) {
+    let Some(on) = managed.autostart_at_start(fresh_install) else {
+        return;
+    };
+    // A new entry starts what this run is: headless, or the tray (whose
+    // small form this binary is at login).
+    let args: &[&str] = if headless { &["--headless"] } else { &[] };
+    let applied = Autostart::for_this_app(args).and_then(|entry| {
+        // An entry already there stays as it is: it may start the full
+        // app's tray rather than headless.
+        if on && entry.is_enabled()? {
+            return Ok(());
+        }
+        entry.set(on)
+    });
+    match applied {
+        Ok(()) => tracing::info!(on, "start at login as the organization set it"),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not apply the organization's start-at-login")
+        }
+    }
 }
 
 fn log_event(ev: &CoreEvent) {

@@ -333,6 +333,17 @@ impl Session {
         }
     }
 
+    /// Plays the user's own sound for `type_id` from now on (from
+    /// [`belfry_os::sounds::import_named`]), or its melody again (`None`).
+    pub fn set_custom_sound(&self, type_id: &str, clip: Option<belfry_os::player::Clip>) {
+        if let Some(player) = &self.melodies {
+            match clip {
+                Some(clip) => player.set_custom(type_id, clip),
+                None => player.remove_custom(type_id),
+            }
+        }
+    }
+
     /// Opens the instance's web app (its own origin) in the browser, where
     /// the operator links bot channels under Profile → Notifications.
     pub fn open_web_profile(&self) -> anyhow::Result<()> {

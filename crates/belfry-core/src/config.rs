@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The config file's format version; bumped with a migration when a field changes meaning.
 pub const CONFIG_VERSION: u32 = 1;
@@ -80,10 +81,15 @@ pub struct DeviceConfig {
     pub paused_until: Option<DateTime<Utc>>,
     /// How much read history to keep.
     pub retention: Retention,
-    /// UI language (`en`, `uk`); the system's when absent.
-    pub language: Option<String>,
     /// Which releases updates come from.
     pub update_channel: UpdateChannel,
+    /// The organization's values in this config and the user's own under
+    /// them, when [`Managed::apply`](crate::managed::Managed::apply) made it:
+    /// [`DeviceConfig::save`] writes the user's own, so an enforced value
+    /// never becomes the user's and a lifted lock gives their choice back.
+    /// Never in the file.
+    #[serde(skip)]
+    pub managed: Option<Arc<crate::managed::Applied>>,
 }
 
 /// Which releases the app updates to.
@@ -120,8 +126,8 @@ impl Default for DeviceConfig {
             autostart: false,
             paused_until: None,
             retention: Retention::default(),
-            language: None,
             update_channel: UpdateChannel::default(),
+            managed: None,
         }
     }
 }
@@ -142,13 +148,14 @@ impl DeviceConfig {
     }
 
     /// Writes the file atomically (a temp file renamed over it), so a crash
-    /// or a full disk never leaves half a config.
+    /// or a full disk never leaves half a config. Only the user's own values
+    /// are written: what the organization enforces or presets stays out.
     pub fn save(&self, path: &Path) -> Result<(), ConfigError> {
         let io = |source| ConfigError::Io {
             path: path.to_owned(),
             source,
         };
-        let text = toml::to_string_pretty(self).map_err(|e| ConfigError::Invalid {
+        let text = toml::to_string_pretty(&self.own()).map_err(|e| ConfigError::Invalid {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
@@ -158,6 +165,14 @@ impl DeviceConfig {
         let tmp = path.with_extension("toml.tmp");
         std::fs::write(&tmp, text).map_err(io)?;
         std::fs::rename(&tmp, path).map_err(io)
+    }
+
+    /// The user's own settings: these without the organization's values.
+    pub fn own(&self) -> Self {
+        match &self.managed {
+            Some(m) => m.own_part(self),
+            None => self.clone(),
+        }
     }
 
     /// Are notifications paused at `now`?

@@ -119,32 +119,102 @@ pub fn import(type_id: &str, source: &Path, data_dir: &Path) -> Result<ImportedS
     let ext = extension(source)?;
     let bytes: Arc<[u8]> = Arc::from(read_limited(source)?);
     let clip = decode_bytes(Arc::clone(&bytes), ext, source)?;
+    store(type_id, ext, &bytes, None, clip, data_dir)
+}
 
+/// As [`import`], for a file the Settings window read itself: `bytes` under
+/// the user's file `name` (only its extension names the copy). The name is
+/// kept beside the copy, so Settings can show the file the user knows
+/// ([`chosen_name`]); errors name it too.
+pub fn import_named(
+    type_id: &str,
+    name: &str,
+    bytes: &[u8],
+    data_dir: &Path,
+) -> Result<ImportedSound, SoundError> {
+    check_type_id(type_id)?;
+    // A browser gives a bare file name; anything more is not ours to keep.
+    let label = PathBuf::from(Path::new(name).file_name().unwrap_or_default());
+    let ext = extension(&label)?;
+    let size = bytes.len() as u64;
+    if size > MAX_FILE_BYTES {
+        return Err(SoundError::TooBig { path: label, size });
+    }
+    if bytes.is_empty() {
+        return Err(SoundError::Empty(label));
+    }
+    let shown: String = label
+        .to_string_lossy()
+        .chars()
+        .take(MAX_NAME_CHARS)
+        .collect();
+    let bytes: Arc<[u8]> = Arc::from(bytes);
+    let clip = decode_bytes(Arc::clone(&bytes), ext, &label)?;
+    store(type_id, ext, &bytes, Some(&shown), clip, data_dir)
+}
+
+/// The file name the user chose `type_id`'s sound by ([`import_named`]), if
+/// it was kept.
+pub fn chosen_name(type_id: &str, data_dir: &Path) -> Option<String> {
+    check_type_id(type_id).ok()?;
+    let text = std::fs::read_to_string(name_file(&sounds_dir(data_dir), type_id)).ok()?;
+    let name: String = text.trim().chars().take(MAX_NAME_CHARS).collect();
+    (!name.is_empty()).then_some(name)
+}
+
+/// Longest file name kept for showing.
+const MAX_NAME_CHARS: usize = 255;
+
+/// Where the name the user knows `type_id`'s file by is kept.
+fn name_file(dir: &Path, type_id: &str) -> PathBuf {
+    dir.join(format!("{type_id}.name"))
+}
+
+/// Writes an accepted sound's copy (and the user's name for it, if known).
+fn store(
+    type_id: &str,
+    ext: &'static str,
+    bytes: &[u8],
+    name: Option<&str>,
+    clip: Clip,
+    data_dir: &Path,
+) -> Result<ImportedSound, SoundError> {
     let dir = sounds_dir(data_dir);
     create_private_dir(&dir)?;
     let path = dir.join(format!("{type_id}.{ext}"));
-    let io = |source| SoundError::Io {
-        path: path.clone(),
-        source,
-    };
-    // A temp file renamed into place: a full disk or a crash never leaves
-    // half a sound under the real name.
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".import-")
-        .tempfile_in(&dir)
-        .map_err(io)?;
-    tmp.write_all(&bytes).map_err(io)?;
-    tmp.as_file().sync_all().map_err(io)?;
-    tmp.persist(&path).map_err(|e| io(e.error))?;
+    write_replacing(&dir, &path, bytes)?;
     // The type's file in another format, if any, is replaced by this one.
     for other in EXTENSIONS.iter().filter(|e| **e != ext) {
         remove_file(&dir.join(format!("{type_id}.{other}")))?;
+    }
+    let names = name_file(&dir, type_id);
+    match name {
+        Some(name) => write_replacing(&dir, &names, name.as_bytes())?,
+        // A name kept for the type's previous file would be wrong now.
+        None => remove_file(&names)?,
     }
     Ok(ImportedSound {
         type_id: type_id.to_owned(),
         path,
         clip,
     })
+}
+
+/// Writes `path` through a temp file renamed into place: a full disk or a
+/// crash never leaves half a file under the real name.
+fn write_replacing(dir: &Path, path: &Path, bytes: &[u8]) -> Result<(), SoundError> {
+    let io = |source| SoundError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".import-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    tmp.write_all(bytes).map_err(io)?;
+    tmp.as_file().sync_all().map_err(io)?;
+    tmp.persist(path).map_err(|e| io(e.error))?;
+    Ok(())
 }
 
 /// Deletes the copy of `type_id`'s sound, in whatever format; none is fine.
@@ -154,7 +224,7 @@ pub fn remove(type_id: &str, data_dir: &Path) -> Result<(), SoundError> {
     for ext in EXTENSIONS {
         remove_file(&dir.join(format!("{type_id}.{ext}")))?;
     }
-    Ok(())
+    remove_file(&name_file(&dir, type_id))
 }
 
 /// Reads and decodes a sound file with the same checks as [`import`]: how

@@ -15,4 +15,9 @@ device: string | null,
 /**
  * The devices the system lists now.
  */
-devices: Array<string>, };
+devices: Array<string>, 
+/**
+ * The user's own sound per type id, by the file name they chose it by
+ * (this computer's only, like the rest of this struct).
+ */
+custom: { [key in string]: string }, };

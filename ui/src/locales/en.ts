@@ -146,7 +146,18 @@ export const en = {
   "center.bulkMelody": "Melody for every {group} notification",
   "center.extendedNote": "Your instance has extended settings off: CSAT, SLA and normative notifications are shown but cannot be changed.",
   "center.noTypes": "No notification types match.",
-  "center.ownFile": "Your own sound file for a type is a setting of this computer and comes with a later version.",
+  // Issue 6: own sound files, the table-wide bulk row, unavailable types.
+  "center.allTypes": "All notifications",
+  "center.bulkAll": "{channel} for every notification",
+  "center.unavailableNote": "Some notification types are temporarily unavailable: this is expected until the related functionality is connected for your instance.",
+  "center.ownFileChoose": "Your own file…",
+  "center.ownFileLabel": "{type}: your own sound file",
+  "center.ownFileNote": "Your own sound file plays for its type on this computer only: it stays here and is not synced.",
+  "center.ownFileSet": "Own file: {name} (this computer only, not synced)",
+  "center.ownFileRemove": "Remove",
+  "center.ownFileRemoveLabel": "{type}: remove your own file and play the melody again",
+  "center.ownFileTooBig": "{name}: the file is over 10 MB; a notification sound may be at most 10 MB.",
+  // End of issue 6's block.
   "center.reminder": "Remind me to change my status when I am \"not ready\"",
   "center.reminderMinutes": "After this many minutes",
   "center.reminderNote": "The reminder is a notification with a button to change your status.",
@@ -164,4 +175,6 @@ export const en = {
   "simple.dialoguePopup": "Pop-up for a new dialogue",
   "simple.messageSound": "Sound for a new message",
   "simple.messagePopup": "Pop-up for a new message",
+  // The organization's language (managed configuration).
+  "language.managed": "Your organization sets the language of this window.",
 } as const satisfies Record<string, Message>;

@@ -149,7 +149,18 @@ export const uk: Messages<UkrainianPlural> = {
   "center.bulkMelody": "Мелодія для всіх сповіщень групи «{group}»",
   "center.extendedNote": "На вашому інстансі розширені налаштування вимкнено: сповіщення CSAT, SLA і нормативів показано, але змінити їх не можна.",
   "center.noTypes": "Немає типів сповіщень за цим запитом.",
-  "center.ownFile": "Власний звуковий файл для типу — налаштування цього комп'ютера; він з'явиться в наступній версії.",
+  // Issue 6: own sound files, the table-wide bulk row, unavailable types.
+  "center.allTypes": "Усі сповіщення",
+  "center.bulkAll": "{channel} для всіх сповіщень",
+  "center.unavailableNote": "Деякі типи сповіщень тимчасово недоступні: так і має бути, доки відповідну функціональність не підключено для вашого інстансу.",
+  "center.ownFileChoose": "Власний файл…",
+  "center.ownFileLabel": "{type}: власний звуковий файл",
+  "center.ownFileNote": "Власний звуковий файл звучить для свого типу лише на цьому комп'ютері: він зберігається тут і не синхронізується.",
+  "center.ownFileSet": "Власний файл: {name} (лише на цьому комп'ютері, без синхронізації)",
+  "center.ownFileRemove": "Прибрати",
+  "center.ownFileRemoveLabel": "{type}: прибрати власний файл і знову відтворювати мелодію",
+  "center.ownFileTooBig": "{name}: файл більший за 10 МБ; звук сповіщення може бути щонайбільше 10 МБ.",
+  // End of issue 6's block.
   "center.reminder": "Нагадувати змінити статус, коли я «не готовий»",
   "center.reminderMinutes": "Через стільки хвилин",
   "center.reminderNote": "Нагадування — це сповіщення з кнопкою зміни статусу.",
@@ -167,4 +178,6 @@ export const uk: Messages<UkrainianPlural> = {
   "simple.dialoguePopup": "Спливне вікно для нового діалогу",
   "simple.messageSound": "Звук для нового повідомлення",
   "simple.messagePopup": "Спливне вікно для нового повідомлення",
+  // The organization's language (managed configuration).
+  "language.managed": "Мову цього вікна встановлює ваша організація.",
 };

@@ -14,8 +14,9 @@ pub mod native;
 pub mod templates;
 
 use crate::config::{ConfigError, DeviceConfig, read_if_present};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Where the Linux file lives.
 pub const LINUX_PATH: &str = "/etc/belfry/managed.toml";
@@ -33,8 +34,8 @@ pub struct Values {
     pub extra_ca: Option<PathBuf>,
     /// Start at login.
     pub autostart: Option<bool>,
-    /// UI language (`en`, `uk`).
-    pub language: Option<String>,
+    /// The window's language.
+    pub language: Option<Language>,
     /// Where the app looks for updates, instead of the built-in feed.
     pub update_feed: Option<String>,
     /// Updates on (`true`) or off (`false`: the app never checks).
@@ -57,6 +58,40 @@ impl Values {
             update_pubkey: self.update_pubkey.or(under.update_pubkey),
         }
     }
+}
+
+/// A language the window speaks, as the organization names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    En,
+    /// Ukrainian.
+    Uk,
+}
+
+impl Language {
+    /// The language for its code (`en`, `uk`, any case), if the window
+    /// speaks it.
+    pub fn from_code(code: &str) -> Option<Self> {
+        match code.trim().to_ascii_lowercase().as_str() {
+            "en" => Some(Self::En),
+            "uk" => Some(Self::Uk),
+            _ => None,
+        }
+    }
+}
+
+/// The organization's language for the window, as the UI gets it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+pub struct ManagedLanguage {
+    /// The language.
+    pub language: Language,
+    /// Enforced: always used, and the window's language cannot be changed;
+    /// otherwise a default, used until the user picks one in the window.
+    pub enforced: bool,
 }
 
 /// The managed configuration: defaults and enforced values.
@@ -146,6 +181,29 @@ impl Managed {
             .or(self.defaults.update_pubkey.as_deref())
     }
 
+    /// The organization's language for the window, if it sets one.
+    pub fn language(&self) -> Option<ManagedLanguage> {
+        let at = |language, enforced| ManagedLanguage { language, enforced };
+        self.enforced
+            .language
+            .map(|l| at(l, true))
+            .or_else(|| self.defaults.language.map(|l| at(l, false)))
+    }
+
+    /// Whether the organization decides start at login.
+    pub fn autostart_locked(&self) -> bool {
+        self.enforced.autostart.is_some()
+    }
+
+    /// The start-at-login entry the organization asks for at this start:
+    /// an enforced value always, a default on a fresh install only (no
+    /// user settings yet), so an operator who turned it off keeps it off.
+    pub fn autostart_at_start(&self, fresh_install: bool) -> Option<bool> {
+        self.enforced
+            .autostart
+            .or(self.defaults.autostart.filter(|_| fresh_install))
+    }
+
     /// Reads `path`; a missing file is no managed configuration.
     ///
     /// # Errors
@@ -168,40 +226,88 @@ impl Managed {
 
     /// The user's config with the organization's values applied: enforced
     /// ones replace the user's, defaults fill what the user has not set.
+    /// The result remembers the user's own values, so saving it writes
+    /// those and never the organization's (see [`DeviceConfig::save`]).
+    /// The language is not here: the window keeps the user's choice, and
+    /// gets the organization's from [`Managed::language`].
     pub fn apply(&self, cfg: &DeviceConfig) -> DeviceConfig {
-        let mut out = cfg.clone();
-        let fill = |mine: &mut Option<String>, d: &Option<String>, e: &Option<String>| {
-            if e.is_some() {
-                mine.clone_from(e);
-            } else if mine.is_none() {
-                mine.clone_from(d);
-            }
-        };
+        let own = cfg.own();
+        let mut out = own.clone();
+        if *self == Self::default() {
+            return out;
+        }
         fill(
             &mut out.instance,
             &self.defaults.instance,
             &self.enforced.instance,
         );
         fill(
-            &mut out.language,
-            &self.defaults.language,
-            &self.enforced.language,
+            &mut out.extra_ca,
+            &self.defaults.extra_ca,
+            &self.enforced.extra_ca,
         );
-        if self.enforced.extra_ca.is_some() {
-            out.extra_ca.clone_from(&self.enforced.extra_ca);
-        } else if out.extra_ca.is_none() {
-            out.extra_ca.clone_from(&self.defaults.extra_ca);
-        }
         // Start at login is a plain bool in the user's file: a default only
         // applies to a fresh config, an enforced value always.
-        if let Some(on) = self.enforced.autostart {
-            out.autostart = on;
-        } else if let Some(on) = self.defaults.autostart
-            && *cfg == DeviceConfig::default()
-        {
+        if let Some(on) = self.autostart_at_start(own == DeviceConfig::default()) {
             out.autostart = on;
         }
+        out.managed = Some(Arc::new(Applied {
+            managed: self.clone(),
+            own,
+        }));
         out
+    }
+}
+
+/// An enforced value replaces `mine`; a default fills it when empty.
+fn fill<T: Clone>(mine: &mut Option<T>, default: &Option<T>, enforced: &Option<T>) {
+    if enforced.is_some() {
+        mine.clone_from(enforced);
+    } else if mine.is_none() {
+        mine.clone_from(default);
+    }
+}
+
+/// What [`Managed::apply`] put into a config, kept inside it so that saving
+/// the config writes the user's own values rather than the organization's.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Applied {
+    managed: Managed,
+    /// The user's config as it was read, before the organization's values.
+    own: DeviceConfig,
+}
+
+impl Applied {
+    /// `effective` (the config in use, maybe changed since) with the
+    /// organization's values taken out again: an enforced key goes back to
+    /// what the user had (they could not change it), a default the user
+    /// never replaced back to unset (so a new default reaches them). A
+    /// start-at-login default stays: it was applied once, to a fresh
+    /// install, and the login entry it made is the user's from then on.
+    pub(crate) fn own_part(&self, effective: &DeviceConfig) -> DeviceConfig {
+        let (d, e, own) = (&self.managed.defaults, &self.managed.enforced, &self.own);
+        let mut out = effective.clone();
+        out.managed = None;
+        unfill(&mut out.instance, &own.instance, &d.instance, &e.instance);
+        unfill(&mut out.extra_ca, &own.extra_ca, &d.extra_ca, &e.extra_ca);
+        if e.autostart.is_some() {
+            out.autostart = own.autostart;
+        }
+        out
+    }
+}
+
+/// Undoes [`fill`] for saving.
+fn unfill<T: Clone + PartialEq>(
+    now: &mut Option<T>,
+    own: &Option<T>,
+    default: &Option<T>,
+    enforced: &Option<T>,
+) {
+    if enforced.is_some() {
+        now.clone_from(own);
+    } else if own.is_none() && default.is_some() && now == default {
+        *now = None;
     }
 }
 
@@ -236,14 +342,111 @@ mod tests {
         );
         let mine = DeviceConfig {
             instance: Some("https://other.example.com".into()),
-            language: Some("en".into()),
             ..DeviceConfig::default()
         };
         let out = m.apply(&mine);
         assert_eq!(out.instance.as_deref(), Some("https://help.example.com"));
-        assert_eq!(out.language.as_deref(), Some("uk"));
         assert!(out.autostart);
-        assert!(m.instance_locked());
+        assert!(m.instance_locked() && m.autostart_locked());
+        assert_eq!(
+            m.language(),
+            Some(ManagedLanguage {
+                language: Language::Uk,
+                enforced: true
+            })
+        );
+    }
+
+    #[test]
+    fn the_language_is_a_default_or_enforced_and_only_one_the_window_speaks() {
+        let m = managed("[defaults]\nlanguage = \"uk\"\n");
+        assert_eq!(
+            m.language(),
+            Some(ManagedLanguage {
+                language: Language::Uk,
+                enforced: false
+            })
+        );
+        let both = managed("[defaults]\nlanguage = \"uk\"\n[enforced]\nlanguage = \"en\"\n");
+        assert_eq!(both.language().map(|l| l.language), Some(Language::En));
+        assert_eq!(Managed::default().language(), None);
+        let err = toml::from_str::<Managed>("[enforced]\nlanguage = \"de\"\n")
+            .expect_err("a language the window does not speak");
+        assert!(err.to_string().contains("de"), "{err}");
+    }
+
+    #[test]
+    fn start_at_login_default_is_for_a_fresh_install_and_enforced_always() {
+        let d = managed("[defaults]\nautostart = true\n");
+        assert_eq!(d.autostart_at_start(true), Some(true));
+        assert_eq!(d.autostart_at_start(false), None);
+        assert!(!d.autostart_locked());
+        let e = managed("[enforced]\nautostart = false\n");
+        assert_eq!(e.autostart_at_start(true), Some(false));
+        assert_eq!(e.autostart_at_start(false), Some(false));
+        assert_eq!(Managed::default().autostart_at_start(true), None);
+    }
+
+    #[test]
+    fn saving_writes_the_users_own_values_never_the_organizations() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        let mine = DeviceConfig {
+            instance: Some("https://mine.example.com".into()),
+            login: Some("olga".into()),
+            ..DeviceConfig::default()
+        };
+        mine.save(&path).expect("save");
+        let m = managed(
+            "[enforced]\ninstance = \"https://help.example.com\"\nautostart = true\n\
+             [defaults]\nextra_ca = \"/etc/belfry/ca.pem\"\n",
+        );
+        let mut effective = m.apply(&DeviceConfig::load(&path).expect("load"));
+        assert_eq!(
+            effective.instance.as_deref(),
+            Some("https://help.example.com")
+        );
+        // The app changes what the user may (and writes back what it uses).
+        effective.login = Some("ivan".into());
+        effective.sound.volume = 0.5;
+        effective.instance = Some("https://help.example.com".into());
+        effective.save(&path).expect("save");
+        let saved = DeviceConfig::load(&path).expect("load");
+        assert_eq!(saved.instance.as_deref(), Some("https://mine.example.com"));
+        assert!(
+            !saved.autostart,
+            "the enforced start at login is not the user's"
+        );
+        assert_eq!(saved.extra_ca, None, "a default stays the organization's");
+        assert_eq!(saved.login.as_deref(), Some("ivan"));
+        assert!((saved.sound.volume - 0.5).abs() < f32::EPSILON);
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert!(!text.contains("help.example.com"), "{text}");
+        // The admin lifts the lock: the user's own address is back.
+        let lifted = managed("[defaults]\nextra_ca = \"/etc/belfry/ca.pem\"\n").apply(&saved);
+        assert_eq!(lifted.instance.as_deref(), Some("https://mine.example.com"));
+        assert!(!lifted.autostart);
+        // A value the user set over a default is theirs.
+        let mut chose = lifted.clone();
+        chose.extra_ca = Some("/home/olga/ca.pem".into());
+        chose.save(&path).expect("save");
+        assert_eq!(
+            DeviceConfig::load(&path).expect("load").extra_ca,
+            Some(PathBuf::from("/home/olga/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn a_start_at_login_default_applied_to_a_fresh_install_is_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("config.toml");
+        let m = managed("[defaults]\nautostart = true\n");
+        let mut fresh = m.apply(&DeviceConfig::default());
+        assert!(fresh.autostart);
+        fresh.login = Some("olga".into());
+        fresh.save(&path).expect("save");
+        let again = m.apply(&DeviceConfig::load(&path).expect("load"));
+        assert!(again.autostart, "the login entry it made stays the user's");
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! every platform (tested here); the registry reader is built on Windows
 //! only.
 
-use super::{Managed, Values};
+use super::{Language, Managed, Values};
 use crate::config::ConfigError;
 use std::path::{Path, PathBuf};
 
@@ -129,7 +129,12 @@ pub fn values_from(
                 match key.toml {
                     "instance" => v.instance = Some(s),
                     "extra_ca" => v.extra_ca = Some(PathBuf::from(s)),
-                    "language" => v.language = Some(s),
+                    "language" => {
+                        v.language =
+                            Some(Language::from_code(&s).ok_or_else(|| {
+                                invalid(format!("{name}: {s:?} is not en or uk"))
+                            })?);
+                    }
                     "update_feed" => v.update_feed = Some(s),
                     "update_pubkey" => v.update_pubkey = Some(s),
                     _ => return Err(wrong()),
@@ -275,6 +280,9 @@ mod tests {
         assert!(e.to_string().contains("Instanse"), "{e}");
         let e = values_from([("Autostart".into(), Native::Int(7))], src).expect_err("not 0/1");
         assert!(e.to_string().contains("Autostart"), "{e}");
+        let e = values_from([("Language".into(), Native::Text("de".into()))], src)
+            .expect_err("not a language of the window");
+        assert!(e.to_string().contains("Language"), "{e}");
         let e = values_from([("Instance".into(), Native::Int(1))], src).expect_err("a number");
         assert!(e.to_string().contains("Instance"), "{e}");
     }
@@ -306,7 +314,7 @@ mod tests {
             Some("https://help.example.com")
         );
         assert_eq!(m.enforced.updates, Some(false));
-        assert_eq!(m.defaults.language.as_deref(), Some("uk"));
+        assert_eq!(m.defaults.language, Some(Language::Uk));
         assert_eq!(m.defaults.autostart, Some(true));
         assert_eq!(
             read_plist(&dir.path().join("none.plist")).expect("missing is fine"),

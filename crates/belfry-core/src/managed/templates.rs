@@ -282,7 +282,7 @@ mod tests {
         );
         assert_eq!(m.enforced.updates, Some(true));
         assert!(m.enforced.update_feed.is_some() && m.enforced.extra_ca.is_some());
-        assert_eq!(m.enforced.language.as_deref(), Some("en"));
+        assert_eq!(m.enforced.language, Some(crate::managed::Language::En));
         assert_eq!(m.enforced.autostart, Some(true));
     }
 }
