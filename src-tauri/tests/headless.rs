@@ -444,12 +444,46 @@ async fn with_the_disk_full_it_says_so_keeps_toasting_and_fills_in_what_it_misse
     let t = TestInstance::start().await;
     let admin = t.admin().await;
     let operator = t.operator().await;
+    // Sound on for SLA breaches (editable with the instance's extended
+    // settings on): the melody must ring through a full disk too.
+    let _: belfry_proto::settings::Policy = admin
+        .send(
+            Method::PUT,
+            "/api/v1/admin/policy",
+            &belfry_proto::settings::Policy {
+                extended_settings: true,
+                ..belfry_proto::settings::Policy::default()
+            },
+        )
+        .await;
+    let doc: belfry_proto::settings::SettingsDocument = operator.get("/api/v1/settings").await;
+    let mut prefs = doc.preferences.clone();
+    prefs.channels.sound.enabled = true;
+    if let Some(sla) = prefs.types.get_mut("sla_expired") {
+        sla.channels.push("sound".into());
+    }
+    let _: belfry_proto::settings::SettingsDocument = operator
+        .send(
+            Method::PUT,
+            "/api/v1/settings",
+            &belfry_proto::settings::SettingsWrite {
+                base_version: doc.version,
+                preferences: prefs,
+            },
+        )
+        .await;
     let home = Arc::new(tempfile::tempdir().unwrap());
     let disk = SmallDisk::mount(&home.path().join("data"), "6m");
     let app = App::start_in(
         Arc::clone(&home),
         &["--instance", t.url(), "--login", OPERATOR.0],
-        &[("BELFRY_PASSWORD", OPERATOR.1)],
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            (
+                "BELFRY_LOG",
+                "info,belfry_core=debug,belfry_os::player=debug",
+            ),
+        ],
     );
     eventually("connected", Duration::from_secs(20), || {
         app.logged("Connected")
@@ -492,6 +526,14 @@ async fn with_the_disk_full_it_says_so_keeps_toasting_and_fills_in_what_it_misse
     .await;
     app.until("the toast still shows", || {
         dunst_history().contains("Breach while the disk is full")
+    })
+    .await;
+    app.until("its melody still plays", || {
+        app.log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("playing") && l.contains("sla_expired"))
     })
     .await;
 

@@ -1117,3 +1117,234 @@ async fn a_link_off_the_instance_opens_nothing_and_says_why() {
     );
     c.close().await.unwrap();
 }
+
+/// A broken or compromised instance (here: frames written into the stream
+/// by a proxy in front of the real one) sends notifications whose links are
+/// `javascript:` and `data:` URLs under titles that are markup: the rows
+/// show the titles as text, and Open says the link is never opened and
+/// starts nothing.
+#[tokio::test]
+async fn script_and_data_links_from_a_hostile_instance_open_nothing() {
+    use belfry_tests::proxy::{Frame, Proxy};
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let proxy = Proxy::start(t.instance.addr).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (browser, opened) = recording_browser(dir.path());
+    let driver = Driver::start_with(
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("BROWSER", browser.to_str().unwrap()),
+        ],
+        &["--instance", &proxy.url(), "--login", OPERATOR.0],
+    );
+    let c = driver.app().await;
+    until_connected(&c).await;
+    admin
+        .emit("ticket_created", "A real one", "x", "/tickets/1")
+        .await;
+    until(
+        "the real row",
+        async || texts(&c, ".item__title").await,
+        |t| t.len() == 1,
+    )
+    .await;
+    // The next frames as the instance would number them, from a real one.
+    let page: serde_json::Value = operator.get("/api/v1/inbox").await;
+    let real = page["items"][0].clone();
+    let seq = real["seq"].as_u64().unwrap();
+    for (n, (title, link, scheme)) in [
+        (
+            "<img src=x onerror=alert(1)>Pay now",
+            "javascript:alert(document.cookie)",
+            "javascript",
+        ),
+        (
+            "<script>alert(2)</script>Invoice",
+            "data:text/html,<script>alert(3)</script>",
+            "data",
+        ),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let seq = seq + 1 + n as u64;
+        let mut note = real.clone();
+        note["id"] = serde_json::json!(format!("hostile-link-{n}"));
+        note["seq"] = serde_json::json!(seq);
+        note["title"] = serde_json::json!(title);
+        note["link"] = serde_json::json!(link);
+        proxy.inject(&[Frame::Text(
+            serde_json::json!({"type": "notification", "seq": seq, "notification": note})
+                .to_string(),
+        )]);
+        let titles = until(
+            "the hostile row",
+            async || texts(&c, ".item__title").await,
+            |t| t.len() == 2 + n,
+        )
+        .await;
+        assert_eq!(titles[0], title, "shown as the text it is");
+        // The newest row's Open.
+        click(&c, ".item__open").await;
+        let error = until(
+            "the refusal",
+            async || texts(&c, ".inbox__error").await,
+            |e| e.first().is_some_and(|e| e.contains(scheme)),
+        )
+        .await;
+        assert!(
+            error[0].contains(&format!(
+                "links with the `{scheme}:` scheme are never opened"
+            )),
+            "{error:?}"
+        );
+    }
+    // Give a browser that was started the time to say so.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        !opened.exists(),
+        "the browser was asked to open {:?}",
+        std::fs::read_to_string(&opened)
+    );
+    let elements = c
+        .execute(
+            "return document.querySelectorAll('.item img, .item script').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(elements, serde_json::json!(0), "the titles made no element");
+    c.close().await.unwrap();
+}
+
+/// A 0.3 s beep as a 16-bit mono WAV file at 16 kHz, RIFF header by hand.
+fn beep_wav() -> Vec<u8> {
+    let rate = 16_000u32;
+    let samples: Vec<i16> = (0..4_800)
+        .map(|i| {
+            ((f64::from(i) / f64::from(rate) * 660.0 * std::f64::consts::TAU).sin() * 12_000.0)
+                as i16
+        })
+        .collect();
+    let data_len = u32::try_from(samples.len() * 2).unwrap();
+    let mut out = b"RIFF".to_vec();
+    out.extend_from_slice(&(36 + data_len).to_le_bytes());
+    out.extend_from_slice(b"WAVEfmt ");
+    out.extend_from_slice(&16u32.to_le_bytes());
+    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
+    out.extend_from_slice(&1u16.to_le_bytes()); // mono
+    out.extend_from_slice(&rate.to_le_bytes());
+    out.extend_from_slice(&(rate * 2).to_le_bytes());
+    out.extend_from_slice(&2u16.to_le_bytes());
+    out.extend_from_slice(&16u16.to_le_bytes());
+    out.extend_from_slice(b"data");
+    out.extend_from_slice(&data_len.to_le_bytes());
+    for s in samples {
+        out.extend_from_slice(&s.to_le_bytes());
+    }
+    out
+}
+
+/// The user's own sound file through the real window and shell: the page
+/// reads the file the user picked, the shell's `import_sound` takes it in,
+/// and the next event of its type plays it instead of the melody; "remove"
+/// brings the melody back.
+#[tokio::test]
+async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let policy = Policy {
+        extended_settings: true,
+        ..Policy::default()
+    };
+    set_policy(&admin, &policy).await;
+    let driver = Driver::start_with(
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("BELFRY_LOG", "info,belfry_os::player=debug"),
+        ],
+        &["--instance", t.url(), "--login", OPERATOR.0],
+    );
+    let c = driver.app().await;
+    until_connected(&c).await;
+    click(&c, "[data-testid=open-settings]").await;
+    click(&c, ".settings__tab[data-tab=channels]").await;
+    present(&c, "input[name=channel-sound]").await;
+    if !checkbox(&c, "channel-sound").await.0 {
+        press(&c, "input[name=channel-sound]").await;
+    }
+    click(&c, ".settings__tab[data-tab=types]").await;
+    present(&c, "input[name=own-sla_expired]").await;
+    if !checkbox(&c, "type-sla_expired-sound").await.0 {
+        press(&c, "input[name=type-sla_expired-sound]").await;
+    }
+    until(
+        "sound on for sla_expired at the server",
+        async || {
+            let doc: SettingsDocument = operator.get("/api/v1/settings").await;
+            let ty = server_type(&operator, "sla_expired").await;
+            doc.preferences.channels.sound.enabled && ty.channels.iter().any(|c| c == "sound")
+        },
+        |on| *on,
+    )
+    .await;
+
+    // What the system's file dialog hands the page.
+    let picked = c
+        .execute(
+            "const input = document.querySelector('input[name=\"own-sla_expired\"]'); \
+             if (!input) return false; \
+             const file = new File([new Uint8Array(arguments[0])], 'Мій дзвін.wav', {type: 'audio/wav'}); \
+             const dt = new DataTransfer(); dt.items.add(file); input.files = dt.files; \
+             input.dispatchEvent(new Event('change')); return true;",
+            vec![serde_json::json!(beep_wav())],
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked, serde_json::json!(true));
+    until(
+        "the file's name in the row",
+        async || texts(&c, "tr[data-type=sla_expired] .center__own-name").await,
+        |t| t.first().is_some_and(|t| t.contains("Мій дзвін.wav")),
+    )
+    .await;
+
+    admin
+        .emit("sla_expired", "Own sound breach", "x", "/tickets/1")
+        .await;
+    until(
+        "the own file played for the breach",
+        async || driver.log(),
+        |log| {
+            log.lines()
+                .any(|l| l.contains("playing") && l.contains("Custom(\"sla_expired\")"))
+        },
+    )
+    .await;
+
+    // "Remove": the melody picker is back and the melody plays again.
+    press(&c, "button[name=own-remove-sla_expired]").await;
+    present(&c, "select[name=melody-sla_expired]").await;
+    // The router keeps the type's melody quiet this long after it sounded
+    // (the own file played under it).
+    tokio::time::sleep(belfry_core::router::SAME_MELODY_GAP + Duration::from_millis(500)).await;
+    let melodies = |log: String| {
+        log.lines()
+            .filter(|l| l.contains("playing") && l.contains("Melody(") && l.contains("sla_expired"))
+            .count()
+    };
+    let melodies_before = melodies(driver.log());
+    admin
+        .emit("sla_expired", "Melody breach", "x", "/tickets/1")
+        .await;
+    until(
+        "the melody played again",
+        async || melodies(driver.log()),
+        |n| *n > melodies_before,
+    )
+    .await;
+    c.close().await.unwrap();
+}
