@@ -795,6 +795,28 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     )
     .await;
 
+    // Send test: the instance's test notification comes back through the
+    // stream, as a toast for the banner and a melody for the sound.
+    click(&c, ".settings__tab[data-tab=channels]").await;
+    click(&c, "button[data-channel=banner]").await;
+    until(
+        "the banner's test toast",
+        async || dunst_history(),
+        |h| h.contains("A test notification for the banner channel"),
+    )
+    .await;
+    click(&c, "button[data-channel=sound]").await;
+    until(
+        "the sound's test melody",
+        async || driver.log(),
+        |log| {
+            log.lines()
+                .any(|l| l.contains("playing") && l.contains("test_notification"))
+        },
+    )
+    .await;
+    click(&c, ".settings__tab[data-tab=types]").await;
+
     // The admin makes SLA breaches mandatory: the open window locks the row
     // and says so; the locked control changes nothing.
     policy.mandatory_types = vec!["sla_expired".into()];

@@ -544,12 +544,17 @@ describe("every control", () => {
     expect(shell.previews).toEqual(["bells"]);
   });
 
-  it("asks the instance for a test on the channel", async () => {
+  it("asks the instance for a test on each of its channels", async () => {
     const { shell } = await mount();
     button("button[data-channel=banner]").click();
     await settle();
     expect(shell.tests).toEqual(["banner"]);
     expect(document.querySelector("[data-testid=center-sync]")?.textContent).toContain("Test sent");
+    for (const channel of ["bell", "sound", "browser"]) {
+      button(`button[data-channel=${channel}]`).click();
+      await settle();
+    }
+    expect(shell.tests).toEqual(["banner", "bell", "sound", "browser"]);
   });
 
   it("opens the web profile from the System messages note", async () => {

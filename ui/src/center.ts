@@ -401,7 +401,14 @@ export class CenterView {
       const info = c.catalogue.channels.find((x) => x.id === id);
       return info === undefined ? id : title(info.titles);
     };
-    items.push(this.check("channel-bell", channelTitle("bell"), true, "bell_locked", "preferences.channels.bell.enabled", () => {}));
+    // The bell's test is a row in the inbox; it cannot be switched off.
+    const bell = el(doc, "fieldset", "center__group");
+    bell.append(
+      el(doc, "legend", "center__legend", channelTitle("bell")),
+      this.check("channel-bell", t("center.on"), true, "bell_locked", "preferences.channels.bell.enabled", () => {}),
+      this.testButton("bell"),
+    );
+    items.push(bell);
 
     const banner = el(doc, "fieldset", "center__group");
     banner.append(el(doc, "legend", "center__legend", channelTitle("banner")));
@@ -441,6 +448,8 @@ export class CenterView {
         void this.edit((p) => (p.channels.browser.enabled = on)),
       ),
       el(doc, "p", "settings__note", t("center.browserNote")),
+      // The instance sends it to the browser; the desktop shows nothing.
+      this.testButton("browser"),
     );
     items.push(browser);
 

@@ -23,7 +23,7 @@
 //!    stops the moment it is read anywhere. Repeats are silent.
 //! 7. Melodies: one at a time; none within [`MIN_SOUND_GAP`] of the last
 //!    one (a burst plays once); the same melody not within
-//!    [`SAME_MELODY_GAP`].
+//!    [`SAME_MELODY_GAP`]. A "Send test" on the sound channel always plays.
 
 pub use crate::sinks::Sound;
 use belfry_proto::catalogue::{self, BANNER, SOUND, TEST_NOTIFICATION};
@@ -449,8 +449,12 @@ impl Router {
         let recent = |t: Option<&Instant>, gap: Duration| {
             t.is_some_and(|t| now.saturating_duration_since(*t) < gap)
         };
-        if recent(self.last_sound.as_ref(), MIN_SOUND_GAP)
-            || recent(self.last_by_melody.get(&melody), SAME_MELODY_GAP)
+        // A test the operator just asked for always sounds: the gaps keep
+        // events from ringing over each other, not the operator's click.
+        let asked = sound.type_id.as_deref() == Some(TEST_NOTIFICATION);
+        if !asked
+            && (recent(self.last_sound.as_ref(), MIN_SOUND_GAP)
+                || recent(self.last_by_melody.get(&melody), SAME_MELODY_GAP))
         {
             return;
         }
@@ -1082,6 +1086,15 @@ mod tests {
             (0, 1),
             "sound is off in the settings, the test still plays"
         );
+        // Asked for again at once, it plays again: the gaps between
+        // melodies are for events, not for the operator's click.
+        let again = r.handle(
+            Input::Live(n(3, TEST_NOTIFICATION, json!({"channel": "sound"}))),
+            t0,
+            &d,
+            Local::default(),
+        );
+        assert_eq!(plays(&again), 1);
         let a = r.handle(
             Input::Live(n(2, TEST_NOTIFICATION, json!({"channel": "banner"}))),
             t0,
