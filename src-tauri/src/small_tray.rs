@@ -2,7 +2,9 @@
 //! while, it replaces itself (exec, same process) with `belfry-headless`,
 //! whose tray shows the same menu without GTK and WebKitGTK in memory
 //! (about 10 MB where this process idles near 95). "Open inbox" there
-//! hands back. Linux and the BSDs: the small tray is a StatusNotifierItem.
+//! hands back, and so does its "Update to X…": this app's check at start
+//! then offers the update, and this app stays while it is on offer. Linux
+//! and the BSDs: the small tray is a StatusNotifierItem.
 
 use crate::{MAIN_WINDOW, Shell};
 use belfry_app::cli::Cli;

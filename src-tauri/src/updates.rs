@@ -8,9 +8,11 @@
 //! (`plugins.updater` in `tauri.conf.json`, filled in by the release
 //! workflow), unless the organization's managed configuration names its own
 //! or turns updates off. A feed address may carry `{{channel}}`, replaced by
-//! the user's channel (stable or beta).
+//! the user's channel (stable or beta). Working out the source, and the
+//! schedule, are `belfry_app::updates`', which the small tray shares.
 
 use crate::Shell;
+use belfry_app::updates::{self as shared, BuiltIn, Schedule, Source};
 use belfry_core::config::UpdateChannel;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -22,13 +24,9 @@ use tauri_plugin_updater::{Update, UpdaterExt};
 /// The event the General tab listens to: the new [`UpdateInfo`].
 pub const UPDATE_EVENT: &str = "update";
 
-/// How often the app looks for an update.
-const CHECK_EVERY: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// How often the scheduler wakes to see whether a check is due. The wall
-/// clock decides, not a monotonic timer, so a machine that slept through
-/// the day still checks when it wakes.
-const TICK: Duration = Duration::from_secs(15 * 60);
+/// The shortest sleep between two looks at the schedule, so a state in
+/// which a check changes nothing cannot spin.
+const MIN_NAP: Duration = Duration::from_secs(60);
 
 /// Longest a check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -70,6 +68,19 @@ pub enum Off {
         /// What is wrong with it.
         message: String,
     },
+}
+
+/// The shared reason, as the UI gets it (this type's TypeScript binding is
+/// generated here, with the shell's other UI types).
+impl From<shared::Off> for Off {
+    fn from(off: shared::Off) -> Self {
+        match off {
+            shared::Off::Organization => Self::Organization,
+            shared::Off::NoKey => Self::NoKey,
+            shared::Off::NoFeed => Self::NoFeed,
+            shared::Off::BadFeed { message } => Self::BadFeed { message },
+        }
+    }
 }
 
 impl std::fmt::Display for Off {
@@ -133,13 +144,6 @@ pub enum UpdateState {
     },
 }
 
-/// Where the app looks for updates and which key they must be signed with.
-#[derive(Debug, Clone)]
-struct Source {
-    feed: url::Url,
-    pubkey: String,
-}
-
 struct Inner {
     info: UpdateInfo,
     /// The offered update, kept for the install.
@@ -164,73 +168,25 @@ impl Updates {
     }
 }
 
-/// What the built-in configuration says (`plugins.updater`).
-fn built_in<R: Runtime>(app: &AppHandle<R>) -> (Option<String>, Option<String>) {
-    let updater = app.config().plugins.0.get("updater");
-    let pubkey = updater
-        .and_then(|u| u.get("pubkey"))
-        .and_then(|k| k.as_str())
-        .map(str::trim)
-        .filter(|k| !k.is_empty())
-        .map(str::to_owned);
-    let feed = updater
-        .and_then(|u| u.get("endpoints"))
-        .and_then(|e| e.get(0))
-        .and_then(|e| e.as_str())
-        .map(str::to_owned);
-    (feed, pubkey)
-}
-
-/// The feed address for `channel`.
-fn feed_for(template: &str, channel: UpdateChannel) -> Result<url::Url, Off> {
-    let address = template
-        .replace("{{channel}}", channel.as_str())
-        .replace("%7B%7Bchannel%7D%7D", channel.as_str());
-    let bad = |message: String| Off::BadFeed { message };
-    let url = url::Url::parse(&address).map_err(|e| bad(format!("{address}: {e}")))?;
-    // TLS is verified for the feed and the download alike; a plain-http
-    // feed would let anyone on the path hold updates back.
-    if url.scheme() != "https" {
-        return Err(bad(format!("{address} is not an https address")));
-    }
-    Ok(url)
-}
-
-/// The feed address (a template) and the key: the organization's where it
-/// set them, else the built-in ones.
-fn configured<R: Runtime>(app: &AppHandle<R>) -> (Option<String>, Option<String>) {
-    let managed = &app.state::<Shell>().managed;
-    let (built_feed, built_key) = built_in(app);
-    (
-        managed.update_feed().map(str::to_owned).or(built_feed),
-        managed.update_pubkey().map(str::to_owned).or(built_key),
-    )
+/// What the built-in configuration says (`plugins.updater`, with the
+/// release's `--config` merged in by Tauri).
+fn built_in<R: Runtime>(app: &AppHandle<R>) -> BuiltIn {
+    BuiltIn::from_updater(app.config().plugins.0.get("updater"))
 }
 
 /// Works out the source from the managed configuration and the built-in
 /// one; `Err` says why updates are off.
 fn source<R: Runtime>(app: &AppHandle<R>, channel: UpdateChannel) -> Result<Source, Off> {
-    if !app.state::<Shell>().managed.updates_enabled() {
-        return Err(Off::Organization);
-    }
-    let (template, pubkey) = configured(app);
-    let pubkey = pubkey.ok_or(Off::NoKey)?;
-    let template = template.ok_or(Off::NoFeed)?;
-    Ok(Source {
-        feed: feed_for(&template, channel)?,
-        pubkey,
-    })
+    let managed = &app.state::<Shell>().managed;
+    shared::source(managed, &built_in(app), channel).map_err(Off::from)
 }
 
 /// Sets up the update state; call once, in `setup`.
 pub fn init<R: Runtime>(app: &AppHandle<R>) {
     let shell = app.state::<Shell>();
     let channel = shell.config().update_channel;
-    let channel_locked = shell
-        .managed
-        .update_feed()
-        .is_some_and(|f| !f.contains("{{channel}}"));
-    let single_channel = configured(app).0.is_none_or(|f| !f.contains("{{channel}}"));
+    let channel_locked = shared::channel_locked(&shell.managed);
+    let single_channel = shared::single_channel(&shell.managed, &built_in(app));
     let source = source(app, channel);
     if let Err(why) = &source {
         tracing::info!(%why, "updates are off");
@@ -252,22 +208,26 @@ pub fn init<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-/// Checks now, then whenever a day has passed since the last check.
+/// Checks now, then a day after each check that got an answer and an
+/// hour after one that failed (by the wall clock: [`Schedule`]), sleeping
+/// until the next is due rather than ticking.
 pub fn schedule<R: Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         loop {
-            let due = {
-                let updates = app.state::<Updates>();
-                let info = updates.info();
-                info.off.is_none()
-                    && info
-                        .last_checked
-                        .is_none_or(|at| Utc::now() - at >= CHECK_EVERY)
-            };
-            if due {
+            let info = app.state::<Updates>().info();
+            // Off, or an installed update waiting for the restart: a check
+            // would change nothing; the state is looked at again later (a
+            // channel switched in Settings makes its own check).
+            let idle = info.off.is_some() || matches!(info.state, UpdateState::Installed { .. });
+            let failed = matches!(info.state, UpdateState::CheckFailed { .. });
+            let nap = Schedule::after(info.last_checked, failed).nap(Utc::now());
+            if !idle && nap.is_zero() {
                 check(&app).await;
+                tokio::time::sleep(MIN_NAP).await;
+                continue;
             }
-            tokio::time::sleep(TICK).await;
+            let nap = if idle { shared::MAX_NAP } else { nap };
+            tokio::time::sleep(nap.max(MIN_NAP)).await;
         }
     });
 }
@@ -343,7 +303,7 @@ pub async fn check<R: Runtime>(app: &AppHandle<R>) -> UpdateInfo {
             UpdateState::UpToDate
         }
         Err(message) => {
-            tracing::warn!(error = %message, feed = %source.feed, "could not check for updates");
+            tracing::warn!(error = %message, feed = %source.feed, "could not check for updates; trying again within the hour");
             UpdateState::CheckFailed {
                 message: message.clone(),
             }
@@ -497,39 +457,5 @@ pub fn on_tray<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         "update:restart" => app.request_restart(),
         _ => {}
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{Off, feed_for};
-    use belfry_core::config::UpdateChannel;
-
-    #[test]
-    fn the_channel_goes_into_the_feed_and_only_https_is_a_feed() {
-        let feed = "https://help.example.com/updates/{{channel}}/latest.json";
-        assert_eq!(
-            feed_for(feed, UpdateChannel::Beta).map(|u| u.to_string()),
-            Ok("https://help.example.com/updates/beta/latest.json".to_owned())
-        );
-        assert_eq!(
-            feed_for("https://u.example.com/latest.json", UpdateChannel::Beta)
-                .map(|u| u.to_string()),
-            Ok("https://u.example.com/latest.json".to_owned()),
-            "a feed with one channel is used as it is"
-        );
-        for bad in [
-            "http://u.example.com/latest.json",
-            "not a url",
-            "file:///tmp/latest.json",
-        ] {
-            assert!(
-                matches!(
-                    feed_for(bad, UpdateChannel::Stable),
-                    Err(Off::BadFeed { .. })
-                ),
-                "{bad}"
-            );
-        }
     }
 }

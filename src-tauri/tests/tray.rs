@@ -378,6 +378,41 @@ impl Menu {
         }
         panic!("{:?} kept moving under the click", e.label);
     }
+
+    /// Clicks an entry that hands the process over to another binary: the
+    /// exec may come before the item's reply to the click is out, which is
+    /// then a click delivered. A menu rebuilt since it was read is handled
+    /// as [`Menu::click`] does.
+    async fn click_to_hand_over(&self, e: &Entry) {
+        let mut id = e.id;
+        for _ in 0..10 {
+            let sent = self
+                .conn
+                .call_method(
+                    Some(self.bus.as_str()),
+                    self.path.as_str(),
+                    Some("com.canonical.dbusmenu"),
+                    "Event",
+                    &(id, "clicked", Value::from(0i32), 0u32),
+                )
+                .await;
+            match sent {
+                Ok(_) => return,
+                Err(err)
+                    if err
+                        .to_string()
+                        .contains("org.freedesktop.DBus.Error.NoReply") =>
+                {
+                    return;
+                }
+                Err(err) if err.to_string().contains("does not refer to a menu item") => {
+                    id = self.until(&e.label, |x| x.label == e.label).await.id;
+                }
+                Err(err) => panic!("clicking {:?}: {err}", e.label),
+            }
+        }
+        panic!("{:?} kept moving under the click", e.label);
+    }
 }
 
 #[tokio::test]
@@ -769,6 +804,11 @@ fn signature(key: &minisign::KeyPair, bytes: &[u8], version: &str) -> String {
 impl Feed {
     /// Publishes `artifact` as version 99.0.0 with `signature`.
     fn publish(&self, artifact: &[u8], signature: &str) {
+        self.publish_as(NEW_VERSION, artifact, signature);
+    }
+
+    /// Publishes `artifact` as `version` with `signature`.
+    fn publish_as(&self, version: &str, artifact: &[u8], signature: &str) {
         let stable = self.dir.path().join("stable");
         std::fs::create_dir_all(&stable).unwrap();
         std::fs::write(
@@ -777,7 +817,7 @@ impl Feed {
         )
         .unwrap();
         let latest = serde_json::json!({
-            "version": NEW_VERSION,
+            "version": version,
             "notes": "Faster toasts.",
             "pub_date": "2026-12-01T09:00:00Z",
             "platforms": {
@@ -889,6 +929,103 @@ async fn an_update_installs_only_when_its_signature_verifies() {
     let outcome = offer_and_install(&t, &feed, &appimage).await;
     assert_eq!(outcome, "Restart to finish updating to 99.0.0");
     assert_eq!(std::fs::read(&appimage).unwrap(), NEW_BUILD);
+}
+
+/// Whether a log file of the app in `home` has a line with `needle`.
+fn logged(home: &std::path::Path, needle: &str) -> bool {
+    let mut dirs = vec![home.to_owned()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|x| x == "log")
+                && std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle))
+            {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Waits until the app in `home` logs `needle`.
+async fn until_logged(home: &std::path::Path, needle: &str) {
+    let start = Instant::now();
+    while !logged(home, needle) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "never logged {needle:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The small tray asks the update feed too (it never downloads): with the
+/// feed at this version its menu offers nothing; with a newer one it shows
+/// "Update to 99.0.0…", whose click hands the process over to the full
+/// app, which finds the update in its check at start and offers it in its
+/// own tray (to install it only once it verifies, as above).
+#[tokio::test]
+async fn the_small_tray_offers_a_newer_version_and_hands_over_to_install_it() {
+    let feed_dir = tempfile::tempdir().unwrap();
+    let t = TestInstance::start_with(belfry_instance::Config {
+        updates_dir: Some(feed_dir.path().to_owned()),
+        ..belfry_instance::Config::default()
+    })
+    .await;
+    let feed = Feed {
+        tls: belfry_tests::tls::TlsFront::start(t.instance.addr).await,
+        dir: feed_dir,
+        key: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
+    };
+    let scratch = tempfile::tempdir().unwrap();
+    let managed = feed.managed(scratch.path());
+    let env = [("BELFRY_MANAGED_CONFIG", managed.as_os_str())];
+    let args = ["--instance", t.url(), "--login", OPERATOR.0];
+    let small_tray = || TrayApp::spawn(env!("CARGO_BIN_EXE_belfry-headless"), &args, &env);
+
+    // The feed at this very version: nothing to offer.
+    let current = env!("CARGO_PKG_VERSION");
+    feed.publish_as(
+        current,
+        NEW_BUILD,
+        &signature(&feed.key, NEW_BUILD, current),
+    );
+    let app = small_tray();
+    let home = app._home.as_ref().unwrap().path().to_owned();
+    let menu = Menu::find_for(Some(app.child.id())).await;
+    menu.until("Connected", |e| e.label == "Connected").await;
+    until_logged(&home, "Belfry is up to date").await;
+    let entries = menu.entries().await;
+    assert!(
+        !entries.iter().any(|e| e.label.starts_with("Update to")),
+        "an update offered at the same version: {entries:?}"
+    );
+    drop(app);
+
+    // A newer one: offered above Quit; the click hands over.
+    feed.publish(NEW_BUILD, &signature(&feed.key, NEW_BUILD, NEW_VERSION));
+    let app = small_tray();
+    let pid = app.child.id();
+    let menu = Menu::find_for(Some(pid)).await;
+    let offer = menu
+        .until("the update notice", |e| e.label == "Update to 99.0.0…")
+        .await;
+    let entries = menu.entries().await;
+    let at = |label: &str| entries.iter().position(|e| e.label == label);
+    assert_eq!(
+        at("Update to 99.0.0…").map(|i| i + 1),
+        at("Quit Belfry"),
+        "the notice sits right above Quit: {entries:?}"
+    );
+    menu.click_to_hand_over(&offer).await;
+    until_exe(pid, "belfry").await;
+    let full = Menu::find_for(Some(pid)).await;
+    full.until("the full app's offer", |e| {
+        e.label == "Install update 99.0.0…"
+    })
+    .await;
 }
 
 /// A hostile title in the menu's list of unread items: shown as the text

@@ -9,6 +9,7 @@ use crate::logging;
 use crate::session::{self, Session, Target, effective_config};
 #[cfg(all(unix, not(target_os = "macos")))]
 use crate::tray::{self, Asked, Tray};
+use crate::updates::{self, Build};
 use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
@@ -26,8 +27,16 @@ pub const BINARY: &str = "belfry-headless";
 
 /// The whole headless process: a runtime of two workers, [`run`], and the
 /// exit code with the error said on standard error. `demo` starts the demo
-/// instance for `--demo` (`None` in a binary without one).
+/// instance for `--demo` (`None` in a binary without one). The tray checks
+/// for no updates: see [`main_with`].
 pub fn main(demo: Option<Starter>) -> ExitCode {
+    main_with(demo, None)
+}
+
+/// [`main`] in a build that knows its version and built-in update feed
+/// (`build`): its tray offers a newer version, handing over to the full
+/// app to install it.
+pub fn main_with(demo: Option<Starter>, build: Option<Build>) -> ExitCode {
     let cli = Cli::from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -40,7 +49,7 @@ pub fn main(demo: Option<Starter>) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(run(cli, demo)) {
+    match runtime.block_on(run(cli, demo, build.as_ref())) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("belfry: {err:#}");
@@ -50,7 +59,7 @@ pub fn main(demo: Option<Starter>) -> ExitCode {
 }
 
 /// Runs until SIGTERM or Ctrl-C.
-pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
+pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyhow::Result<()> {
     let paths = Paths::platform().context("while finding the app's directories")?;
     // A directory that cannot be made (a read-only or full disk) is said
     // once the log is up; the app goes on (the inbox then lives in memory).
@@ -116,6 +125,11 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
     };
     let mut events = session.engine.events();
     let mut tray = Tray::start(&paths, &session).await;
+    let mut offers = if tray.is_some() {
+        watch_updates(build, &managed, &cfg, &session)
+    } else {
+        None
+    };
     let stop = wait_for_stop();
     tokio::pin!(stop);
     loop {
@@ -128,8 +142,21 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
                 let Some(t) = tray.as_mut() else { continue };
                 match t.on_click(&id, &session, &mut cfg, &config_file).await {
                     Some(Asked::Quit) => break,
-                    Some(Asked::Open) => open_inbox(&session).await?,
+                    Some(Asked::Open) => {
+                        t.settle().await;
+                        open_inbox(&session).await?
+                    }
+                    Some(Asked::Update) => {
+                        tracing::info!("update asked for: the full app installs it");
+                        t.settle().await;
+                        open_inbox(&session).await?
+                    }
                     None => {}
+                }
+            }
+            Some(offer) = next_offer(&mut offers) => {
+                if let Some(t) = tray.as_mut() {
+                    t.offer_update(offer.map(|v| v.to_string())).await;
                 }
             }
             Some(()) = launches.recv() => open_inbox(&session).await?,
@@ -154,6 +181,53 @@ pub async fn run(cli: Cli, demo: Option<Starter>) -> anyhow::Result<()> {
     }
     tracing::info!("stopping");
     session.stop().await
+}
+
+/// Starts the tray's update checks ([`updates::watch`]) when this build
+/// knows its feed, the organization has not turned them off, and the full
+/// app is beside this binary to install what is offered; the offers come
+/// on the channel returned.
+fn watch_updates(
+    build: Option<&Build>,
+    managed: &Managed,
+    cfg: &DeviceConfig,
+    session: &Session,
+) -> Option<tokio::sync::mpsc::UnboundedReceiver<Option<semver::Version>>> {
+    let build = build?;
+    if tray::full_app().is_none() {
+        tracing::info!("no update checks: no full app beside this one to install them");
+        return None;
+    }
+    let source = updates::source(managed, &build.built_in, cfg.update_channel)
+        .inspect_err(|why| tracing::info!(%why, "updates are off"))
+        .ok()?;
+    let current = semver::Version::parse(build.version)
+        .inspect_err(|e| tracing::warn!(error = %e, version = build.version, "no update checks: this build's version is not semver"))
+        .ok()?;
+    // The feed over the app's own TLS: the system's roots plus the
+    // organization's extra CA, as the full app's updater uses.
+    let tls = belfry_core::net::tls_config(cfg.extra_ca.as_deref())
+        .inspect_err(|e| tracing::warn!(error = %e, "no update checks"))
+        .ok()?;
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(updates::watch(
+        source,
+        tls,
+        current,
+        session.engine.state(),
+        tx,
+    ));
+    Some(rx)
+}
+
+/// The next answer of the update checks; never, without them.
+async fn next_offer(
+    offers: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Option<semver::Version>>>,
+) -> Option<Option<semver::Version>> {
+    match offers {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Writes or removes the login entry that starts headless Belfry, and
@@ -297,6 +371,7 @@ mod tray {
     pub enum Asked {
         Quit,
         Open,
+        Update,
     }
 
     /// Never made.
@@ -310,6 +385,12 @@ mod tray {
             match *self {}
         }
         pub async fn on_event(&mut self, _: &CoreEvent, _: &Session) {
+            match *self {}
+        }
+        pub async fn offer_update(&mut self, _: Option<String>) {
+            match *self {}
+        }
+        pub async fn settle(&self) {
             match *self {}
         }
         pub async fn on_click(

@@ -1,6 +1,7 @@
 //! What the `belfry` binary does before (or instead of) opening a window:
 //! parse the command line, set up logging, and run the headless mode (with
-//! its tray icon where the panel shows StatusNotifierItems).
+//! its tray icon where the panel shows StatusNotifierItems), and the update
+//! checks both trays share.
 
 pub mod cli;
 pub mod demo;
@@ -11,3 +12,4 @@ pub mod session;
 /// The headless tray is a StatusNotifierItem: Linux and the BSDs.
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod tray;
+pub mod updates;

@@ -4,6 +4,10 @@
 //! without GTK or WebKit in the process. "Open inbox" hands the process
 //! over to the full app (`belfry`, beside this binary), which opens the
 //! window; without it, the instance's web app opens in the browser.
+//! "Update to X…" shows when the feed offers a newer version (see
+//! [`crate::updates`]) and hands over the same way: the full app checks at
+//! its start, offers the update and installs it once its signature
+//! verifies. This tray never downloads or installs anything.
 
 use crate::cli::Cli;
 use crate::glance::{self, Glance, TrayState};
@@ -45,6 +49,17 @@ const GLYPHS: [(TrayState, &[u8]); 5] = [
     ),
 ];
 
+/// The ids of the menu's fixed entries (the others are made from data:
+/// `item:<id>`, `pause:<when>` and the availabilities in [`glance`]).
+mod id {
+    pub const OPEN: &str = "open";
+    pub const STATE: &str = "state";
+    pub const RETRY: &str = "retry";
+    pub const RESUME: &str = "resume";
+    pub const UPDATE: &str = "update";
+    pub const QUIT: &str = "quit";
+}
+
 /// What the menu asked for that the headless loop does itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Asked {
@@ -52,6 +67,9 @@ pub enum Asked {
     Quit,
     /// Open the inbox: hand over to the full app.
     Open,
+    /// Update: hand over to the full app, which offers the update (its
+    /// check at start finds it) and installs it once it verifies.
+    Update,
 }
 
 /// The tray and what it shows.
@@ -66,6 +84,8 @@ pub struct Tray {
     problems: Vec<(String, String)>,
     availability: Option<OperatorStatus>,
     recent: Vec<(String, String)>,
+    /// The newer version the update feed offers.
+    update: Option<String>,
 }
 
 impl Tray {
@@ -95,6 +115,7 @@ impl Tray {
                     problems: Vec::new(),
                     availability: engine.status(),
                     recent: glance::recent_unread(session).await.unwrap_or_default(),
+                    update: None,
                 };
                 tray.show().await;
                 Some(tray)
@@ -109,6 +130,12 @@ impl Tray {
     /// The next menu entry clicked (its id).
     pub async fn click(&mut self) -> Option<String> {
         self.clicks.recv().await
+    }
+
+    /// Waits until the panel has had the reply to its last click: before
+    /// this process hands itself over (exec).
+    pub async fn settle(&self) {
+        self.item.settle().await;
     }
 
     fn glance(&self) -> Glance<'_> {
@@ -144,6 +171,15 @@ impl Tray {
         self.show().await;
     }
 
+    /// The newer version the feed offers (`None`: none is); the menu
+    /// shows "Update to X…" for it.
+    pub async fn offer_update(&mut self, version: Option<String>) {
+        if self.update != version {
+            self.update = version;
+            self.show().await;
+        }
+    }
+
     async fn show(&self) {
         let glance = self.glance();
         self.item
@@ -158,8 +194,8 @@ impl Tray {
             enabled,
         };
         let mut menu = vec![
-            item("open", "Open inbox", true),
-            item("state", &glance::state_line(g), false),
+            item(id::OPEN, "Open inbox", true),
+            item(id::STATE, &glance::state_line(g), false),
             Entry::Separator,
         ];
         for (id, title) in &self.recent {
@@ -175,7 +211,7 @@ impl Tray {
                 item("pause:30", "For 30 minutes", true),
                 item("pause:60", "For 1 hour", true),
                 item("pause:tomorrow", "Until tomorrow", true),
-                item("resume", "Resume", paused),
+                item(id::RESUME, "Resume", paused),
             ],
         });
         if let Some(current) = self.availability {
@@ -202,10 +238,13 @@ impl Tray {
             self.connection,
             Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
         ) {
-            menu.push(item("retry", "Retry now", true));
+            menu.push(item(id::RETRY, "Retry now", true));
         }
         menu.push(Entry::Separator);
-        menu.push(item("quit", "Quit Belfry", true));
+        if let Some(version) = &self.update {
+            menu.push(item(id::UPDATE, &format!("Update to {version}…"), true));
+        }
+        menu.push(item(id::QUIT, "Quit Belfry", true));
         menu
     }
 
@@ -218,9 +257,10 @@ impl Tray {
         config_file: &Path,
     ) -> Option<Asked> {
         match id {
-            "quit" => return Some(Asked::Quit),
-            "open" | ACTIVATE => return Some(Asked::Open),
-            "retry" => session.engine.retry_now(),
+            id::QUIT => return Some(Asked::Quit),
+            id::OPEN | ACTIVATE => return Some(Asked::Open),
+            id::UPDATE => return Some(Asked::Update),
+            id::RETRY => session.engine.retry_now(),
             _ => {}
         }
         if let Some(until) = glance::pause_until(id, Local::now()) {

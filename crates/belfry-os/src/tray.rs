@@ -519,6 +519,27 @@ impl StatusItem {
         Ok(Self { conn, shown })
     }
 
+    /// Returns once what this icon has sent so far (the reply to the
+    /// panel's click among them) is out: a round trip to the bus daemon,
+    /// which reads a connection's messages in order. A process about to
+    /// replace itself (exec) calls it first, or the panel's click may get
+    /// no reply.
+    pub async fn settle(&self) {
+        let pinged = self
+            .conn
+            .call_method(
+                Some("org.freedesktop.DBus"),
+                "/org/freedesktop/DBus",
+                Some("org.freedesktop.DBus.Peer"),
+                "Ping",
+                &(),
+            )
+            .await;
+        if let Err(e) = pinged {
+            tracing::debug!(error = %e, "tray settle");
+        }
+    }
+
     /// Shows `look` and `menu`, telling the panel what changed.
     pub async fn set(&self, look: Look, menu: Vec<Entry>) {
         let (look_changed, layout) = {
