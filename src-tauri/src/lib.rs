@@ -633,8 +633,31 @@ pub fn open_inbox<R: Runtime>(app: &AppHandle<R>) {
         .inner_size(420.0, 640.0)
         .min_inner_size(320.0, 360.0)
         .build();
-    if let Err(error) = built {
-        tracing::error!(%error, "could not open the inbox");
+    match built {
+        Ok(window) => without_gl(&window),
+        Err(error) => tracing::error!(%error, "could not open the inbox"),
+    }
+}
+
+/// Turns WebKit's hardware acceleration off for the inbox's webview (Linux):
+/// a list and a form need no GPU compositing, and without it the web
+/// process leaves the GL stack alone (under Xvfb, Mesa's software GL on
+/// LLVM: 176 → 113 MB PSS for that process; docs/benchmarks.md). Set
+/// through WebKit's own setting rather than `WEBKIT_DISABLE_COMPOSITING_MODE`,
+/// which would have to be in the environment before GTK starts (a
+/// re-exec) and would pass on to every browser the app opens.
+fn without_gl<R: Runtime>(window: &tauri::WebviewWindow<R>) {
+    #[cfg(target_os = "linux")]
+    let set = window.with_webview(|webview| {
+        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt as _, WebViewExt as _};
+        if let Some(settings) = webview.inner().settings() {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+    });
+    #[cfg(not(target_os = "linux"))]
+    let set: tauri::Result<()> = Ok(());
+    if let Err(error) = set {
+        tracing::warn!(%error, "could not turn the webview's hardware acceleration off");
     }
 }
 
