@@ -217,12 +217,33 @@ fn bundle(debug: bool) -> Result<PathBuf> {
     cmd.current_dir(root().join("src-tauri"))
         .args(["build", "--ci", "--bundles", "deb,rpm"]);
     if debug {
-        cmd.arg("--debug");
+        // The test pass's packages: the .rpm's xz at level 9 (tauri.conf.json)
+        // would take minutes over debug binaries; its metadata is what the
+        // packaging test reads.
+        cmd.args([
+            "--debug",
+            "--config",
+            r#"{"bundle":{"linux":{"rpm":{"compression":{"type":"gzip","level":1}}}}}"#,
+        ]);
     }
     run(&mut cmd)?;
-    Ok(target_dir()
+    let dir = target_dir()
         .join(if debug { "debug" } else { "release" })
-        .join("bundle"))
+        .join("bundle");
+    // The .deb as it ships: xz instead of the bundler's gzip (the release
+    // workflow runs the same script). A quick level for the test pass's
+    // debug packages, whose binaries are ten times the size.
+    let debs: Vec<PathBuf> = std::fs::read_dir(dir.join("deb"))
+        .with_context(|| format!("while listing {}", dir.join("deb").display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "deb"))
+        .collect();
+    run(
+        Command::new(root().join("src-tauri/packaging/linux/repack-deb.sh"))
+            .args(&debs)
+            .env("DEB_XZ_LEVEL", if debug { "1" } else { "9" }),
+    )?;
+    Ok(dir)
 }
 
 fn lint() -> Result<()> {
