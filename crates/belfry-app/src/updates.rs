@@ -290,17 +290,7 @@ fn https_only() -> reqwest::redirect::Policy {
 /// A failed request in words with its causes (reqwest's own message hides
 /// the reason an admin can act on, an unknown CA say, in its sources).
 fn network(e: &reqwest::Error) -> CheckError {
-    let mut why = e.to_string();
-    let mut cause = std::error::Error::source(e);
-    while let Some(c) = cause {
-        let text = c.to_string();
-        if !why.contains(&text) {
-            why.push_str(": ");
-            why.push_str(&text);
-        }
-        cause = c.source();
-    }
-    CheckError::Network(why)
+    CheckError::Network(belfry_core::net::with_causes(e))
 }
 
 /// Asks `feed` whether there is a version newer than `current`, over `tls`

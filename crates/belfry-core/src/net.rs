@@ -62,11 +62,11 @@ pub enum ApiError {
     Decode(String),
 }
 
-/// A failed request in words with its causes: reqwest's own message is
-/// only "error sending request for url (…)", and the reason an operator or
-/// an admin can act on (a certificate from an unknown issuer, one for
-/// another host, a refused connection) is further down the chain.
-fn network(e: impl std::error::Error) -> ApiError {
+/// An error in words with its causes: reqwest's own message is only
+/// "error sending request for url (…)", and the reason an operator or an
+/// admin can act on (a certificate from an unknown issuer, one for another
+/// host, a refused connection) is further down the chain.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
     let mut why = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {
@@ -78,7 +78,11 @@ fn network(e: impl std::error::Error) -> ApiError {
         }
         cause = c.source();
     }
-    ApiError::Network(why)
+    why
+}
+
+fn network(e: impl std::error::Error) -> ApiError {
+    ApiError::Network(with_causes(&e))
 }
 
 impl ApiError {
