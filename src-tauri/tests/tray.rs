@@ -933,32 +933,20 @@ async fn an_update_installs_only_when_its_signature_verifies() {
 
 /// Whether a log file of the app in `home` has a line with `needle`.
 fn logged(home: &std::path::Path, needle: &str) -> bool {
-    let mut dirs = vec![home.to_owned()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                dirs.push(path);
-            } else if path.extension().is_some_and(|x| x == "log")
-                && std::fs::read_to_string(&path).is_ok_and(|t| t.contains(needle))
-            {
-                return true;
-            }
-        }
-    }
-    false
+    belfry_tests::files_under(home).iter().any(|path| {
+        path.extension().is_some_and(|x| x == "log")
+            && std::fs::read_to_string(path).is_ok_and(|t| t.contains(needle))
+    })
 }
 
 /// Waits until the app in `home` logs `needle`.
 async fn until_logged(home: &std::path::Path, needle: &str) {
-    let start = Instant::now();
-    while !logged(home, needle) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "never logged {needle:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    belfry_tests::eventually(
+        &format!("the log to say {needle:?}"),
+        Duration::from_secs(30),
+        || logged(home, needle),
+    )
+    .await;
 }
 
 /// The small tray asks the update feed too (it never downloads): with the

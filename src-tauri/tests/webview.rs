@@ -1253,34 +1253,6 @@ async fn script_and_data_links_from_a_hostile_instance_open_nothing() {
     c.close().await.unwrap();
 }
 
-/// A 0.3 s beep as a 16-bit mono WAV file at 16 kHz, RIFF header by hand.
-fn beep_wav() -> Vec<u8> {
-    let rate = 16_000u32;
-    let samples: Vec<i16> = (0..4_800)
-        .map(|i| {
-            ((f64::from(i) / f64::from(rate) * 660.0 * std::f64::consts::TAU).sin() * 12_000.0)
-                as i16
-        })
-        .collect();
-    let data_len = u32::try_from(samples.len() * 2).unwrap();
-    let mut out = b"RIFF".to_vec();
-    out.extend_from_slice(&(36 + data_len).to_le_bytes());
-    out.extend_from_slice(b"WAVEfmt ");
-    out.extend_from_slice(&16u32.to_le_bytes());
-    out.extend_from_slice(&1u16.to_le_bytes()); // PCM
-    out.extend_from_slice(&1u16.to_le_bytes()); // mono
-    out.extend_from_slice(&rate.to_le_bytes());
-    out.extend_from_slice(&(rate * 2).to_le_bytes());
-    out.extend_from_slice(&2u16.to_le_bytes());
-    out.extend_from_slice(&16u16.to_le_bytes());
-    out.extend_from_slice(b"data");
-    out.extend_from_slice(&data_len.to_le_bytes());
-    for s in samples {
-        out.extend_from_slice(&s.to_le_bytes());
-    }
-    out
-}
-
 /// The user's own sound file through the real window and shell: the page
 /// reads the file the user picked, the shell's `import_sound` takes it in,
 /// and the next event of its type plays it instead of the melody; "remove"
@@ -1334,7 +1306,11 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
              const file = new File([new Uint8Array(arguments[0])], 'Мій дзвін.wav', {type: 'audio/wav'}); \
              const dt = new DataTransfer(); dt.items.add(file); input.files = dt.files; \
              input.dispatchEvent(new Event('change')); return true;",
-            vec![serde_json::json!(beep_wav())],
+            vec![serde_json::json!(belfry_tests::sound::wav(
+                16_000,
+                1,
+                &belfry_tests::sound::beep(16_000, 1, 0.3),
+            ))],
         )
         .await
         .unwrap();

@@ -6,6 +6,7 @@
 
 pub mod disk;
 pub mod proxy;
+pub mod sound;
 pub mod tls;
 
 use belfry_instance::{Config, Instance};
