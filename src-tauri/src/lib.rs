@@ -654,8 +654,12 @@ fn without_gl<R: Runtime>(window: &tauri::WebviewWindow<R>) {
             settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
         }
     });
+    // Elsewhere the system's webview keeps its own policy.
     #[cfg(not(target_os = "linux"))]
-    let set: tauri::Result<()> = Ok(());
+    let set: tauri::Result<()> = {
+        let _ = window;
+        Ok(())
+    };
     if let Err(error) = set {
         tracing::warn!(%error, "could not turn the webview's hardware acceleration off");
     }
