@@ -802,6 +802,23 @@ fn signature(key: &minisign::KeyPair, bytes: &[u8], version: &str) -> String {
 }
 
 impl Feed {
+    /// An instance serving an empty feed from a folder of its own (its
+    /// `--updates-dir`), behind TLS with its own CA, and a new update key.
+    async fn start() -> (TestInstance, Self) {
+        let dir = tempfile::tempdir().unwrap();
+        let t = TestInstance::start_with(belfry_instance::Config {
+            updates_dir: Some(dir.path().to_owned()),
+            ..belfry_instance::Config::default()
+        })
+        .await;
+        let feed = Feed {
+            tls: belfry_tests::tls::TlsFront::start(t.instance.addr).await,
+            dir,
+            key: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
+        };
+        (t, feed)
+    }
+
     /// Publishes `artifact` as version 99.0.0 with `signature`.
     fn publish(&self, artifact: &[u8], signature: &str) {
         self.publish_as(NEW_VERSION, artifact, signature);
@@ -879,17 +896,7 @@ async fn offer_and_install(t: &TestInstance, feed: &Feed, appimage: &std::path::
 
 #[tokio::test]
 async fn an_update_installs_only_when_its_signature_verifies() {
-    let feed_dir = tempfile::tempdir().unwrap();
-    let t = TestInstance::start_with(belfry_instance::Config {
-        updates_dir: Some(feed_dir.path().to_owned()),
-        ..belfry_instance::Config::default()
-    })
-    .await;
-    let feed = Feed {
-        tls: belfry_tests::tls::TlsFront::start(t.instance.addr).await,
-        dir: feed_dir,
-        key: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
-    };
+    let (t, feed) = Feed::start().await;
     let installed = tempfile::tempdir().unwrap();
     let appimage = installed.path().join("Belfry.AppImage");
     let reset = || {
@@ -956,17 +963,7 @@ async fn until_logged(home: &std::path::Path, needle: &str) {
 /// own tray (to install it only once it verifies, as above).
 #[tokio::test]
 async fn the_small_tray_offers_a_newer_version_and_hands_over_to_install_it() {
-    let feed_dir = tempfile::tempdir().unwrap();
-    let t = TestInstance::start_with(belfry_instance::Config {
-        updates_dir: Some(feed_dir.path().to_owned()),
-        ..belfry_instance::Config::default()
-    })
-    .await;
-    let feed = Feed {
-        tls: belfry_tests::tls::TlsFront::start(t.instance.addr).await,
-        dir: feed_dir,
-        key: minisign::KeyPair::generate_unencrypted_keypair().unwrap(),
-    };
+    let (t, feed) = Feed::start().await;
     let scratch = tempfile::tempdir().unwrap();
     let managed = feed.managed(scratch.path());
     let env = [("BELFRY_MANAGED_CONFIG", managed.as_os_str())];

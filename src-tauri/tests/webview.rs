@@ -724,16 +724,14 @@ async fn choose(c: &Client, name: &str, value: &str) {
     assert_eq!(done, serde_json::json!(true), "no select {name}");
 }
 
-#[tokio::test]
-async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin() {
-    let t = TestInstance::start().await;
-    let admin = t.admin().await;
-    let operator = t.operator().await;
-    let mut policy = Policy {
-        extended_settings: true,
-        ..Policy::default()
-    };
-    set_policy(&admin, &policy).await;
+/// The app signed in to `t` under `policy`, its player's log on (what it
+/// plays is read from there), with Settings open.
+async fn settings_under_policy(
+    t: &TestInstance,
+    admin: &belfry_tests::Api,
+    policy: &Policy,
+) -> (Driver, Client) {
+    set_policy(admin, policy).await;
     let driver = Driver::start_with(
         &[
             ("BELFRY_PASSWORD", OPERATOR.1),
@@ -744,6 +742,19 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     let c = driver.app().await;
     until_connected(&c).await;
     click(&c, "[data-testid=open-settings]").await;
+    (driver, c)
+}
+
+#[tokio::test]
+async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let operator = t.operator().await;
+    let mut policy = Policy {
+        extended_settings: true,
+        ..Policy::default()
+    };
+    let (driver, c) = settings_under_policy(&t, &admin, &policy).await;
 
     // Channels: sound on.
     click(&c, ".settings__tab[data-tab=channels]").await;
@@ -1266,17 +1277,7 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
         extended_settings: true,
         ..Policy::default()
     };
-    set_policy(&admin, &policy).await;
-    let driver = Driver::start_with(
-        &[
-            ("BELFRY_PASSWORD", OPERATOR.1),
-            ("BELFRY_LOG", "info,belfry_os::player=debug"),
-        ],
-        &["--instance", t.url(), "--login", OPERATOR.0],
-    );
-    let c = driver.app().await;
-    until_connected(&c).await;
-    click(&c, "[data-testid=open-settings]").await;
+    let (driver, c) = settings_under_policy(&t, &admin, &policy).await;
     click(&c, ".settings__tab[data-tab=channels]").await;
     present(&c, "input[name=channel-sound]").await;
     if !checkbox(&c, "channel-sound").await.0 {
