@@ -398,6 +398,7 @@ fn single_instance<R: Runtime>(
 pub(crate) async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
     let shell = app.state::<Shell>();
     let _guard = shell.signing_in.lock().await;
+    upgrade_old_sounds(&shell).await;
     let mut cfg = shell.config();
     let started =
         match Target::resolve(&cli, &shell.paths, &cfg, Some(belfry_app::demo::STARTER)).await {
@@ -415,6 +416,51 @@ pub(crate) async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
                 Some(format!("{e:#}"))
             };
             show_signed_out(&app, reason);
+        }
+    }
+}
+
+/// Rewrites the own sounds an older Belfry kept in their chosen format as
+/// the WAV copies the player reads (`belfry_os::sounds::upgrade`): this app
+/// links the decoders, `belfry-headless` does not. One that cannot be
+/// rewritten is logged and its melody plays, as for any unusable file.
+async fn upgrade_old_sounds(shell: &Shell) {
+    let old: Vec<(String, std::path::PathBuf)> = shell
+        .config()
+        .sound
+        .custom
+        .into_iter()
+        .filter(|(_, path)| {
+            !path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        })
+        .collect();
+    if old.is_empty() {
+        return;
+    }
+    let data_dir = shell.paths.data_dir.clone();
+    let upgraded = tauri::async_runtime::spawn_blocking(move || {
+        old.into_iter()
+            .map(|(type_id, path)| {
+                let result = belfry_os::sounds::upgrade(&type_id, &path, &data_dir);
+                (type_id, result)
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
+    for (type_id, result) in upgraded {
+        match result {
+            Ok(path) => {
+                tracing::info!(%type_id, "own sound rewritten as WAV");
+                shell.save_config(|c| {
+                    c.sound.custom.insert(type_id, path);
+                });
+            }
+            Err(e) => {
+                tracing::warn!(%type_id, error = %e, "own sound unusable; its melody plays instead")
+            }
         }
     }
 }

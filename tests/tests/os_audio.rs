@@ -197,7 +197,10 @@ async fn a_custom_sound_is_copied_in_and_plays_instead_of_the_melody() {
     let imported = sounds::import("ticket_created", &original, data.path()).unwrap();
     let copy = data.path().join("sounds").join("ticket_created.wav");
     assert_eq!(imported.path, copy);
-    assert_eq!(std::fs::read(&copy).unwrap(), bytes);
+    // The copy holds exactly the samples that were checked.
+    let kept = sounds::load(&copy).unwrap();
+    assert_eq!(kept.samples(), imported.clip.samples());
+    assert_eq!(kept.sample_rate(), imported.clip.sample_rate());
     assert_eq!(imported.clip.channels().get(), 2);
     assert_eq!(imported.clip.sample_rate().get(), 22_050);
     let ms = imported.clip.duration().as_millis();
@@ -254,21 +257,83 @@ async fn a_custom_sound_is_copied_in_and_plays_instead_of_the_melody() {
     // Removing what is not there is fine.
     sounds::remove("chat_message", data.path()).unwrap();
 
-    // Another format for the same type replaces the first file.
+    // Another format for the same type replaces the first file: kept as
+    // WAV too, the one file of the type.
     let chord = outside.path().join("chord.flac");
     std::fs::write(&chord, flac(2, &beep(44_100, 2, 0.25))).unwrap();
     let replaced = sounds::import("ticket_created", &chord, data.path()).unwrap();
+    assert_eq!(replaced.path, copy);
     assert_eq!(
-        replaced.path,
-        data.path().join("sounds/ticket_created.flac")
+        sounds::load(&copy).unwrap().samples(),
+        replaced.clip.samples()
     );
-    assert!(!copy.exists(), "the old .wav is gone");
+    let names: Vec<_> = std::fs::read_dir(data.path().join("sounds"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["ticket_created.wav"]);
     assert_eq!(replaced.clip.channels().get(), 2);
     assert_eq!(replaced.clip.duration().as_millis(), 250);
     p.set_custom("ticket_created", replaced.clip);
     assert_eq!(
         play_through(&p, &sound("ding", Some("ticket_created"))).await,
         Played::Custom("ticket_created".into())
+    );
+}
+
+#[tokio::test]
+async fn an_older_copy_in_its_chosen_format_plays_its_melody_until_the_app_rewrites_it_as_wav() {
+    in_rig();
+    // What an older Belfry kept: the chosen FLAC as it was, and its name.
+    let data = tempfile::tempdir().unwrap();
+    let dir = data.path().join("sounds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let old = dir.join("sla_breach.flac");
+    let samples = beep(44_100, 2, 0.3);
+    std::fs::write(&old, flac(2, &samples)).unwrap();
+    std::fs::write(dir.join("sla_breach.name"), "Gong.flac").unwrap();
+
+    // The player reads only WAV copies: this one is unusable, and says how to mend it.
+    let err = sounds::load(&old).unwrap_err();
+    assert!(matches!(err, SoundError::OldCopy(_)), "{err:?}");
+    assert!(err.to_string().contains("start the app once"), "{err}");
+    let p = MelodyPlayer::start(&settings(None, &[("sla_breach", &old)])).unwrap();
+    assert_eq!(
+        play_through(&p, &sound("alert", Some("sla_breach"))).await,
+        Played::Melody("alert".into())
+    );
+
+    // The app's start rewrites it: a WAV of the same sound, the name kept, the FLAC gone.
+    let wav_copy = sounds::upgrade("sla_breach", &old, data.path()).unwrap();
+    assert_eq!(wav_copy, dir.join("sla_breach.wav"));
+    assert!(!old.exists(), "the FLAC copy is gone");
+    assert_eq!(
+        sounds::chosen_name("sla_breach", data.path()).as_deref(),
+        Some("Gong.flac")
+    );
+    let clip = sounds::load(&wav_copy).unwrap();
+    assert_eq!(clip.channels().get(), 2);
+    assert_eq!(clip.sample_rate().get(), 44_100);
+    assert_eq!(clip.samples().len(), samples.len());
+    let off = clip
+        .samples()
+        .iter()
+        .zip(&samples)
+        .map(|(kept, chosen)| (kept - f32::from(*chosen) / 32_768.0).abs())
+        .fold(0f32, f32::max);
+    assert!(
+        off < 1e-6,
+        "the WAV holds the FLAC's samples (off by {off})"
+    );
+    // A WAV copy is left as it is.
+    assert_eq!(
+        sounds::upgrade("sla_breach", &wav_copy, data.path()).unwrap(),
+        wav_copy
+    );
+    let p = MelodyPlayer::start(&settings(None, &[("sla_breach", &wav_copy)])).unwrap();
+    assert_eq!(
+        play_through(&p, &sound("alert", Some("sla_breach"))).await,
+        Played::Custom("sla_breach".into())
     );
 }
 
@@ -316,7 +381,7 @@ fn refused(name: &str, bytes: &[u8], why: &str) -> SoundError {
 
 #[test]
 fn files_that_are_not_notification_sounds_are_refused_with_the_reason() {
-    let unreadable = "not a sound file rodio can read";
+    let unreadable = "not a sound file Belfry can read";
     for seed in 1..=5 {
         refused("noise.wav", &random_bytes(20_000, seed), unreadable);
         refused("noise.mp3", &random_bytes(20_000, seed), unreadable);

@@ -1,12 +1,17 @@
 //! The user's own sound files, one per notification type: checked and
 //! decoded in full when chosen (so a bad file is refused then, not at the
-//! first event), copied into the data directory (so moving or deleting the
-//! original breaks nothing) and handed to the player as samples, so an event
-//! starts its sound with no file I/O.
+//! first event), and kept in the data directory as a WAV of exactly the
+//! samples that were checked (so moving or deleting the original breaks
+//! nothing). The player reads only those WAV copies ([`load`]): reading a
+//! chosen sound back needs no mp3, ogg or flac decoder, so the small
+//! `belfry-headless` binary links none (they are about 1 MB of its file,
+//! which an idle process maps whole). The player holds them as samples, so
+//! an event starts its sound with no file I/O.
 
 use crate::player::Clip;
 use rodio::Source;
-use std::io::{Cursor, Read, Write};
+use std::io::{BufReader, Cursor, Read, Write};
+use std::num::NonZero;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +24,11 @@ pub const MAX_LENGTH: Duration = Duration::from_secs(10);
 
 /// File extensions accepted (lower case), one per format rodio is built to decode.
 pub const EXTENSIONS: [&str; 4] = ["wav", "ogg", "mp3", "flac"];
+
+/// The largest copy [`load`] reads: [`MAX_LENGTH`] at the most channels and
+/// the highest rate, as 32-bit samples, and its header.
+const MAX_COPY_BYTES: u64 =
+    4096 + MAX_LENGTH.as_secs() * MAX_CHANNELS as u64 * MAX_SAMPLE_RATE as u64 * 4;
 
 /// More channels or a higher rate than this is no notification sound, and
 /// would make [`MAX_LENGTH`] of samples very large.
@@ -47,8 +57,8 @@ pub enum SoundError {
         /// Its size in bytes.
         size: u64,
     },
-    /// The decoder could not read it.
-    #[error("{}: not a sound file rodio can read: {reason}", path.display())]
+    /// The decoder (or, for a copy, the WAV reader) could not read it.
+    #[error("{}: not a sound file Belfry can read: {reason}", path.display())]
     NotSound {
         /// The file.
         path: PathBuf,
@@ -85,6 +95,13 @@ pub enum SoundError {
         /// Its length in seconds (at least this much).
         secs: f64,
     },
+    /// A copy an older Belfry kept in the chosen file's own format; the
+    /// app rewrites it as WAV when it starts ([`upgrade`]).
+    #[error(
+        "{}: kept in the format it was chosen in, which only the Belfry app converts; start the app once (or choose the file again)",
+        .0.display()
+    )]
+    OldCopy(PathBuf),
     /// Reading or writing a file failed.
     #[error("{}: {source}", path.display())]
     Io {
@@ -111,15 +128,15 @@ pub fn sounds_dir(data_dir: &Path) -> PathBuf {
     data_dir.join("sounds")
 }
 
-/// Checks `source` (type, size, decodes in full, length), then copies it to
-/// `<data_dir>/sounds/<type_id>.<ext>`, replacing the type's previous file.
-/// Nothing is written unless the file is accepted.
+/// Checks `source` (type, size, decodes in full, length), then keeps its
+/// samples as `<data_dir>/sounds/<type_id>.wav`, replacing the type's
+/// previous copy. Nothing is written unless the file is accepted.
 pub fn import(type_id: &str, source: &Path, data_dir: &Path) -> Result<ImportedSound, SoundError> {
     check_type_id(type_id)?;
     let ext = extension(source)?;
-    let bytes: Arc<[u8]> = Arc::from(read_limited(source)?);
-    let clip = decode_bytes(Arc::clone(&bytes), ext, source)?;
-    store(type_id, ext, &bytes, None, clip, data_dir)
+    let bytes = read_limited(source)?;
+    let clip = decode_bytes(Arc::from(bytes), ext, source)?;
+    store(type_id, clip, Name::Forget, source, data_dir)
 }
 
 /// As [`import`], for a file the Settings window read itself: `bytes` under
@@ -148,9 +165,23 @@ pub fn import_named(
         .chars()
         .take(MAX_NAME_CHARS)
         .collect();
-    let bytes: Arc<[u8]> = Arc::from(bytes);
-    let clip = decode_bytes(Arc::clone(&bytes), ext, &label)?;
-    store(type_id, ext, &bytes, Some(&shown), clip, data_dir)
+    let clip = decode_bytes(Arc::from(bytes), ext, &label)?;
+    store(type_id, clip, Name::Keep(&shown), &label, data_dir)
+}
+
+/// Rewrites a copy an older Belfry kept in the chosen file's own format
+/// (`<type_id>.ogg`, `.mp3` or `.flac`) as the WAV [`load`] reads, keeping
+/// the name the user chose it by. Returns where the copy is now: `path`
+/// itself when it is a WAV already. The app (which links the decoders)
+/// calls it at start for every own sound in the settings.
+pub fn upgrade(type_id: &str, path: &Path, data_dir: &Path) -> Result<PathBuf, SoundError> {
+    check_type_id(type_id)?;
+    let ext = extension(path)?;
+    if ext == "wav" {
+        return Ok(path.to_owned());
+    }
+    let clip = decode_bytes(Arc::from(read_limited(path)?), ext, path)?;
+    Ok(store(type_id, clip, Name::Unchanged, path, data_dir)?.path)
 }
 
 /// The file name the user chose `type_id`'s sound by ([`import_named`]), if
@@ -170,28 +201,42 @@ fn name_file(dir: &Path, type_id: &str) -> PathBuf {
     dir.join(format!("{type_id}.name"))
 }
 
-/// Writes an accepted sound's copy (and the user's name for it, if known).
+/// What [`store`] does with the name the user knows a sound by.
+enum Name<'a> {
+    /// Keeps this one.
+    Keep(&'a str),
+    /// Removes the one kept for the type's previous file (it would be wrong now).
+    Forget,
+    /// Leaves it as it is (the same sound, rewritten).
+    Unchanged,
+}
+
+/// Writes an accepted sound's samples as the type's WAV copy (and the
+/// user's name for it, as `name` says). `source` names the file in errors.
 fn store(
     type_id: &str,
-    ext: &'static str,
-    bytes: &[u8],
-    name: Option<&str>,
     clip: Clip,
+    name: Name<'_>,
+    source: &Path,
     data_dir: &Path,
 ) -> Result<ImportedSound, SoundError> {
+    let wav = encode_wav(&clip).map_err(|e| SoundError::NotSound {
+        path: source.to_owned(),
+        reason: format!("it cannot be kept as WAV ({e})"),
+    })?;
     let dir = sounds_dir(data_dir);
     create_private_dir(&dir)?;
-    let path = dir.join(format!("{type_id}.{ext}"));
-    write_replacing(&dir, &path, bytes)?;
-    // The type's file in another format, if any, is replaced by this one.
-    for other in EXTENSIONS.iter().filter(|e| **e != ext) {
+    let path = dir.join(format!("{type_id}.wav"));
+    write_replacing(&dir, &path, &wav)?;
+    // The type's copy in another format (an older Belfry's), if any, is replaced by this one.
+    for other in EXTENSIONS.iter().filter(|e| **e != "wav") {
         remove_file(&dir.join(format!("{type_id}.{other}")))?;
     }
     let names = name_file(&dir, type_id);
     match name {
-        Some(name) => write_replacing(&dir, &names, name.as_bytes())?,
-        // A name kept for the type's previous file would be wrong now.
-        None => remove_file(&names)?,
+        Name::Keep(name) => write_replacing(&dir, &names, name.as_bytes())?,
+        Name::Forget => remove_file(&names)?,
+        Name::Unchanged => {}
     }
     Ok(ImportedSound {
         type_id: type_id.to_owned(),
@@ -227,12 +272,113 @@ pub fn remove(type_id: &str, data_dir: &Path) -> Result<(), SoundError> {
     remove_file(&name_file(&dir, type_id))
 }
 
-/// Reads and decodes a sound file with the same checks as [`import`]: how
-/// the player loads the copies when it starts.
+/// Reads a copy [`import`] kept (a WAV; an older Belfry's copy in another
+/// format is [`SoundError::OldCopy`] until [`upgrade`] rewrites it): how
+/// the player loads the copies when it starts. The copy was checked when it
+/// was chosen; here only what could make it unplayable or huge is checked
+/// again (it may have been damaged or replaced since).
 pub fn load(path: &Path) -> Result<Clip, SoundError> {
-    let ext = extension(path)?;
-    let bytes = read_limited(path)?;
-    decode_bytes(Arc::from(bytes), ext, path)
+    if extension(path)? != "wav" {
+        return Err(SoundError::OldCopy(path.to_owned()));
+    }
+    let io = |source| SoundError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let file = std::fs::File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size > MAX_COPY_BYTES {
+        return Err(SoundError::TooBig {
+            path: path.to_owned(),
+            size,
+        });
+    }
+    let reader = hound::WavReader::new(BufReader::new(file.take(MAX_COPY_BYTES)))
+        .map_err(|e| wav_error(e, path))?;
+    read_wav(reader, path)
+}
+
+/// The samples of a WAV copy, as floats whatever the file holds (an older
+/// Belfry kept a chosen WAV file as it was, in any of WAV's sample formats).
+fn read_wav<R: Read>(mut reader: hound::WavReader<R>, path: &Path) -> Result<Clip, SoundError> {
+    let not_sound = |reason: String| SoundError::NotSound {
+        path: path.to_owned(),
+        reason,
+    };
+    let spec = reader.spec();
+    let (Some(channels), Some(rate)) =
+        (NonZero::new(spec.channels), NonZero::new(spec.sample_rate))
+    else {
+        return Err(not_sound("its header names no channels or no rate".into()));
+    };
+    if channels.get() > MAX_CHANNELS || rate.get() > MAX_SAMPLE_RATE {
+        return Err(not_sound(format!(
+            "{channels} channels at {rate} Hz is not a notification sound"
+        )));
+    }
+    let secs = f64::from(reader.duration()) / f64::from(rate.get());
+    // A frame's worth of slack: the copy holds what was checked against MAX_LENGTH.
+    if secs > MAX_LENGTH.as_secs_f64() + 0.01 {
+        return Err(SoundError::TooLong {
+            path: path.to_owned(),
+            secs,
+        });
+    }
+    let samples: Result<Vec<f32>, hound::Error> = match spec.sample_format {
+        hound::SampleFormat::Float => reader.samples::<f32>().collect(),
+        hound::SampleFormat::Int => {
+            let bits = i32::from(spec.bits_per_sample.clamp(1, 32));
+            let scale = (2f64.powi(bits - 1)).recip() as f32;
+            reader
+                .samples::<i32>()
+                .map(|s| s.map(|v| v as f32 * scale))
+                .collect()
+        }
+    };
+    let mut samples = samples.map_err(|e| wav_error(e, path))?;
+    samples.truncate(samples.len() - samples.len() % usize::from(channels.get()));
+    if samples.is_empty() {
+        return Err(SoundError::Empty(path.to_owned()));
+    }
+    Ok(Clip::new(samples, channels, rate))
+}
+
+/// hound's complaint about a copy, in words a user can act on.
+fn wav_error(e: hound::Error, path: &Path) -> SoundError {
+    let reason = match e {
+        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+            "the file is cut short".to_owned()
+        }
+        hound::Error::IoError(e) => {
+            return SoundError::Io {
+                path: path.to_owned(),
+                source: e,
+            };
+        }
+        other => format!("not a WAV file ({other})"),
+    };
+    SoundError::NotSound {
+        path: path.to_owned(),
+        reason,
+    }
+}
+
+/// The samples as a 32-bit float WAV: exactly what was checked, read back
+/// by [`load`] with no conversion.
+fn encode_wav(clip: &Clip) -> Result<Vec<u8>, hound::Error> {
+    let spec = hound::WavSpec {
+        channels: clip.channels().get(),
+        sample_rate: clip.sample_rate().get(),
+        bits_per_sample: 32,
+        sample_format: hound::SampleFormat::Float,
+    };
+    let mut out = Cursor::new(Vec::with_capacity(64 + clip.samples().len() * 4));
+    let mut writer = hound::WavWriter::new(&mut out, spec)?;
+    for sample in clip.samples() {
+        writer.write_sample(*sample)?;
+    }
+    writer.finalize()?;
+    Ok(out.into_inner())
 }
 
 fn check_type_id(type_id: &str) -> Result<(), SoundError> {
@@ -370,7 +516,7 @@ fn decode_bytes(bytes: Arc<[u8]>, ext: &str, path: &Path) -> Result<Clip, SoundE
 fn decoder_reason(e: &rodio::decoder::DecoderError) -> String {
     use rodio::decoder::DecoderError as E;
     match e {
-        E::UnrecognizedFormat => "its format is not one rodio knows".into(),
+        E::UnrecognizedFormat => "its format is not one of wav, ogg, mp3 or flac".into(),
         // The data is in memory: the only I/O error is running out of it.
         E::IoError(detail) => format!("no sound found before the file ends ({detail})"),
         E::DecodeError(detail) => format!("the data is malformed ({detail})"),
