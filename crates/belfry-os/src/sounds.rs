@@ -346,15 +346,10 @@ fn read_wav<R: Read>(mut reader: hound::WavReader<R>, path: &Path) -> Result<Cli
 /// hound's complaint about a copy, in words a user can act on.
 fn wav_error(e: hound::Error, path: &Path) -> SoundError {
     let reason = match e {
-        hound::Error::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
-            "the file is cut short".to_owned()
-        }
-        hound::Error::IoError(e) => {
-            return SoundError::Io {
-                path: path.to_owned(),
-                source: e,
-            };
-        }
+        // hound reports a short read as an error of kind `Other`, so a
+        // cut file and a failing disk read alike; the file opened, so
+        // both mean the copy cannot be played.
+        hound::Error::IoError(e) => format!("the file is cut short or cannot be read ({e})"),
         other => format!("not a WAV file ({other})"),
     };
     SoundError::NotSound {
@@ -579,6 +574,41 @@ mod tests {
             let err = check_type_id(bad).unwrap_err().to_string();
             assert!(err.contains("only a-z, 0-9 and _"), "{bad}: {err}");
         }
+    }
+
+    fn clip() -> Clip {
+        let samples: Vec<f32> = (0..4_800).map(|i| (i as f32 * 0.05).sin() * 0.5).collect();
+        Clip::new(
+            samples,
+            NonZero::new(2).unwrap(),
+            NonZero::new(24_000).unwrap(),
+        )
+    }
+
+    #[test]
+    fn a_wav_copy_reads_back_the_same_samples_and_a_damaged_one_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.wav");
+        let original = clip();
+        let bytes = encode_wav(&original).unwrap();
+        std::fs::write(&path, &bytes).unwrap();
+        let back = load(&path).unwrap();
+        assert_eq!(back.samples(), original.samples());
+        assert_eq!(back.channels(), original.channels());
+        assert_eq!(back.sample_rate(), original.sample_rate());
+
+        // Cut in the middle of its samples (a crash of another program, a full disk).
+        std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("cut short"), "{err}");
+        // Not a WAV at all.
+        std::fs::write(&path, b"not a sound").unwrap();
+        let err = load(&path).unwrap_err().to_string();
+        assert!(err.contains("not a WAV file"), "{err}");
+        // An older build's copy in the chosen format is not read here.
+        let old = dir.path().join("t.ogg");
+        std::fs::write(&old, b"OggS").unwrap();
+        assert!(matches!(load(&old), Err(SoundError::OldCopy(_))));
     }
 
     #[test]
