@@ -281,18 +281,7 @@ pub fn load(path: &Path) -> Result<Clip, SoundError> {
     if extension(path)? != "wav" {
         return Err(SoundError::OldCopy(path.to_owned()));
     }
-    let io = |source| SoundError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
-    if size > MAX_COPY_BYTES {
-        return Err(SoundError::TooBig {
-            path: path.to_owned(),
-            size,
-        });
-    }
+    let (file, _) = open_limited(path, MAX_COPY_BYTES)?;
     let reader = hound::WavReader::new(BufReader::new(file.take(MAX_COPY_BYTES)))
         .map_err(|e| wav_error(e, path))?;
     read_wav(reader, path)
@@ -401,21 +390,32 @@ fn extension(path: &Path) -> Result<&'static str, SoundError> {
         .ok_or_else(|| SoundError::UnsupportedType(path.to_owned()))
 }
 
-/// Reads the whole file, refusing one over [`MAX_FILE_BYTES`] before
-/// reading it (and if it grows while being read).
-fn read_limited(path: &Path) -> Result<Vec<u8>, SoundError> {
+/// Opens `path`, refusing a file over `limit` bytes before reading it;
+/// returns the file and its size.
+fn open_limited(path: &Path, limit: u64) -> Result<(std::fs::File, u64), SoundError> {
     let io = |source| SoundError::Io {
         path: path.to_owned(),
         source,
     };
     let file = std::fs::File::open(path).map_err(io)?;
     let size = file.metadata().map_err(io)?.len();
-    if size > MAX_FILE_BYTES {
+    if size > limit {
         return Err(SoundError::TooBig {
             path: path.to_owned(),
             size,
         });
     }
+    Ok((file, size))
+}
+
+/// Reads the whole file, refusing one over [`MAX_FILE_BYTES`] before
+/// reading it (and if it grows while being read).
+fn read_limited(path: &Path) -> Result<Vec<u8>, SoundError> {
+    let (file, size) = open_limited(path, MAX_FILE_BYTES)?;
+    let io = |source| SoundError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(MAX_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
