@@ -355,28 +355,7 @@ impl Menu {
     /// ids are then new), clicks the entry with the same label in the new
     /// one, as a user would.
     async fn click(&self, e: &Entry) {
-        let stamp = 0u32;
-        let mut id = e.id;
-        for _ in 0..10 {
-            let sent = self
-                .conn
-                .call_method(
-                    Some(self.bus.as_str()),
-                    self.path.as_str(),
-                    Some("com.canonical.dbusmenu"),
-                    "Event",
-                    &(id, "clicked", Value::from(0i32), stamp),
-                )
-                .await;
-            match sent {
-                Ok(_) => return,
-                Err(err) if err.to_string().contains("does not refer to a menu item") => {
-                    id = self.until(&e.label, |x| x.label == e.label).await.id;
-                }
-                Err(err) => panic!("clicking {:?}: {err}", e.label),
-            }
-        }
-        panic!("{:?} kept moving under the click", e.label);
+        self.click_then(e, false).await;
     }
 
     /// Clicks an entry that hands the process over to another binary: the
@@ -384,6 +363,11 @@ impl Menu {
     /// then a click delivered. A menu rebuilt since it was read is handled
     /// as [`Menu::click`] does.
     async fn click_to_hand_over(&self, e: &Entry) {
+        self.click_then(e, true).await;
+    }
+
+    /// [`Menu::click`], taking no reply as delivered when `hands_over`.
+    async fn click_then(&self, e: &Entry, hands_over: bool) {
         let mut id = e.id;
         for _ in 0..10 {
             let sent = self
@@ -399,9 +383,10 @@ impl Menu {
             match sent {
                 Ok(_) => return,
                 Err(err)
-                    if err
-                        .to_string()
-                        .contains("org.freedesktop.DBus.Error.NoReply") =>
+                    if hands_over
+                        && err
+                            .to_string()
+                            .contains("org.freedesktop.DBus.Error.NoReply") =>
                 {
                     return;
                 }
