@@ -37,6 +37,8 @@ pub fn main(demo: Option<Starter>) -> ExitCode {
 /// (`build`): its tray offers a newer version, handing over to the full
 /// app to install it.
 pub fn main_with(demo: Option<Starter>, build: Option<Build>) -> ExitCode {
+    // Before any thread: the headless app and the small tray idle all day.
+    belfry_os::memory::frugal();
     let cli = Cli::from_env();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

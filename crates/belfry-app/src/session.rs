@@ -241,6 +241,7 @@ impl Session {
         };
         let config = EngineConfig {
             retention: cfg.retention,
+            after_release: Some(belfry_os::memory::give_back),
             ..EngineConfig::default()
         };
         let engine = Engine::start(

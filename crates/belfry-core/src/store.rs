@@ -12,7 +12,9 @@ use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 /// What can go wrong in the local store.
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +141,22 @@ impl Default for Retention {
 #[derive(Clone)]
 pub struct Store {
     conn: Arc<Mutex<Connection>>,
+    use_: Arc<Use>,
+}
+
+/// When the store was last used, for giving its page cache back once it
+/// has been left alone (see [`Store::release_when_idle`]).
+#[derive(Default)]
+struct Use {
+    /// Used since the last idle check.
+    recent: AtomicBool,
+    /// Used since the cache was last given back (its pages may be held).
+    held: AtomicBool,
+    /// Wakes the idle watch at the first use after a release, so a store
+    /// nobody touches costs no timer at all.
+    first: tokio::sync::Notify,
+    /// How many times the cache was given back.
+    releases: AtomicU64,
 }
 
 const SCHEMA: &str = "
@@ -367,11 +385,65 @@ impl Store {
         }
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
+            use_: Arc::default(),
         })
     }
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        self.conn.lock().unwrap_or_else(PoisonError::into_inner)
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        // Under the lock, as `release_memory` clears it: a use is never lost
+        // between a release and the watch.
+        self.use_.recent.store(true, Ordering::Relaxed);
+        if !self.use_.held.swap(true, Ordering::AcqRel) {
+            self.use_.first.notify_one();
+        }
+        conn
+    }
+
+    /// Gives SQLite's page cache back to the allocator once the store has
+    /// not been used for `idle`, every time it goes quiet, then calls
+    /// `after` (which hands freed memory back to the OS where the
+    /// allocator keeps it). An app that idles all day holds up to
+    /// `CACHE_KIB` of pages it last read at start otherwise; the next
+    /// query reads them again from the OS's file cache, in well under a
+    /// millisecond. Runs until dropped; asleep while nobody uses the store.
+    pub async fn release_when_idle(&self, idle: Duration, after: Option<fn()>) {
+        loop {
+            self.use_.first.notified().await;
+            loop {
+                self.use_.recent.store(false, Ordering::Relaxed);
+                tokio::time::sleep(idle).await;
+                if !self.use_.recent.load(Ordering::Relaxed) {
+                    break;
+                }
+            }
+            let store = self.clone();
+            let released = tokio::task::spawn_blocking(move || store.release_memory()).await;
+            match released {
+                Ok(Ok(())) => {
+                    if let Some(after) = after {
+                        after();
+                    }
+                }
+                Ok(Err(e)) => tracing::debug!(error = %e, "the store kept its cache"),
+                Err(e) => tracing::debug!(error = %e, "the store's release task failed"),
+            }
+        }
+    }
+
+    /// Gives SQLite's page cache back now (`PRAGMA shrink_memory`).
+    pub fn release_memory(&self) -> Result<()> {
+        // Not through `lock`: this is not a use.
+        let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        conn.execute_batch("PRAGMA shrink_memory")?;
+        self.use_.held.store(false, Ordering::Release);
+        self.use_.releases.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// How many times the store has given its page cache back.
+    pub fn releases(&self) -> u64 {
+        self.use_.releases.load(Ordering::Relaxed)
     }
 
     fn meta(conn: &Connection, key: &str) -> Result<Option<String>> {
@@ -1030,6 +1102,45 @@ mod tests {
         let (kept, fresh) = counted(&s);
         assert_eq!(kept, fresh);
         assert!(kept.total > 0);
+    }
+
+    static AFTER: AtomicU64 = AtomicU64::new(0);
+
+    fn after() {
+        AFTER.fetch_add(1, Ordering::Relaxed);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_page_cache_goes_back_each_time_the_store_is_left_alone() {
+        let s = Store::in_memory().unwrap();
+        s.apply(&[Event::Notification(n(1)), Event::Notification(n(2))])
+            .unwrap();
+        let idle = std::time::Duration::from_secs(20);
+        let watch = {
+            let s = s.clone();
+            tokio::spawn(async move { s.release_when_idle(idle, Some(after)).await })
+        };
+        // Read every 10 s for a minute: never quiet for 20 s, kept.
+        for _ in 0..6 {
+            tokio::time::sleep(idle / 2).await;
+            assert_eq!(s.unread().unwrap().total, 2);
+        }
+        assert_eq!(s.releases(), 0);
+        // Left alone: given back once, the allocator told, and then nothing
+        // more while nobody uses it.
+        tokio::time::sleep(idle * 10).await;
+        assert_eq!(s.releases(), 1);
+        assert_eq!(AFTER.load(Ordering::Relaxed), 1);
+        // Used again, it reads what it holds, and gives it back once quiet.
+        let all = Filter {
+            limit: 50,
+            ..Filter::default()
+        };
+        assert_eq!(s.page(&all).unwrap().len(), 2);
+        tokio::time::sleep(idle * 3).await;
+        assert_eq!(s.releases(), 2);
+        assert_eq!(AFTER.load(Ordering::Relaxed), 2);
+        watch.abort();
     }
 }
 

@@ -34,6 +34,10 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// How long to wait for the stream to open and answer `hello`.
     pub connect_timeout: Duration,
+    /// The local store gives its page cache back after this long unused.
+    pub release_after: Duration,
+    /// Called after it has: the binary hands freed memory back to the OS.
+    pub after_release: Option<fn()>,
 }
 
 impl Default for EngineConfig {
@@ -43,6 +47,11 @@ impl Default for EngineConfig {
             retention: Retention::default(),
             heartbeat: Duration::from_secs(u64::from(belfry_proto::stream::DEFAULT_HEARTBEAT_S)),
             connect_timeout: Duration::from_secs(10),
+            // Long enough that a burst or an operator reading the inbox
+            // keeps its cache, short enough to be done within the first
+            // minute after start (sign-in, catch-up).
+            release_after: Duration::from_secs(20),
+            after_release: None,
         }
     }
 }
@@ -240,6 +249,16 @@ async fn maintain(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
     }
 }
 
+/// Gives the store's cache back whenever it goes quiet (see
+/// [`Store::release_when_idle`]).
+async fn release_when_idle(ctx: Arc<Ctx>, mut shutdown: watch::Receiver<bool>) {
+    let config = &ctx.config;
+    tokio::select! {
+        () = ctx.store.release_when_idle(config.release_after, config.after_release) => {}
+        _ = shutdown.changed() => {}
+    }
+}
+
 /// Local state the router needs, as the front end sets it.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LocalState {
@@ -329,7 +348,8 @@ impl Engine {
             )),
             tokio::spawn(outbox::run(Arc::clone(&ctx), shutdown_rx.clone())),
             tokio::spawn(reminder::run(Arc::clone(&ctx), shutdown_rx.clone())),
-            tokio::spawn(maintain(Arc::clone(&ctx), shutdown_rx)),
+            tokio::spawn(maintain(Arc::clone(&ctx), shutdown_rx.clone())),
+            tokio::spawn(release_when_idle(Arc::clone(&ctx), shutdown_rx)),
             tokio::spawn(connection::run(Arc::clone(&ctx), conn_rx)),
         ];
         Self {
