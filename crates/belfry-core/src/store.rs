@@ -157,7 +157,15 @@ struct Use {
     first: tokio::sync::Notify,
     /// How many times the cache was given back.
     releases: AtomicU64,
+    /// The engine checkpoints, not each commit (see `defer_checkpoints`).
+    deferred: AtomicBool,
+    /// Rows written since the last checkpoint.
+    unfolded: AtomicU64,
 }
+
+/// Rows written between checkpoints when the engine makes them: about
+/// SQLite's own 1,000 WAL pages (a row, its indexes and its search terms).
+const CHECKPOINT_EVERY: u64 = 250;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS notifications (
@@ -431,14 +439,57 @@ impl Store {
         }
     }
 
-    /// Gives SQLite's page cache back now (`PRAGMA shrink_memory`).
+    /// Gives SQLite's page cache back now (`PRAGMA shrink_memory`), after
+    /// a checkpoint when the engine makes them: this is a quiet moment.
     pub fn release_memory(&self) -> Result<()> {
         // Not through `lock`: this is not a use.
         let conn = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
+        if self.use_.deferred.load(Ordering::Relaxed) {
+            Self::checkpoint_with(&conn, &self.use_)?;
+        }
         conn.execute_batch("PRAGMA shrink_memory")?;
         self.use_.held.store(false, Ordering::Release);
         self.use_.releases.fetch_add(1, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// Stops SQLite from checkpointing inside the commit that fills the
+    /// write-ahead log: the engine calls [`Store::checkpoint`] once it has
+    /// handed the new events on. Left to SQLite, every thousandth page
+    /// written made one event's commit copy the log into the database and
+    /// wait for the disk twice, and that event's toast came late (the
+    /// slowest percent of event → toast, docs/benchmarks.md).
+    pub fn defer_checkpoints(&self) -> Result<()> {
+        let conn = self.lock();
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        self.use_.deferred.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Enough written since the last checkpoint for the next one.
+    pub fn checkpoint_due(&self) -> bool {
+        self.use_.deferred.load(Ordering::Relaxed)
+            && self.use_.unfolded.load(Ordering::Relaxed) >= CHECKPOINT_EVERY
+    }
+
+    /// Copies the write-ahead log into the database as far as no reader
+    /// needs it (a passive checkpoint: it waits for nobody); returns the
+    /// pages copied.
+    pub fn checkpoint(&self) -> Result<u64> {
+        let conn = self.lock();
+        Self::checkpoint_with(&conn, &self.use_)
+    }
+
+    /// Counts rows written towards the next checkpoint.
+    fn wrote(&self, rows: usize) {
+        let rows = u64::try_from(rows).unwrap_or(u64::MAX);
+        self.use_.unfolded.fetch_add(rows, Ordering::Relaxed);
+    }
+
+    fn checkpoint_with(conn: &Connection, use_: &Use) -> Result<u64> {
+        use_.unfolded.store(0, Ordering::Relaxed);
+        let copied: i64 = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(2))?;
+        Ok(u64::try_from(copied).unwrap_or(0))
     }
 
     /// How many times the store has given its page cache back.
@@ -482,6 +533,7 @@ impl Store {
     /// Stores a batch of stream events in one transaction.
     pub fn apply(&self, events: &[Event]) -> Result<Applied> {
         let mut conn = self.lock();
+        self.wrote(events.len());
         let tx = conn.transaction()?;
         let mut out = Applied::default();
         let mut last = Self::meta(&tx, "last_seq")?.and_then(|v| v.parse::<u64>().ok());
@@ -542,6 +594,7 @@ impl Store {
         server_seq: u64,
     ) -> Result<(Vec<Notification>, Vec<String>)> {
         let mut conn = self.lock();
+        self.wrote(items.len());
         let tx = conn.transaction()?;
         let mut new = Vec::new();
         store_run(&tx, &mut items.iter().collect(), &mut new)?;
@@ -649,6 +702,7 @@ impl Store {
     /// transaction. Returns the ids that changed.
     pub fn mark_read(&self, ids: &[String]) -> Result<Vec<String>> {
         let mut conn = self.lock();
+        self.wrote(ids.len());
         let tx = conn.transaction()?;
         let now = ts(Utc::now());
         let mut changed = Vec::new();
@@ -1102,6 +1156,35 @@ mod tests {
         let (kept, fresh) = counted(&s);
         assert_eq!(kept, fresh);
         assert!(kept.total > 0);
+    }
+
+    #[test]
+    fn once_the_engine_takes_checkpoints_over_no_commit_makes_one() {
+        let dir = tempfile::tempdir().unwrap();
+        // The same 500 one-event commits (about 3,000 pages of log) with
+        // SQLite checkpointing and with the engine doing it.
+        let log_left = |deferred: bool| {
+            let s = Store::open(&dir.path().join(format!("{deferred}.db"))).unwrap();
+            if deferred {
+                s.defer_checkpoints().unwrap();
+            }
+            for i in 1..=2 * CHECKPOINT_EVERY {
+                s.apply(&[Event::Notification(n(i))]).unwrap();
+            }
+            let due = s.checkpoint_due();
+            let copied = s.checkpoint().unwrap();
+            assert!(!s.checkpoint_due());
+            (due, copied)
+        };
+        let (due, sqlite) = log_left(false);
+        assert!(!due, "nothing is due while SQLite checkpoints");
+        assert!(
+            sqlite < 1000,
+            "SQLite checkpointed at 1,000 pages: {sqlite} left"
+        );
+        let (due, engine) = log_left(true);
+        assert!(due);
+        assert!(engine > 1000, "every page waited for the engine: {engine}");
     }
 
     static AFTER: AtomicU64 = AtomicU64::new(0);

@@ -604,7 +604,20 @@ async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Session, events: Vec<Event>) -> R
     if let Ok(u) = ctx.db(|st| st.unread()).await {
         ctx.emit(CoreEvent::Unread(u));
     }
+    checkpoint_if_due(ctx).await;
     Ok(())
+}
+
+/// Checkpoints the store once enough is written, here, after the events
+/// are on their way to the screen (see `Store::defer_checkpoints`).
+async fn checkpoint_if_due(ctx: &Ctx) {
+    if ctx.store.checkpoint_due()
+        && let Err(e) = ctx.db(|st| st.checkpoint()).await
+    {
+        // SQLite checkpoints when the store closes, and the log only grows
+        // meanwhile: worth a line, not a problem for the user.
+        tracing::debug!(error = %e, "checkpoint");
+    }
 }
 
 fn api_outcome(e: ApiError) -> Outcome {
@@ -769,6 +782,7 @@ async fn resync(
             if let Ok(u) = ctx.db(|st| st.unread()).await {
                 ctx.emit(CoreEvent::Unread(u));
             }
+            checkpoint_if_due(ctx).await;
         }
         Err(e) => {
             ctx.problem("storing the inbox", &e);

@@ -324,6 +324,9 @@ impl Engine {
         let (local, local_rx) = watch::channel(LocalState::default());
         let (shutdown, shutdown_rx) = watch::channel(false);
         let (conn_cmd, conn_rx) = mpsc::channel(16);
+        if let Err(e) = store.defer_checkpoints() {
+            tracing::debug!(error = %e, "SQLite keeps checkpointing in commits");
+        }
         let ctx = Arc::new(Ctx {
             store,
             api,
