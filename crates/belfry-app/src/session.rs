@@ -253,11 +253,9 @@ impl Session {
         )
         .await;
         engine.pause_until(cfg.paused_until);
-        if let Err(e) = DoNotDisturb::new().watch(move |q| {
+        DoNotDisturb::new().watch(move |q| {
             let _ = os_tx.send(FromOs::Quiet(q));
-        }) {
-            tracing::warn!(error = %e, "the OS's do-not-disturb will not be followed");
-        }
+        });
         let session = Self {
             engine,
             base,

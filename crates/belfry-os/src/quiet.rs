@@ -84,79 +84,84 @@ impl DoNotDisturb {
         None
     }
 
-    /// Reads on a thread of its own when the session bus signals a change
-    /// (and every [`POLL`] in any case), and calls `on_change` with the
-    /// first reading and every change after it.
+    /// Reads when the session bus signals a change (and every [`POLL`] in
+    /// any case), and calls `on_change` with the first reading and every
+    /// change after it. A task on the current Tokio runtime (it panics
+    /// outside one); the reads, which block on the bus (and on
+    /// `gsettings` on GNOME), run on the runtime's blocking threads. It
+    /// was two threads of its own, each with its stack and allocator
+    /// cache, for one reading a minute.
     pub fn watch(
         self,
         on_change: impl Fn(Option<String>) + Send + 'static,
-    ) -> std::io::Result<std::thread::JoinHandle<()>> {
-        let (kick, kicked) = std::sync::mpsc::channel::<()>();
-        #[cfg(all(unix, not(target_os = "macos")))]
-        if let Some(bus) = &self.bus {
-            listen(bus.clone(), self.gnome, kick)?;
-        }
-        #[cfg(not(all(unix, not(target_os = "macos"))))]
-        drop(kick);
-        std::thread::Builder::new()
-            .name("belfry-dnd".into())
-            .spawn(move || {
-                let mut last: Option<Option<String>> = None;
-                let mut signals = true;
-                loop {
-                    let now = self.read();
-                    if last.as_ref() != Some(&now) {
-                        tracing::info!(quiet = ?now, "do-not-disturb");
-                        on_change(now.clone());
-                        last = Some(now);
-                    }
-                    if !signals {
-                        std::thread::sleep(POLL);
-                        continue;
-                    }
-                    match kicked.recv_timeout(POLL) {
-                        // One read for a run of signals.
-                        Ok(()) => while kicked.try_recv().is_ok() {},
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => signals = false,
-                    }
+    ) -> tokio::task::JoinHandle<()> {
+        let dnd = std::sync::Arc::new(self);
+        tokio::spawn(async move {
+            let mut signals = signals(&dnd).await;
+            let mut last: Option<Option<String>> = None;
+            loop {
+                let reader = std::sync::Arc::clone(&dnd);
+                let Ok(now) = tokio::task::spawn_blocking(move || reader.read()).await else {
+                    return;
+                };
+                if last.as_ref() != Some(&now) {
+                    tracing::info!(quiet = ?now, "do-not-disturb");
+                    on_change(now.clone());
+                    last = Some(now);
                 }
-            })
+                next_change(&mut signals).await;
+            }
+        })
     }
 }
 
-/// Sends on `kick` for every signal after which the settings may read
-/// differently, from a thread of its own (the reads block on the bus).
+/// The signals after which the settings may read differently, merged;
+/// `None` where there are none to listen to.
 #[cfg(all(unix, not(target_os = "macos")))]
-fn listen(
-    bus: zbus::Connection,
-    gnome: bool,
-    kick: std::sync::mpsc::Sender<()>,
-) -> std::io::Result<()> {
-    use futures_util::StreamExt as _;
-    std::thread::Builder::new()
-        .name("belfry-dnd-bus".into())
-        .spawn(move || {
-            zbus::block_on(async move {
-                let mut streams = Vec::new();
-                let dconf = gnome.then_some(DCONF_RULE);
-                for rule in RULES.into_iter().chain(dconf) {
-                    match zbus::MessageStream::for_match_rule(rule, &bus, None).await {
-                        Ok(s) => streams.push(s),
-                        Err(e) => {
-                            tracing::debug!(error = %e, rule, "do-not-disturb: no signal; read now and then")
-                        }
-                    }
-                }
-                let mut any = futures_util::stream::select_all(streams);
-                while any.next().await.is_some() {
-                    if kick.send(()).is_err() {
-                        return;
-                    }
-                }
-            });
-        })
-        .map(drop)
+type Signals = Option<futures_util::stream::SelectAll<zbus::MessageStream>>;
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+type Signals = ();
+
+#[cfg(all(unix, not(target_os = "macos")))]
+async fn signals(dnd: &DoNotDisturb) -> Signals {
+    let bus = dnd.bus.as_ref()?;
+    let mut streams = Vec::new();
+    let dconf = dnd.gnome.then_some(DCONF_RULE);
+    for rule in RULES.into_iter().chain(dconf) {
+        match zbus::MessageStream::for_match_rule(rule, bus, None).await {
+            Ok(s) => streams.push(s),
+            Err(e) => {
+                tracing::debug!(error = %e, rule, "do-not-disturb: no signal; read now and then")
+            }
+        }
+    }
+    (!streams.is_empty()).then(|| futures_util::stream::select_all(streams))
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+async fn signals(_: &DoNotDisturb) -> Signals {}
+
+/// Waits for a signal (one wake for a run of them) or [`POLL`].
+#[cfg(all(unix, not(target_os = "macos")))]
+async fn next_change(signals: &mut Signals) {
+    use futures_util::{FutureExt as _, StreamExt as _};
+    let Some(any) = signals else {
+        tokio::time::sleep(POLL).await;
+        return;
+    };
+    tokio::select! {
+        signal = any.next() => match signal {
+            Some(_) => while let Some(Some(_)) = any.next().now_or_never() {},
+            // The bus is gone: read now and then from here on.
+            None => *signals = None,
+        },
+        () = tokio::time::sleep(POLL) => {}
+    }
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+async fn next_change(_: &mut Signals) {
+    tokio::time::sleep(POLL).await;
 }
 
 impl Default for DoNotDisturb {

@@ -89,11 +89,20 @@ impl Freedesktop {
         let stream = zbus::block_on(zbus::MessageStream::for_match_rule(rule, &conn, None))
             .map_err(|e| bus_error("listening for actions", &e))?;
         let shown = Arc::new(Mutex::new(Shown::default()));
-        let listener_shown = Arc::clone(&shown);
-        std::thread::Builder::new()
-            .name("belfry-toast-events".into())
-            .spawn(move || zbus::block_on(listen(stream, listener_shown, on_event)))
-            .map_err(|e| SinkError(format!("starting the toast listener: {e}")))?;
+        let listener = listen(stream, Arc::clone(&shown), on_event);
+        // A task on the app's runtime where there is one (the engine
+        // connects from its blocking threads, which have it): a thread of
+        // its own costs a stack and an allocator cache for a signal now
+        // and then.
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(listener)),
+            Err(_) => {
+                std::thread::Builder::new()
+                    .name("belfry-toast-events".into())
+                    .spawn(move || zbus::block_on(listener))
+                    .map_err(|e| SinkError(format!("starting the toast listener: {e}")))?;
+            }
+        }
         Ok(Self {
             conn,
             app,
