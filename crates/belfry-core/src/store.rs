@@ -144,8 +144,10 @@ pub struct Store {
     use_: Arc<Use>,
 }
 
-/// When the store was last used, for giving its page cache back once it
-/// has been left alone (see [`Store::release_when_idle`]).
+/// The store's upkeep: whether it was used lately, for giving its page
+/// cache back once it is left alone (see [`Store::release_when_idle`]), and
+/// what it wrote since the last checkpoint (see
+/// [`Store::defer_checkpoints`]).
 #[derive(Default)]
 struct Use {
     /// Used since the last idle check.

@@ -8,16 +8,19 @@
 //! Written against glibc directly: no maintained crate wraps `mallopt` and
 //! `malloc_trim`, and these are the only unsafe code in Belfry.
 
-/// One arena for the whole process. Call first thing in `main`, before
-/// any thread starts. Threads still allocate small blocks from their own
-/// caches without a lock; only the rest share the one arena.
+/// Two arenas for the whole process instead of one per thread (eight per
+/// core at most). Call first thing in `main`, before any thread starts.
+/// Threads still allocate small blocks from their own caches without a
+/// lock; only the rest share the arenas. One and two measured the same
+/// (idle: 8.34 and 8.37 MB in a probe; a 10,000-event catch-up: 410 and
+/// 395 ms); two keep a second arena for threads that contend.
 pub fn frugal() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
         // SAFETY: mallopt only sets a limit glibc reads when a thread next
         // needs an arena; it takes no pointers and is safe at any time.
         #[allow(unsafe_code)]
-        let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) };
+        let ok = unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
         if ok != 1 {
             tracing::debug!("glibc did not take the arena limit");
         }

@@ -198,6 +198,9 @@ pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 const PARTS: &[&str] = &["store", "burst", "toast", "dunst", "sound", "footprint"];
 
 fn main() {
+    // glibc's allocator as the app sets it (one arena), so the burst's
+    // memory growth is what the app's would be.
+    belfry_os::memory::frugal();
     // The toast part measures in a child of its own, on a private bus.
     if std::env::var_os(toast::CHILD).is_some() {
         toast::child();
