@@ -204,9 +204,15 @@ async fn open(ctx: &Ctx) -> Result<Ws, Outcome> {
     let value = http::HeaderValue::from_str(&bearer).map_err(|_| Outcome::SignedOut)?;
     req.headers_mut().insert(http::header::AUTHORIZATION, value);
     let limit = MAX_FRAME_BYTES as usize;
+    // Reads of 16 KiB, not tungstenite's 128: its read buffer is made whole
+    // at the handshake and was the idle app's largest single allocation
+    // (heaptrack), while a frame here is about half a kilobyte. A larger
+    // frame still grows the buffer as it needs; a catch-up of 10,000
+    // costs a few hundred more reads.
     let config = WebSocketConfig::default()
         .max_message_size(Some(limit))
-        .max_frame_size(Some(limit));
+        .max_frame_size(Some(limit))
+        .read_buffer_size(16 * 1024);
     let connector = Connector::Rustls(Arc::clone(&ctx.tls));
     let connecting =
         tokio_tungstenite::connect_async_tls_with_config(req, Some(config), true, Some(connector));
