@@ -428,13 +428,18 @@ impl Store {
                 }
             }
             let store = self.clone();
-            let released = tokio::task::spawn_blocking(move || store.release_memory()).await;
-            match released {
-                Ok(Ok(())) => {
-                    if let Some(after) = after {
-                        after();
-                    }
+            // `after` walks the allocator's free memory: off the async
+            // threads too, with the release.
+            let released = tokio::task::spawn_blocking(move || {
+                store.release_memory()?;
+                if let Some(after) = after {
+                    after();
                 }
+                Ok::<_, StoreError>(())
+            })
+            .await;
+            match released {
+                Ok(Ok(())) => {}
                 Ok(Err(e)) => tracing::debug!(error = %e, "the store kept its cache"),
                 Err(e) => tracing::debug!(error = %e, "the store's release task failed"),
             }
