@@ -752,3 +752,48 @@ async fn a_resync_cut_off_mid_way_is_completed_by_the_next_one() {
     assert_eq!(seqs, want, "every notification once, in order");
     desk.engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_toast_does_not_wait_for_a_busy_inbox_database() {
+    let t = TestInstance::start().await;
+    let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    // Another program holds the inbox's database for writing (a backup
+    // tool, a second copy): the store's write waits up to its busy timeout.
+    let other = rusqlite::Connection::open(desk.dir.path().join("inbox.db")).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut events = desk.engine.events();
+
+    let admin = t.admin().await;
+    let id = admin
+        .emit_many(OPERATOR.0, "sla_expired", 1)
+        .await
+        .remove(0);
+    let shown = |r: &[Record]| {
+        r.iter()
+            .filter(|x| matches!(x, Record::Shown(_, t) if matches!(&t.body, ToastBody::Item(n) if n.id == id)))
+            .count()
+    };
+    eventually(
+        "the toast while the database is held",
+        Duration::from_secs(2),
+        || shown(&desk.recorder.records()) == 1,
+    )
+    .await;
+
+    // Let go: the store catches up, and the toast is not shown again.
+    other.execute_batch("ROLLBACK").unwrap();
+    eventually("stored", Duration::from_secs(10), || {
+        desk.stored().iter().any(|(_, i)| *i == id)
+    })
+    .await;
+    assert_eq!(desk.stored().len(), 1, "stored once");
+    assert_eq!(shown(&desk.recorder.records()), 1, "shown once");
+    // The store waited for the lock: no failure was put in front of the user.
+    while let Ok(e) = events.try_recv() {
+        assert!(
+            !matches!(e, CoreEvent::Problem { .. }),
+            "a database held for a moment was reported: {e:?}"
+        );
+    }
+}

@@ -8,7 +8,9 @@ use belfry_proto::inbox::Notification;
 use belfry_proto::settings::SettingsDocument;
 use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{
+    Connection, OptionalExtension, Transaction, TransactionBehavior, params, params_from_iter,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::Path;
@@ -230,6 +232,15 @@ END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, created_at TEXT NOT NULL);
 ";
+
+/// A write transaction that takes the write lock at its start, where the
+/// busy timeout applies: a deferred one reads first, and when another
+/// program holds the database then (a backup tool, a second copy), its
+/// upgrade to a write fails at once instead of waiting, and the events
+/// would go unsaved for a lock held a moment.
+fn write(conn: &mut Connection) -> rusqlite::Result<Transaction<'_>> {
+    conn.transaction_with_behavior(TransactionBehavior::Immediate)
+}
 
 fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -547,7 +558,7 @@ impl Store {
     pub fn apply(&self, events: &[Event]) -> Result<Applied> {
         let mut conn = self.lock();
         self.wrote(events.len());
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let mut out = Applied::default();
         let mut last = Self::meta(&tx, "last_seq")?.and_then(|v| v.parse::<u64>().ok());
         // Notifications in a row are stored together, before a read that
@@ -608,7 +619,7 @@ impl Store {
     ) -> Result<(Vec<Notification>, Vec<String>)> {
         let mut conn = self.lock();
         self.wrote(items.len());
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let mut new = Vec::new();
         store_run(&tx, &mut items.iter().collect(), &mut new)?;
         let read = finish_snapshot(&tx, Some(server_unread), server_seq)?;
@@ -620,7 +631,7 @@ impl Store {
     /// position stays, so an interrupted resync leaves nothing skipped.
     pub fn add_snapshot_page(&self, items: &[Notification]) -> Result<Vec<Notification>> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let mut new = Vec::new();
         store_run(&tx, &mut items.iter().collect(), &mut new)?;
         tx.commit()?;
@@ -637,7 +648,7 @@ impl Store {
         server_seq: u64,
     ) -> Result<Vec<String>> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let read = finish_snapshot(&tx, server_unread, server_seq)?;
         tx.commit()?;
         Ok(read)
@@ -716,7 +727,7 @@ impl Store {
     pub fn mark_read(&self, ids: &[String]) -> Result<Vec<String>> {
         let mut conn = self.lock();
         self.wrote(ids.len());
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let now = ts(Utc::now());
         let mut changed = Vec::new();
         {
@@ -744,7 +755,7 @@ impl Store {
     /// Marks everything up to `up_to_seq` read locally and queues it.
     pub fn mark_all_read(&self, up_to_seq: u64) -> Result<usize> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let tx = write(&mut conn)?;
         let n = tx.execute(
             "UPDATE notifications SET read_at = ?2 WHERE seq <= ?1 AND read_at IS NULL",
             params![up_to_seq, ts(Utc::now())],

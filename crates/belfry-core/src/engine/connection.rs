@@ -494,7 +494,17 @@ async fn process(
                     continue;
                 }
                 match place(s, seq, "notification") {
-                    Place::Next => pending.push(Event::Notification(notification)),
+                    Place::Next => {
+                        // A live one goes to the router now, not after the
+                        // store's write (0.4 ms at the median on the bench
+                        // machine, over 1 ms at p99): the toast does not
+                        // wait for the disk. It is new by its sequence
+                        // number, which is what the store's check would say.
+                        if !s.replaying {
+                            ctx.route(Input::Live(notification.clone()));
+                        }
+                        pending.push(Event::Notification(notification));
+                    }
                     Place::Stale => {}
                     Place::Gap => return gap(ctx, ws, s, pending).await,
                 }
@@ -550,12 +560,14 @@ async fn process(
     store(ctx, ws, s, pending).await
 }
 
-/// Stores events, then tells the router, the front end and the server.
+/// Stores events, then tells the router (history and reads; live
+/// notifications were routed as they arrived), the front end and the server.
 async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Session, events: Vec<Event>) -> Result<(), Outcome> {
     if events.is_empty() {
         return Ok(());
     }
-    let for_router = events.clone();
+    // History is routed from here when the store fails; live ones already were.
+    let for_router = s.replaying.then(|| events.clone());
     let applied = match ctx.db(move |st| st.apply(&events)).await {
         Ok(a) => {
             ctx.resolved("storing notifications");
@@ -565,24 +577,20 @@ async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Session, events: Vec<Event>) -> R
             // Disk full or read-only: say so, and still deliver what arrived.
             ctx.problem("storing notifications", &e);
             s.unsaved = true;
-            for e in for_router {
+            for e in for_router.into_iter().flatten() {
                 if let Event::Notification(n) = e {
-                    ctx.route(if s.replaying {
-                        Input::Replayed(n)
-                    } else {
-                        Input::Live(n)
-                    });
+                    ctx.route(Input::Replayed(n));
                 }
             }
             return Ok(());
         }
     };
-    for n in &applied.new {
-        ctx.route(if s.replaying {
-            Input::Replayed(n.clone())
-        } else {
-            Input::Live(n.clone())
-        });
+    // Live ones were routed as they arrived; history counts toward the
+    // summary once stored, so a repeat of what the store has is not counted.
+    if s.replaying {
+        for n in &applied.new {
+            ctx.route(Input::Replayed(n.clone()));
+        }
     }
     if !applied.read.is_empty() {
         ctx.route(Input::Read(applied.read.clone()));
