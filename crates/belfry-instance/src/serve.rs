@@ -58,6 +58,13 @@ pub async fn run(
                 continue;
             }
         };
+        // Stream frames are small and each is due at once: without this,
+        // Nagle's algorithm held an event sent just after a heartbeat ping
+        // until the ping was acknowledged, 20-36 ms on loopback (the toast
+        // bench; docs/benchmarks.md). HTTP responses are written whole.
+        if let Err(error) = tcp.set_nodelay(true) {
+            tracing::debug!(%peer, %error, "could not turn Nagle's algorithm off");
+        }
         let service = TowerToHyperService::new(app.clone());
         let builder = builder.clone();
         let mut stop = stop.clone();
