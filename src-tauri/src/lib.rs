@@ -268,6 +268,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "could not apply the organization's start-at-login");
     }
     let open_window = !cli.autostarted;
+    let install_update = cli.install_update;
     let shell = Shell {
         session: tokio::sync::RwLock::new(None),
         signing_in: tokio::sync::Mutex::new(()),
@@ -340,14 +341,18 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         .setup(move |app| {
             updates::init(app.handle());
             tray::create(app.handle())?;
-            updates::schedule(app.handle().clone());
+            updates::schedule(app.handle().clone(), install_update);
             let handle = app.handle().clone();
             #[cfg(target_os = "linux")]
             if !open_window {
                 small_tray::no_window(app.handle(), cli.clone());
             }
             tauri::async_runtime::spawn(start_session(handle, cli));
-            if open_window {
+            if install_update {
+                // Handed over by the small tray's "Update to X…": the General
+                // tab shows the update's progress.
+                open_settings(app.handle());
+            } else if open_window {
                 open_inbox(app.handle());
             }
             Ok(())

@@ -67,7 +67,12 @@ async fn hand_over<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
         tracing::warn!(error = %e, "stopping");
     }
     use std::os::unix::process::CommandExt as _;
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os().skip(1).collect();
+    // An install asked for at this start is done or on offer in the menu:
+    // not asked for again by the next hand-over.
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os()
+        .skip(1)
+        .filter(|a| a != "--install-update")
+        .collect();
     if !args.iter().any(|a| a == "--autostarted") {
         args.push("--autostarted".into());
     }

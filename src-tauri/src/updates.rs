@@ -210,8 +210,10 @@ pub fn init<R: Runtime>(app: &AppHandle<R>) {
 
 /// Checks now, then a day after each check that got an answer and an
 /// hour after one that failed (by the wall clock: [`Schedule`]), sleeping
-/// until the next is due rather than ticking.
-pub fn schedule<R: Runtime>(app: AppHandle<R>) {
+/// until the next is due rather than ticking. `install_first`: the small
+/// tray's "Update to X…" handed over, so what the first check finds is
+/// installed (verified as every install is) without a second click.
+pub fn schedule<R: Runtime>(app: AppHandle<R>, mut install_first: bool) {
     tauri::async_runtime::spawn(async move {
         loop {
             let info = app.state::<Updates>().info();
@@ -222,7 +224,13 @@ pub fn schedule<R: Runtime>(app: AppHandle<R>) {
             let failed = matches!(info.state, UpdateState::CheckFailed { .. });
             let nap = Schedule::after(info.last_checked, failed).nap(Utc::now());
             if !idle && nap.is_zero() {
-                check(&app).await;
+                let found = check(&app).await;
+                if std::mem::take(&mut install_first)
+                    && matches!(found.state, UpdateState::Available { .. })
+                    && let Err(e) = install(&app).await
+                {
+                    tracing::warn!(error = %e, "installing the update the small tray offered");
+                }
                 tokio::time::sleep(MIN_NAP).await;
                 continue;
             }

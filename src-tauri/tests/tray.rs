@@ -944,14 +944,24 @@ async fn until_logged(home: &std::path::Path, needle: &str) {
 /// The small tray asks the update feed too (it never downloads): with the
 /// feed at this version its menu offers nothing; with a newer one it shows
 /// "Update to 99.0.0…", whose click hands the process over to the full
-/// app, which finds the update in its check at start and offers it in its
-/// own tray (to install it only once it verifies, as above).
+/// app, which finds the update in its check at start and installs it
+/// without a second click (only once it verifies, as above).
 #[tokio::test]
 async fn the_small_tray_offers_a_newer_version_and_hands_over_to_install_it() {
     let (t, feed) = Feed::start().await;
     let scratch = tempfile::tempdir().unwrap();
     let managed = feed.managed(scratch.path());
-    let env = [("BELFRY_MANAGED_CONFIG", managed.as_os_str())];
+    let appimage = scratch.path().join("Belfry.AppImage");
+    std::fs::write(&appimage, INSTALLED).unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&appimage, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let env = [
+        ("BELFRY_MANAGED_CONFIG", managed.as_os_str()),
+        // What an AppImage's runtime sets: the file the updater replaces.
+        ("APPIMAGE", appimage.as_os_str()),
+    ];
     let args = ["--instance", t.url(), "--login", OPERATOR.0];
     let small_tray = || TrayApp::spawn(env!("CARGO_BIN_EXE_belfry-headless"), &args, &env);
 
@@ -992,10 +1002,13 @@ async fn the_small_tray_offers_a_newer_version_and_hands_over_to_install_it() {
     menu.click_to_hand_over(&offer).await;
     until_exe(pid, "belfry").await;
     let full = Menu::find_for(Some(pid)).await;
-    full.until("the full app's offer", |e| {
-        e.label == "Install update 99.0.0…"
-    })
-    .await;
+    let outcome = full
+        .until("the update installed", |e| {
+            e.label.starts_with("Restart to finish") || e.label.starts_with("Update 99.0.0")
+        })
+        .await;
+    assert_eq!(outcome.label, "Restart to finish updating to 99.0.0");
+    assert_eq!(std::fs::read(&appimage).unwrap(), NEW_BUILD);
 }
 
 /// A hostile title in the menu's list of unread items: shown as the text

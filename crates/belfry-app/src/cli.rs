@@ -39,6 +39,10 @@ pub struct Cli {
     /// Set by the start-at-login entry: the tray app starts without a window.
     #[arg(long, hide = true)]
     pub autostarted: bool,
+    /// Set by the small tray's "Update to X…": the full app opens on
+    /// Settings and installs the update its check at start finds.
+    #[arg(long, hide = true)]
+    pub install_update: bool,
     /// Log to standard error as well as to the log file.
     #[arg(long)]
     pub verbose: bool,

@@ -118,7 +118,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
         Err(e) if small_tray => {
             tracing::warn!(error = format!("{e:#}"), "the saved sign-in does not work");
             if let Some(full) = tray::full_app() {
-                let err = tray::hand_over(&full);
+                let err = tray::hand_over(&full, false);
                 return Err(err).context("while handing the sign-in to the full app");
             }
             return Err(e);
@@ -146,12 +146,12 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
                     Some(Asked::Quit) => break,
                     Some(Asked::Open) => {
                         t.settle().await;
-                        open_inbox(&session).await?
+                        open_inbox(&session, false).await?
                     }
                     Some(Asked::Update) => {
                         tracing::info!("update asked for: the full app installs it");
                         t.settle().await;
-                        open_inbox(&session).await?
+                        open_inbox(&session, true).await?
                     }
                     None => {}
                 }
@@ -161,7 +161,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
                     t.offer_update(offer.map(|v| v.to_string())).await;
                 }
             }
-            Some(()) = launches.recv() => open_inbox(&session).await?,
+            Some(()) = launches.recv() => open_inbox(&session, false).await?,
             ev = events.recv() => match ev {
                 Ok(ev) => {
                     session.on_core_event(&ev);
@@ -171,7 +171,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
                     log_event(&ev);
                     // Signed out elsewhere: the sign-in form is the full app's.
                     if small_tray && matches!(ev, CoreEvent::State(ConnState::SignedOut)) {
-                        open_inbox(&session).await?;
+                        open_inbox(&session, false).await?;
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
@@ -301,12 +301,14 @@ fn log_event(ev: &CoreEvent) {
 
 /// Opens the inbox: hands the process over to the full app (returning
 /// only its error), or without one opens the instance's web app.
-async fn open_inbox(session: &Session) -> anyhow::Result<()> {
+/// `install_update`: the full app opens on Settings and installs the
+/// update its check finds.
+async fn open_inbox(session: &Session, install_update: bool) -> anyhow::Result<()> {
     match tray::full_app() {
         Some(full) => {
             tracing::info!("stopping to hand over");
             session.stop().await?;
-            let err = tray::hand_over(&full);
+            let err = tray::hand_over(&full, install_update);
             Err(err).with_context(|| format!("while opening the inbox in {}", full.display()))
         }
         None => {
@@ -410,7 +412,7 @@ mod tray {
         None
     }
 
-    pub fn hand_over(_: &Path) -> std::io::Error {
+    pub fn hand_over(_: &Path, _: bool) -> std::io::Error {
         std::io::ErrorKind::Unsupported.into()
     }
 }

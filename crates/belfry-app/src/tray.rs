@@ -408,21 +408,59 @@ pub fn full_app() -> Option<PathBuf> {
 /// ones that keep it headless or hidden, and no password in its
 /// environment (the keyring has the token). Returns only the error when
 /// it cannot.
-pub fn hand_over(full: &Path) -> std::io::Error {
+pub fn hand_over(full: &Path, install_update: bool) -> std::io::Error {
     use std::os::unix::process::CommandExt as _;
-    let args = std::env::args_os()
-        .skip(1)
-        .filter(|a| a != "--headless" && a != "--autostarted");
-    tracing::info!(app = %full.display(), "opening the inbox in the full app");
+    tracing::info!(app = %full.display(), install_update, "handing over to the full app");
     std::process::Command::new(full)
-        .args(args)
+        .args(handed_args(std::env::args_os().skip(1), install_update))
         .env_remove("BELFRY_PASSWORD")
         .exec()
+}
+
+/// The full app's arguments from this process's: not the ones that keep it
+/// headless or hidden, and `--install-update` only when asked for now (an
+/// install asked for once is not asked for again by the next hand-over).
+fn handed_args(
+    args: impl Iterator<Item = std::ffi::OsString>,
+    install_update: bool,
+) -> Vec<std::ffi::OsString> {
+    args.filter(|a| a != "--headless" && a != "--autostarted" && a != "--install-update")
+        .chain(install_update.then(|| "--install-update".into()))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_install_is_handed_over_once_and_not_carried_to_the_next_hand_over() {
+        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
+        let small = os(&[
+            "--autostarted",
+            "--instance",
+            "https://desk.example",
+            "--verbose",
+        ]);
+        let asked = handed_args(small.clone().into_iter(), true);
+        assert_eq!(
+            asked,
+            os(&[
+                "--instance",
+                "https://desk.example",
+                "--verbose",
+                "--install-update"
+            ])
+        );
+        // The full app handed back to the small tray with `--install-update`
+        // among its arguments; "Open inbox" there opens the inbox only.
+        let mut back = asked.clone();
+        back.push("--autostarted".into());
+        assert_eq!(
+            handed_args(back.into_iter(), false),
+            os(&["--instance", "https://desk.example", "--verbose"])
+        );
+    }
 
     #[test]
     fn the_demo_stays_in_the_full_app() {
