@@ -1073,3 +1073,49 @@ async fn a_full_disk_is_said_in_the_menu_until_there_is_room_again() {
     menu.until("Connected and nothing wrong", |e| e.label == "Connected")
         .await;
 }
+
+/// An own sound an older Belfry kept as FLAC is rewritten as WAV when the
+/// full app starts (the small tray, which idles all day, has no FLAC
+/// decoder to play it), and the device settings then name the WAV.
+#[tokio::test]
+async fn an_own_sound_kept_in_its_old_format_is_rewritten_as_wav_at_start() {
+    let t = TestInstance::start().await;
+    let home = tempfile::tempdir().unwrap();
+    let sounds = home.path().join("data/belfry/sounds");
+    std::fs::create_dir_all(&sounds).unwrap();
+    let old = sounds.join("sla_expired.flac");
+    let samples = belfry_tests::sound::beep(8_000, 1, 0.25);
+    std::fs::write(&old, belfry_tests::sound::flac(8_000, 1, &samples)).unwrap();
+    let config = home.path().join("config/belfry/config.toml");
+    std::fs::create_dir_all(config.parent().unwrap()).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[sound.custom]\nsla_expired = {:?}\n",
+            old.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+
+    let args = [
+        "--autostarted",
+        "--instance",
+        t.url(),
+        "--login",
+        OPERATOR.0,
+    ];
+    let env = [("BELFRY_SMALL_TRAY", std::ffi::OsStr::new("off"))];
+    let _app = TrayApp::spawn_in(home.path(), env!("CARGO_BIN_EXE_belfry"), &args, &env);
+    let wav = sounds.join("sla_expired.wav");
+    belfry_tests::eventually(
+        "the settings to name the WAV",
+        Duration::from_secs(30),
+        || {
+            std::fs::read_to_string(&config)
+                .is_ok_and(|c| c.contains(wav.to_str().unwrap()) && !c.contains(".flac"))
+        },
+    )
+    .await;
+    let clip = belfry_os::sounds::load(&wav).unwrap();
+    assert_eq!(clip.samples().len(), samples.len(), "the whole sound");
+}
