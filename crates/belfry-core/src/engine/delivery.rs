@@ -133,9 +133,10 @@ pub(super) async fn run(
             },
             _ = shutdown.changed() => break,
         };
-        let doc = ctx.settings.borrow().clone();
         let now = local.borrow().at(chrono::Utc::now());
-        let actions = router.handle(input, Instant::now(), &doc, now);
+        // Read in place, not cloned per input (a burst is thousands): the
+        // router is synchronous, so the watch is held only while it decides.
+        let actions = router.handle(input, Instant::now(), &ctx.settings.borrow(), now);
         for action in actions {
             match action {
                 Action::Toast(t) => jobs.push(ToastJob::Show(t, Instant::now())),
