@@ -16,6 +16,14 @@ use belfry_tests::{Api, Desk, OPERATOR, TestInstance, eventually, quick_config};
 use reqwest::Method;
 use std::time::Duration;
 
+/// How many toasts of the item `id` were shown.
+fn shown_for(records: &[Record], id: &str) -> usize {
+    records
+        .iter()
+        .filter(|x| matches!(x, Record::Shown(_, t) if matches!(&t.body, ToastBody::Item(n) if n.id == id)))
+        .count()
+}
+
 async fn server_ids(api: &Api) -> Vec<(u64, String)> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
@@ -172,9 +180,7 @@ async fn a_read_on_the_server_clears_it_locally_and_stops_its_repeats() {
         .emit_many(OPERATOR.0, "sla_expired", 1)
         .await
         .remove(0);
-    let shown = |r: &[Record]| {
-        r.iter().filter(|x| matches!(x, Record::Shown(_, t) if matches!(&t.body, ToastBody::Item(n) if n.id == id))).count()
-    };
+    let shown = |r: &[Record]| shown_for(r, &id);
     eventually("toast shown", Duration::from_secs(10), || {
         shown(&desk.recorder.records()) == 1
     })
@@ -769,11 +775,7 @@ async fn a_toast_does_not_wait_for_a_busy_inbox_database() {
         .emit_many(OPERATOR.0, "sla_expired", 1)
         .await
         .remove(0);
-    let shown = |r: &[Record]| {
-        r.iter()
-            .filter(|x| matches!(x, Record::Shown(_, t) if matches!(&t.body, ToastBody::Item(n) if n.id == id)))
-            .count()
-    };
+    let shown = |r: &[Record]| shown_for(r, &id);
     eventually(
         "the toast while the database is held",
         Duration::from_secs(2),

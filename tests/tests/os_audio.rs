@@ -15,7 +15,7 @@ use belfry_core::sinks::{Player, Sound};
 use belfry_os::melody::{self, CATALOGUE, SAMPLE_RATE};
 use belfry_os::player::{MelodyPlayer, Played, list_output_devices};
 use belfry_os::sounds::{self, SoundError};
-use belfry_tests::sound::{beep, wav};
+use belfry_tests::sound::{beep, flac, wav};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -47,70 +47,6 @@ fn settings(device: Option<&str>, custom: &[(&str, &Path)]) -> SoundConfig {
             .map(|(t, p)| ((*t).to_owned(), p.to_path_buf()))
             .collect::<BTreeMap<_, _>>(),
     }
-}
-
-/// A 16-bit FLAC file at 44.1 kHz, written by hand with verbatim
-/// subframes (no compression: every field is whole bytes).
-fn flac(channels: u16, samples: &[i16]) -> Vec<u8> {
-    const BLOCK: usize = 4096;
-    fn crc8(data: &[u8]) -> u8 {
-        data.iter().fold(0u8, |mut crc, b| {
-            crc ^= b;
-            for _ in 0..8 {
-                crc = if crc & 0x80 != 0 {
-                    (crc << 1) ^ 0x07
-                } else {
-                    crc << 1
-                };
-            }
-            crc
-        })
-    }
-    fn crc16(data: &[u8]) -> u16 {
-        data.iter().fold(0u16, |mut crc, b| {
-            crc ^= u16::from(*b) << 8;
-            for _ in 0..8 {
-                crc = if crc & 0x8000 != 0 {
-                    (crc << 1) ^ 0x8005
-                } else {
-                    crc << 1
-                };
-            }
-            crc
-        })
-    }
-    let ch = usize::from(channels);
-    let frames = samples.len() / ch;
-    let mut out = b"fLaC".to_vec();
-    // STREAMINFO, the last metadata block: 34 bytes.
-    out.extend_from_slice(&[0x80, 0, 0, 34]);
-    out.extend_from_slice(&(BLOCK as u16).to_be_bytes());
-    out.extend_from_slice(&(BLOCK as u16).to_be_bytes());
-    out.extend_from_slice(&[0; 6]); // frame sizes unknown
-    // 20 bits rate, 3 bits channels - 1, 5 bits bits-per-sample - 1, 36 bits frames.
-    let packed: u64 =
-        (44_100u64 << 44) | (u64::from(channels - 1) << 41) | (15u64 << 36) | frames as u64;
-    out.extend_from_slice(&packed.to_be_bytes());
-    out.extend_from_slice(&[0; 16]); // MD5 unknown
-    for (n, block) in samples.chunks(BLOCK * ch).enumerate() {
-        let len = block.len() / ch;
-        // Sync, fixed blocking; 16-bit block size at the end, 44.1 kHz;
-        // independent channels, 16 bits; frame number (< 128: one byte).
-        let mut frame = vec![0xFF, 0xF8, 0x79, ((channels as u8 - 1) << 4) | 0x08];
-        frame.push(u8::try_from(n).unwrap());
-        frame.extend_from_slice(&u16::try_from(len - 1).unwrap().to_be_bytes());
-        frame.push(crc8(&frame));
-        for c in 0..ch {
-            frame.push(0x02); // verbatim subframe
-            for f in 0..len {
-                frame.extend_from_slice(&block[f * ch + c].to_be_bytes());
-            }
-        }
-        let crc = crc16(&frame);
-        frame.extend_from_slice(&crc.to_be_bytes());
-        out.extend_from_slice(&frame);
-    }
-    out
 }
 
 fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
@@ -260,7 +196,7 @@ async fn a_custom_sound_is_copied_in_and_plays_instead_of_the_melody() {
     // Another format for the same type replaces the first file: kept as
     // WAV too, the one file of the type.
     let chord = outside.path().join("chord.flac");
-    std::fs::write(&chord, flac(2, &beep(44_100, 2, 0.25))).unwrap();
+    std::fs::write(&chord, flac(44_100, 2, &beep(44_100, 2, 0.25))).unwrap();
     let replaced = sounds::import("ticket_created", &chord, data.path()).unwrap();
     assert_eq!(replaced.path, copy);
     assert_eq!(
@@ -290,7 +226,7 @@ async fn an_older_copy_in_its_chosen_format_plays_its_melody_until_the_app_rewri
     std::fs::create_dir_all(&dir).unwrap();
     let old = dir.join("sla_breach.flac");
     let samples = beep(44_100, 2, 0.3);
-    std::fs::write(&old, flac(2, &samples)).unwrap();
+    std::fs::write(&old, flac(44_100, 2, &samples)).unwrap();
     std::fs::write(dir.join("sla_breach.name"), "Gong.flac").unwrap();
 
     // The player reads only WAV copies: this one is unusable, and says how to mend it.

@@ -12,7 +12,7 @@ use belfry_core::config::SoundConfig;
 use belfry_core::sinks::{Player, Sound};
 use belfry_os::player::{MelodyPlayer, Played};
 use belfry_os::sounds::{self, SoundError};
-use belfry_tests::sound::{beep, flac, wav};
+use belfry_tests::sound::{beep, wav};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
@@ -179,41 +179,4 @@ fn a_file_that_is_no_notification_sound_is_refused_naming_it_and_nothing_is_kept
     std::fs::write(&src, &good).unwrap();
     sounds::import("ticket_created", &src, data.path()).unwrap();
     assert_eq!(sounds::chosen_name("ticket_created", data.path()), None);
-}
-
-#[tokio::test]
-async fn an_older_belfrys_flac_copy_is_rewritten_as_wav_and_plays_for_its_type() {
-    in_rig();
-    let data = tempfile::tempdir().unwrap();
-    let sounds_dir = data.path().join("sounds");
-    std::fs::create_dir_all(&sounds_dir).unwrap();
-    // What an older Belfry kept: the chosen file in its own format.
-    let samples = beep(8_000, 1, 0.25);
-    let old = sounds_dir.join("chat_created.flac");
-    std::fs::write(&old, flac(8_000, 1, &samples)).unwrap();
-    // The small tray has no FLAC decoder: it refuses the old copy by name.
-    let refused = sounds::load(&old).unwrap_err();
-    assert!(matches!(refused, SoundError::OldCopy(_)), "{refused:?}");
-
-    let wav_path = sounds::upgrade("chat_created", &old, data.path()).unwrap();
-    assert_eq!(wav_path, sounds_dir.join("chat_created.wav"));
-    let clip = sounds::load(&wav_path).unwrap();
-    assert_eq!(clip.sample_rate().get(), 8_000);
-    assert_eq!(clip.channels().get(), 1);
-    let heard: Vec<i16> = clip
-        .samples()
-        .iter()
-        .map(|s| (s * 32_768.0).round() as i16)
-        .collect();
-    assert_eq!(heard, samples, "the same sound, sample for sample");
-
-    let saved = SoundConfig {
-        custom: BTreeMap::from([("chat_created".to_owned(), wav_path)]),
-        ..SoundConfig::default()
-    };
-    let p = MelodyPlayer::start(&saved).unwrap();
-    assert_eq!(
-        play_through(&p, &sound("chat_created")).await,
-        Played::Custom("chat_created".into())
-    );
 }
