@@ -868,6 +868,106 @@ async fn a_paused_daemon_holds_toasts_back_and_the_inbox_still_fills() {
     app.stop().await;
 }
 
+/// `dunstctl` on another session bus.
+fn dunstctl_on(bus: &str, args: &[&str]) -> String {
+    let out = Command::new("dunstctl")
+        .args(args)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A login race: the notification daemon starts after Belfry. Toasts fail
+/// (said once) while there is none, and start by themselves when it comes.
+#[tokio::test]
+async fn a_notification_daemon_that_starts_late_is_picked_up() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let (app, bus) = app_on_bare_bus(&t);
+    app.until("connected", || app.logged("Connected")).await;
+    admin
+        .emit(
+            "sla_expired",
+            "Before the daemon",
+            "late daemon",
+            "/tickets/1",
+        )
+        .await;
+    app.until("no service, said", || app.logged("showing notifications"))
+        .await;
+
+    // The daemon comes up on that bus (the rig's config and display).
+    let mut dunst = Command::new("dunst")
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("the late daemon is up", Duration::from_secs(10), || {
+        dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
+    })
+    .await;
+    // Events keep coming; within Belfry's retry interval one is toasted.
+    let deadline =
+        std::time::Instant::now() + belfry_os::toast::RECONNECT_EVERY + Duration::from_secs(15);
+    let mut shown = None;
+    for i in 0.. {
+        let title = format!("After the daemon {i}");
+        admin
+            .emit("sla_expired", &title, "late daemon", "/tickets/2")
+            .await;
+        let history = async {
+            loop {
+                if dunstctl_on(&bus.address, &["history"]).contains("After the daemon") {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        if tokio::time::timeout(Duration::from_secs(2), history)
+            .await
+            .is_ok()
+        {
+            shown = Some(i);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no toast on the late daemon:\n{}",
+            app.dump()
+        );
+    }
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    assert!(shown.is_some());
+    assert!(
+        app.logged("toasts are back") && app.logged("showing notifications works again"),
+        "it says toasts are back:\n{}",
+        app.dump()
+    );
+    assert!(
+        !dunstctl_on(&bus.address, &["history"]).contains("Before the daemon"),
+        "no toast shown late for what came before"
+    );
+    app.stop().await;
+}
+
+/// Belfry signed in to `t` on a session bus of its own (see [`BareBus`]).
+fn app_on_bare_bus(t: &TestInstance) -> (App, BareBus) {
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let bus = BareBus::start(home.path());
+    let app = App::start_in(
+        home,
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
+        ],
+    );
+    (app, bus)
+}
+
 /// A session bus of its own, with no keyring and no notification service.
 struct BareBus {
     child: Child,
@@ -916,16 +1016,7 @@ impl Drop for BareBus {
 async fn with_no_keyring_and_no_notification_service_it_signs_in_for_this_run_and_goes_on() {
     let t = TestInstance::start().await;
     let admin = t.admin().await;
-    let home = Arc::new(tempfile::tempdir().unwrap());
-    let bus = BareBus::start(home.path());
-    let app = App::start_in(
-        Arc::clone(&home),
-        &["--instance", t.url(), "--login", OPERATOR.0],
-        &[
-            ("BELFRY_PASSWORD", OPERATOR.1),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
-        ],
-    );
+    let (app, _bus) = app_on_bare_bus(&t);
     eventually("connected", Duration::from_secs(30), || {
         app.logged("Connected")
     })
@@ -955,6 +1046,7 @@ async fn with_no_keyring_and_no_notification_service_it_signs_in_for_this_run_an
         .filter(|l| l.contains("showing notifications"))
         .count();
     assert_eq!(reports, 1, "the missing service is reported once:\n{log}");
+    let home = Arc::clone(&app.home);
     app.stop().await;
 
     // No plaintext fallback: the token is nowhere on disk.

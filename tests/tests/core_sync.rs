@@ -442,15 +442,17 @@ async fn a_long_outage_resyncs_and_announces_once() {
 struct SlowDaemon(belfry_core::sinks::Recorder);
 
 impl belfry_core::sinks::Toaster for SlowDaemon {
-    fn show(
-        &self,
-        toast: &belfry_core::router::Toast,
-    ) -> Result<(), belfry_core::sinks::SinkError> {
-        std::thread::sleep(Duration::from_millis(650));
-        belfry_core::sinks::Toaster::show(&self.0, toast)
+    fn show<'a>(
+        &'a self,
+        toast: &'a belfry_core::router::Toast,
+    ) -> belfry_core::sinks::SinkFuture<'a> {
+        Box::pin(async move {
+            tokio::time::sleep(Duration::from_millis(650)).await;
+            belfry_core::sinks::Toaster::show(&self.0, toast).await
+        })
     }
 
-    fn close(&self, key: &ToastKey) -> Result<(), belfry_core::sinks::SinkError> {
+    fn close<'a>(&'a self, key: &'a ToastKey) -> belfry_core::sinks::SinkFuture<'a> {
         belfry_core::sinks::Toaster::close(&self.0, key)
     }
 }

@@ -36,11 +36,12 @@ fn app() -> AppIdentity {
 }
 
 /// A toaster whose toast events land in a list.
-fn toaster() -> (DesktopToaster, Arc<Mutex<Vec<ToastEvent>>>) {
+async fn toaster() -> (DesktopToaster, Arc<Mutex<Vec<ToastEvent>>>) {
     let events = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&events);
-    let t =
-        DesktopToaster::connect(app(), Arc::new(move |e| sink.lock().unwrap().push(e))).unwrap();
+    let t = DesktopToaster::connect(app(), Arc::new(move |e| sink.lock().unwrap().push(e)))
+        .await
+        .unwrap();
     (t, events)
 }
 
@@ -101,13 +102,19 @@ async fn displayed(n: usize) {
 async fn toasts_reach_the_daemon_replace_per_item_and_close() {
     in_rig();
     dunstctl(&["close-all"]);
-    let (t, _) = toaster();
-    t.show(&toast("1", "Ticket created", "first")).unwrap();
+    let (t, _) = toaster().await;
+    t.show(&toast("1", "Ticket created", "first"))
+        .await
+        .unwrap();
     displayed(1).await;
-    t.show(&toast("1", "Message in ticket", "second")).unwrap();
-    t.show(&toast("2", "Ticket created", "other")).unwrap();
+    t.show(&toast("1", "Message in ticket", "second"))
+        .await
+        .unwrap();
+    t.show(&toast("2", "Ticket created", "other"))
+        .await
+        .unwrap();
     displayed(2).await;
-    t.close(&ToastKey::Ticket("1".into())).unwrap();
+    t.close(&ToastKey::Ticket("1".into())).await.unwrap();
     displayed(1).await;
     dunstctl(&["close-all"]);
 }
@@ -117,7 +124,7 @@ async fn hostile_text_is_shown_as_typed() {
     in_rig();
     dunstctl(&["close-all"]);
     dunstctl(&["history-clear"]);
-    let (t, _) = toaster();
+    let (t, _) = toaster().await;
     // Markup, a link, a bidi override that would flip "exe.pdf" into
     // "fdp.exe" and a zero-width space: the daemon gets the text as typed,
     // without the characters that would make it lie.
@@ -126,6 +133,7 @@ async fn hostile_text_is_shown_as_typed() {
         "<b>Boss</b>\u{202E}fdp.exe\u{200B}",
         "<i>hi</i> & <a href=\"javascript:alert(1)\">click</a> \u{2067}data:text/html,x\u{2069}",
     ))
+    .await
     .unwrap();
     displayed(1).await;
     dunstctl(&["close-all"]);
@@ -158,16 +166,18 @@ async fn a_toast_carries_the_app_icon_urgency_and_answers_open_mark_read_and_dis
     in_rig();
     dunstctl(&["close-all"]);
     dunstctl(&["history-clear"]);
-    let (t, events) = toaster();
+    let (t, events) = toaster().await;
     assert!(t.has_actions(), "dunst shows actions");
     // An ordinary event, for the urgency it carries.
-    t.show(&toast("8", "Ticket created", "Ticket 8")).unwrap();
+    t.show(&toast("8", "Ticket created", "Ticket 8"))
+        .await
+        .unwrap();
     displayed(1).await;
     dunstctl(&["close-all"]);
     displayed(0).await;
     let mut sla = toast("9", "SLA breached", "Ticket 9 is overdue");
     sla.urgency = Urgency::Critical;
-    t.show(&sla).unwrap();
+    t.show(&sla).await.unwrap();
     displayed(1).await;
 
     // The Mark read button, from the menu dunst itself builds from the toast.
@@ -180,22 +190,22 @@ async fn a_toast_carries_the_app_icon_urgency_and_answers_open_mark_read_and_dis
     event(&events, &ToastEvent::MarkRead(key.clone(), "n-9".into())).await;
 
     // A click on the toast (dunst's default action) opens the item.
-    t.show(&sla).unwrap();
+    t.show(&sla).await.unwrap();
     displayed(1).await;
     dunstctl(&["action", "0"]);
     event(&events, &ToastEvent::Open(key.clone(), Some("n-9".into()))).await;
 
     // Dismissed by the user: reported, so repeats stop for it.
-    t.show(&sla).unwrap();
+    t.show(&sla).await.unwrap();
     displayed(1).await;
     dunstctl(&["close"]);
     event(&events, &ToastEvent::Closed(key.clone())).await;
 
     // Closed by the app (read elsewhere): not reported back as a dismissal.
     events.lock().unwrap().clear();
-    t.show(&sla).unwrap();
+    t.show(&sla).await.unwrap();
     displayed(1).await;
-    t.close(&key).unwrap();
+    t.close(&key).await.unwrap();
     displayed(0).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(

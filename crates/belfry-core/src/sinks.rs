@@ -4,6 +4,8 @@
 //! headless log and for tests that check what the user would have seen.
 
 use crate::router::{Toast, ToastKey};
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
@@ -12,17 +14,25 @@ use std::time::Instant;
 #[error("{0}")]
 pub struct SinkError(pub String);
 
-/// Shows toasts. Calls may block (a slow notification daemon): the core
-/// calls them from a worker of their own, never from the stream reader.
+/// What a toaster's calls return: the toast worker awaits it on the app's
+/// runtime. A toaster whose service speaks asynchronously (freedesktop over
+/// D-Bus) sends from that task with no thread hand-off (a tenth of the
+/// path to the daemon, docs/benchmarks.md); one whose platform call blocks
+/// (WinRT, the macOS notification center) moves it to a blocking thread
+/// itself.
+pub type SinkFuture<'a> = Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>;
+
+/// Shows toasts. A call may take long (a slow notification daemon): the
+/// core awaits it in a worker task of its own, never in the stream reader.
 pub trait Toaster: Send + Sync + 'static {
     /// Shows `toast`, replacing the one with the same key if it is still up.
-    fn show(&self, toast: &Toast) -> Result<(), SinkError>;
+    fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a>;
     /// Closes the toast with `key` if it is up.
-    fn close(&self, key: &ToastKey) -> Result<(), SinkError>;
+    fn close<'a>(&'a self, key: &'a ToastKey) -> SinkFuture<'a>;
     /// Whether toasts can be shown at all, asked once at start so a missing
     /// notification service is reported before the first event needs it.
-    fn ready(&self) -> Result<(), SinkError> {
-        Ok(())
+    fn ready(&self) -> SinkFuture<'_> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 
@@ -97,14 +107,14 @@ impl Recorder {
 }
 
 impl Toaster for Recorder {
-    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+    fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a> {
         self.push(Record::Shown(Instant::now(), toast.clone()));
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 
-    fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
+    fn close<'a>(&'a self, key: &'a ToastKey) -> SinkFuture<'a> {
         self.push(Record::Closed(Instant::now(), key.clone()));
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

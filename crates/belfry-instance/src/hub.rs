@@ -111,6 +111,11 @@ impl Hub {
     /// Sends `event` to every open stream of `operator_id`. Never blocks.
     pub fn publish(&self, operator_id: i64, event: HubEvent) {
         let inner = self.lock();
+        if let HubEvent::Seq { seq, .. } = &event {
+            // The instant an event leaves the server for its streams: the
+            // benchmarks start their delivery clocks here (docs/benchmarks.md).
+            tracing::trace!(operator_id, seq, "published");
+        }
         if let Some(entry) = inner.operators.get(&operator_id) {
             // No receivers is fine: nobody is connected.
             let _ = entry.tx.send(Arc::new(event));

@@ -20,7 +20,7 @@ pub mod toast;
 pub mod tray;
 
 use belfry_core::router::{Toast, ToastKey};
-use belfry_core::sinks::{Player, SinkError, Sound, Toaster};
+use belfry_core::sinks::{Player, SinkError, SinkFuture, Sound, Toaster};
 
 /// The sink used when the real one is unavailable (no notification service,
 /// no audio thread): it drops what it is given, so the inbox goes on alone.
@@ -28,13 +28,13 @@ use belfry_core::sinks::{Player, SinkError, Sound, Toaster};
 pub struct Quiet;
 
 impl Toaster for Quiet {
-    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+    fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a> {
         tracing::debug!(key = ?toast.key, "toast dropped: no notification service");
-        Ok(())
+        Box::pin(std::future::ready(Ok(())))
     }
 
-    fn close(&self, _key: &ToastKey) -> Result<(), SinkError> {
-        Ok(())
+    fn close<'a>(&'a self, _key: &'a ToastKey) -> SinkFuture<'a> {
+        Box::pin(std::future::ready(Ok(())))
     }
 }
 

@@ -182,34 +182,34 @@ async fn toast_worker(ctx: Arc<Ctx>, toaster: Arc<dyn Toaster>, jobs: Arc<Jobs>)
         what: "showing notifications",
         failing: false,
     };
-    let ready = Arc::clone(&toaster);
-    if let Ok(r) = tokio::task::spawn_blocking(move || ready.ready()).await {
-        health.report(&ctx, r);
-    }
+    health.report(&ctx, toaster.ready().await);
     while let Some(batch) = jobs.take().await {
         for job in batch {
-            let toaster = Arc::clone(&toaster);
-            let store = ctx.store.clone();
-            let result = tokio::task::spawn_blocking(move || match job {
+            let result = match job {
                 ToastJob::Show(t, decided) => {
                     // Read elsewhere while waiting for the daemon: show nothing.
                     if let ToastBody::Item(n) = &t.body
                         && decided.elapsed() >= FRESH
-                        && store.is_read(&n.id).unwrap_or(false)
+                        && read_meanwhile(&ctx, &n.id).await
                     {
-                        return Ok(());
+                        continue;
                     }
-                    toaster.show(&t)
+                    toaster.show(&t).await
                 }
-                ToastJob::Close(k) => toaster.close(&k),
-            })
-            .await;
-            match result {
-                Ok(r) => health.report(&ctx, r),
-                Err(e) => tracing::warn!(error = %e, "toast worker task failed"),
-            }
+                ToastJob::Close(k) => toaster.close(&k).await,
+            };
+            health.report(&ctx, result);
         }
     }
+}
+
+/// Whether the item was read since; a store query, so on a blocking thread.
+async fn read_meanwhile(ctx: &Ctx, id: &str) -> bool {
+    let store = ctx.store.clone();
+    let id = id.to_owned();
+    tokio::task::spawn_blocking(move || store.is_read(&id).unwrap_or(false))
+        .await
+        .unwrap_or(false)
 }
 
 async fn sound_worker(ctx: Arc<Ctx>, player: Arc<dyn Player>, mut sounds: mpsc::Receiver<Sound>) {

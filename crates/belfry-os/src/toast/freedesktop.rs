@@ -66,12 +66,14 @@ fn bus_error(what: &str, e: &zbus::Error) -> SinkError {
 }
 
 impl Freedesktop {
-    pub fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
-        let conn = zbus::block_on(zbus::Connection::session())
+    pub async fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
+        let conn = zbus::Connection::session()
+            .await
             .map_err(|e| bus_error("no session bus", &e))?;
-        let reply =
-            zbus::block_on(conn.call_method(Some(BUS), PATH, Some(BUS), "GetCapabilities", &()))
-                .map_err(|e| bus_error("no notification service", &e))?;
+        let reply = conn
+            .call_method(Some(BUS), PATH, Some(BUS), "GetCapabilities", &())
+            .await
+            .map_err(|e| bus_error("no notification service", &e))?;
         let caps: Vec<String> = reply
             .body()
             .deserialize()
@@ -86,14 +88,14 @@ impl Freedesktop {
             .path(PATH)
             .build()
             .map_err(|e| bus_error("signal rule", &e))?;
-        let stream = zbus::block_on(zbus::MessageStream::for_match_rule(rule, &conn, None))
+        let stream = zbus::MessageStream::for_match_rule(rule, &conn, None)
+            .await
             .map_err(|e| bus_error("listening for actions", &e))?;
         let shown = Arc::new(Mutex::new(Shown::default()));
         let listener = listen(stream, Arc::clone(&shown), on_event);
-        // A task on the app's runtime where there is one (the engine
-        // connects from its blocking threads, which have it): a thread of
-        // its own costs a stack and an allocator cache for a signal now
-        // and then.
+        // A task on the app's runtime where there is one (the engine's
+        // toast worker connects from it): a thread of its own costs a stack
+        // and an allocator cache for a signal now and then.
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => drop(runtime.spawn(listener)),
             Err(_) => {
@@ -111,7 +113,7 @@ impl Freedesktop {
         })
     }
 
-    pub fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+    pub async fn show(&self, toast: &Toast) -> Result<(), SinkError> {
         let (title, body) = text(toast);
         let body = if self.caps.markup {
             escape_markup(&body)
@@ -156,23 +158,26 @@ impl Freedesktop {
             .copied()
             .unwrap_or(0);
         let timeout = i32::try_from(toast.timeout.as_millis()).unwrap_or(i32::MAX);
-        let reply = zbus::block_on(self.conn.call_method(
-            Some(BUS),
-            PATH,
-            Some(BUS),
-            "Notify",
-            &(
-                self.app.name.as_str(),
-                replaces,
-                self.app.icon.as_str(),
-                title.as_str(),
-                body.as_str(),
-                actions,
-                hints,
-                timeout,
-            ),
-        ))
-        .map_err(|e| bus_error("showing a toast", &e))?;
+        let reply = self
+            .conn
+            .call_method(
+                Some(BUS),
+                PATH,
+                Some(BUS),
+                "Notify",
+                &(
+                    self.app.name.as_str(),
+                    replaces,
+                    self.app.icon.as_str(),
+                    title.as_str(),
+                    body.as_str(),
+                    actions,
+                    hints,
+                    timeout,
+                ),
+            )
+            .await
+            .map_err(|e| bus_error("showing a toast", &e))?;
         let id: u32 = reply
             .body()
             .deserialize()
@@ -186,7 +191,7 @@ impl Freedesktop {
         Ok(())
     }
 
-    pub fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
+    pub async fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
         let id = {
             let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
             let Some(id) = shown.by_key.get(key).copied() else {
@@ -195,14 +200,10 @@ impl Freedesktop {
             shown.forget(id);
             id
         };
-        zbus::block_on(self.conn.call_method(
-            Some(BUS),
-            PATH,
-            Some(BUS),
-            "CloseNotification",
-            &(id,),
-        ))
-        .map_err(|e| bus_error("closing a toast", &e))?;
+        self.conn
+            .call_method(Some(BUS), PATH, Some(BUS), "CloseNotification", &(id,))
+            .await
+            .map_err(|e| bus_error("closing a toast", &e))?;
         Ok(())
     }
 }

@@ -9,9 +9,9 @@
 //! hostile title or body shows as typed.
 
 use belfry_core::router::{Toast, ToastBody, ToastKey};
-use belfry_core::sinks::{OnToastEvent, SinkError, Toaster};
+use belfry_core::sinks::{OnToastEvent, SinkError, SinkFuture, Toaster};
 pub use belfry_proto::inbox::clip;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -106,9 +106,9 @@ impl DesktopToaster {
     /// Connects to the notification service; fails when there is none (the
     /// caller reports it once and goes on with the inbox and sounds).
     /// What the user does with a toast goes to `on_event`.
-    pub fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
+    pub async fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
         #[cfg(all(unix, not(target_os = "macos")))]
-        let inner = freedesktop::Freedesktop::connect(app, on_event)?;
+        let inner = freedesktop::Freedesktop::connect(app, on_event).await?;
         #[cfg(not(all(unix, not(target_os = "macos"))))]
         let inner = native::Native::connect(app, on_event)?;
         Ok(Self { inner })
@@ -121,12 +121,12 @@ impl DesktopToaster {
 }
 
 impl Toaster for DesktopToaster {
-    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
-        self.inner.show(toast)
+    fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a> {
+        Box::pin(self.inner.show(toast))
     }
 
-    fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
-        self.inner.close(key)
+    fn close<'a>(&'a self, key: &'a ToastKey) -> SinkFuture<'a> {
+        Box::pin(self.inner.close(key))
     }
 }
 
@@ -140,11 +140,12 @@ pub const RECONNECT_EVERY: Duration = Duration::from_secs(15);
 pub struct Toasts {
     app: AppIdentity,
     on_event: OnToastEvent,
-    state: Mutex<Connection>,
+    /// An async lock: a connection attempt is awaited while it is held.
+    state: tokio::sync::Mutex<Connection>,
 }
 
 struct Connection {
-    toaster: Option<DesktopToaster>,
+    toaster: Option<Arc<DesktopToaster>>,
     tried: Option<Instant>,
     why: String,
 }
@@ -160,45 +161,43 @@ impl Toasts {
         Self {
             app,
             on_event,
-            state: Mutex::new(state),
+            state: tokio::sync::Mutex::new(state),
         }
     }
 
-    fn with<T>(
-        &self,
-        f: impl FnOnce(&DesktopToaster) -> Result<T, SinkError>,
-    ) -> Result<T, SinkError> {
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+    /// The connected toaster, connecting first when it is time to try.
+    async fn connected(&self) -> Result<Arc<DesktopToaster>, SinkError> {
+        let mut state = self.state.lock().await;
         if state.toaster.is_none() && state.tried.is_none_or(|t| t.elapsed() >= RECONNECT_EVERY) {
             let retry = state.tried.replace(Instant::now()).is_some();
-            match DesktopToaster::connect(self.app.clone(), Arc::clone(&self.on_event)) {
+            match DesktopToaster::connect(self.app.clone(), Arc::clone(&self.on_event)).await {
                 Ok(t) => {
                     if retry {
                         tracing::info!("a notification service appeared: toasts are back");
                     }
-                    state.toaster = Some(t);
+                    state.toaster = Some(Arc::new(t));
                 }
                 Err(e) => state.why = e.to_string(),
             }
         }
         match &state.toaster {
-            Some(t) => f(t),
+            Some(t) => Ok(Arc::clone(t)),
             None => Err(SinkError(state.why.clone())),
         }
     }
 }
 
 impl Toaster for Toasts {
-    fn show(&self, toast: &Toast) -> Result<(), SinkError> {
-        self.with(|t| t.show(toast))
+    fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a> {
+        Box::pin(async move { self.connected().await?.show(toast).await })
     }
 
-    fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
-        self.with(|t| t.close(key))
+    fn close<'a>(&'a self, key: &'a ToastKey) -> SinkFuture<'a> {
+        Box::pin(async move { self.connected().await?.close(key).await })
     }
 
-    fn ready(&self) -> Result<(), SinkError> {
-        self.with(|_| Ok(()))
+    fn ready(&self) -> SinkFuture<'_> {
+        Box::pin(async move { self.connected().await.map(drop) })
     }
 }
 

@@ -37,25 +37,37 @@ impl Native {
         })
     }
 
-    pub fn show(&self, toast: &Toast) -> Result<(), SinkError> {
+    pub async fn show(&self, toast: &Toast) -> Result<(), SinkError> {
         let (title, body) = text(toast);
-        let mut n = Notification::new();
-        n.appname(&self.app.name)
-            .summary(&title)
-            .body(&body)
-            .icon(&self.app.icon)
-            .timeout(if toast.timeout.is_zero() {
-                // The status reminder stays until the operator acts.
-                Timeout::Never
-            } else {
-                Timeout::Milliseconds(u32::try_from(toast.timeout.as_millis()).unwrap_or(u32::MAX))
-            });
-        n.show()
-            .map(drop)
-            .map_err(|e| SinkError(format!("notification service: {e}")))
+        let app = self.app.clone();
+        let timeout = if toast.timeout.is_zero() {
+            // The status reminder stays until the operator acts.
+            Timeout::Never
+        } else {
+            Timeout::Milliseconds(u32::try_from(toast.timeout.as_millis()).unwrap_or(u32::MAX))
+        };
+        // notify-rust's calls block (WinRT; the notification center): a
+        // blocking thread makes them, not the app's runtime.
+        tokio::task::spawn_blocking(move || {
+            let mut n = Notification::new();
+            n.appname(&app.name)
+                .summary(&title)
+                .body(&body)
+                .icon(&app.icon)
+                .timeout(timeout);
+            n.show()
+                .map(drop)
+                .map_err(|e| SinkError(format!("notification service: {e}")))
+        })
+        .await
+        .map_err(|e| {
+            SinkError(format!(
+                "notification service: the toast's thread failed: {e}"
+            ))
+        })?
     }
 
-    pub fn close(&self, _key: &ToastKey) -> Result<(), SinkError> {
+    pub async fn close(&self, _key: &ToastKey) -> Result<(), SinkError> {
         Ok(())
     }
 }

@@ -202,7 +202,7 @@ async fn measure() -> Vec<Row> {
                 Err(_) => break,
             }
         }
-        emitted.insert(n, instance.emit(n).await);
+        emitted.insert(n, instance.emit(n).await.published);
     }
     let last = WARM_UP + n_events;
     let deadline = tokio::time::Instant::now() + DRAIN;

@@ -86,9 +86,9 @@ impl Server {
     }
 
     /// Emits event number `n` on the server (in-process, as the instance's
-    /// helpdesk does: rendered, stored, sent to the streams); returns the
-    /// instant just before.
-    pub async fn emit(&self, n: u64) -> Instant {
+    /// helpdesk does: rendered, stored, sent to the streams); returns when
+    /// it was called and when the instance published the frame.
+    pub async fn emit(&self, n: u64) -> Emitted {
         let event = EmitEvent {
             operator: OPERATOR.0.into(),
             type_id: TYPE.into(),
@@ -99,11 +99,15 @@ impl Server {
                 .into_iter()
                 .collect(),
         };
-        let at = Instant::now();
+        let called = Instant::now();
+        published::clear();
         belfry_instance::api::admin::emit_all(&self.instance.instance.state, vec![event])
             .await
             .expect("emitted");
-        at
+        let published = published::take().expect(
+            "the instance published the frame (the bench's tracing layer is installed in main)",
+        );
+        Emitted { called, published }
     }
 
     /// The operator signed in as the app signs in, and its TLS settings.
@@ -183,6 +187,72 @@ impl Server {
             }
         });
         rx
+    }
+}
+
+/// When an event was emitted, two ways.
+#[derive(Debug, Clone, Copy)]
+pub struct Emitted {
+    /// The bench called the instance's emit (before it rendered the event
+    /// and wrote it to its own database).
+    pub called: Instant,
+    /// The instance handed the frame to its streams, after its commit:
+    /// where the delivery figures and their floors start.
+    pub published: Instant,
+}
+
+/// The instant the instance publishes a frame, from its `published` trace
+/// event in `Hub::publish`, taken in the publishing thread as it happens
+/// (a subscriber task would add its own wake-up to every figure).
+pub mod published {
+    use std::sync::{Mutex, PoisonError};
+    use std::time::Instant;
+    use tracing::subscriber::Interest;
+    use tracing::{Event, Metadata, Subscriber};
+    use tracing_subscriber::layer::{Context, Layer};
+
+    const TARGET: &str = "belfry_instance::hub";
+    static LAST: Mutex<Option<Instant>> = Mutex::new(None);
+
+    /// The layer; every other callsite is off, so the core's logging costs
+    /// nothing in the measurements.
+    pub struct Publishes;
+
+    impl<S: Subscriber> Layer<S> for Publishes {
+        fn register_callsite(&self, m: &'static Metadata<'static>) -> Interest {
+            if m.is_event() && m.target() == TARGET {
+                Interest::always()
+            } else {
+                Interest::never()
+            }
+        }
+
+        fn enabled(&self, m: &Metadata<'_>, _: Context<'_, S>) -> bool {
+            m.is_event() && m.target() == TARGET
+        }
+
+        fn on_event(&self, _: &Event<'_>, _: Context<'_, S>) {
+            let at = Instant::now();
+            LAST.lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .get_or_insert(at);
+        }
+    }
+
+    /// Installs the layer as the process's subscriber.
+    pub fn install() {
+        use tracing_subscriber::layer::SubscriberExt;
+        tracing::subscriber::set_global_default(tracing_subscriber::registry().with(Publishes))
+            .expect("no other subscriber in the bench");
+    }
+
+    pub(super) fn clear() {
+        *LAST.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// The first publish since [`clear`].
+    pub(super) fn take() -> Option<Instant> {
+        LAST.lock().unwrap_or_else(PoisonError::into_inner).take()
     }
 }
 

@@ -91,7 +91,7 @@ async fn measure() -> Vec<Row> {
         };
         let engine = Server::engine_with(api.clone(), Arc::clone(&tls), store.clone(), sinks).await;
         let emitted = instance.emit(n).await;
-        let heard = first_frame(&player, emitted).await;
+        let heard = first_frame(&player, emitted.called).await;
         let got = latency::wait_for(&mut received, &mut early, n, LOST_AFTER)
             .await
             .expect("the bare client got the event");
@@ -105,8 +105,8 @@ async fn measure() -> Vec<Row> {
         if n > WARM_UP {
             match heard {
                 Some(at) => {
-                    samples.push(at - emitted);
-                    floor.push((got - emitted) + (bare - handed));
+                    samples.push(at - emitted.published);
+                    floor.push((got - emitted.published) + (bare - handed));
                 }
                 None => lost += 1,
             }
