@@ -431,6 +431,7 @@ async fn process(
     batch: Vec<Option<Result<Message, tungstenite::Error>>>,
 ) -> Result<(), Outcome> {
     let mut pending: Vec<Event> = Vec::new();
+    let mut routed = false;
     for msg in batch {
         let text = match msg {
             None => {
@@ -502,6 +503,7 @@ async fn process(
                         // number, which is what the store's check would say.
                         if !s.replaying {
                             ctx.route(Input::Live(notification.clone()));
+                            routed = true;
                         }
                         pending.push(Event::Notification(notification));
                     }
@@ -556,6 +558,13 @@ async fn process(
             }
             ServerFrame::Welcome { .. } => tracing::warn!("a second welcome ignored"),
         }
+    }
+    if routed {
+        // Let the router's task, just woken, run first on this thread, and
+        // the toast worker it wakes: the toast is on its way to the daemon
+        // before the store's write competes for the machine's cores (the
+        // toast bench's p99 2.1-2.3 -> 1.8-1.9 ms on two cores).
+        tokio::task::yield_now().await;
     }
     store(ctx, ws, s, pending).await
 }
