@@ -198,6 +198,11 @@ fn bench(args: &[String]) -> Result<()> {
         "belfry",
         "--bin",
         "belfry-headless",
+        // The open window's floors (tests/bare-window), built the same way.
+        "-p",
+        "belfry-bare-window",
+        "--bin",
+        "bare-window",
     ]))?;
     let mut cmd = vec![
         target_dir()

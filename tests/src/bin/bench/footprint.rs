@@ -366,6 +366,9 @@ pub fn run() -> Vec<Row> {
     let _ = peer.kill();
     let _ = peer.wait();
 
+    // The open window's floors: WebKit's share before Belfry adds anything.
+    let window_floor = bare_windows(&exe, &mut rows);
+
     for (mode, args, budgets) in [
         ("headless", vec!["--headless"], (8.0, 0.1, 1.0)),
         (
@@ -411,7 +414,11 @@ pub fn run() -> Vec<Row> {
             figure: format!("{mode}: memory (PSS, all processes)"),
             unit: Unit::Mb,
             samples: pss,
-            floor: peer_pss.clone(),
+            floor: if budgets.1.is_nan() {
+                window_floor.clone()
+            } else {
+                peer_pss.clone()
+            },
             budget: budgets.0,
             budget_at: 0.5,
         });
@@ -435,11 +442,75 @@ pub fn run() -> Vec<Row> {
         }
     }
     println!(
-        "footprint: {STORED} notifications stored; idle from {} s after start for {} s; {STARTS} cold starts; floor: a bare stream peer",
+        "footprint: {STORED} notifications stored; idle from {} s after start for {} s; {STARTS} cold starts; floor: a bare stream peer (the open window's: a bare Tauri 2 window with hardware acceleration off)",
         SETTLE.as_secs(),
         WINDOW.as_secs()
     );
     rows
+}
+
+/// The open window's floors, each alone and idle as the app is measured
+/// (`bare-window`, built beside this binary: `tests/bare-window`): Tauri
+/// 2's hello-world as Tauri makes it, the same with WebKit's hardware
+/// acceleration off (as Belfry's inbox has it), and one WebKitGTK webview
+/// in a GTK window without Tauri. Pushes their rows (no budget: they are
+/// what the budget is set against) and returns the second's samples, the
+/// floor of the window's row. One at a time: run side by side they would
+/// share their libraries' pages, and PSS would split them.
+fn bare_windows(exe: &Path, rows: &mut Vec<Row>) -> Vec<f64> {
+    let bin = exe.with_file_name("bare-window");
+    if !bin.exists() {
+        println!(
+            "footprint: the window's floors skipped ({} is missing: `cargo xtask bench` builds it)",
+            bin.display()
+        );
+        return Vec::new();
+    }
+    let mut floor = Vec::new();
+    for (mode, figure) in [
+        (
+            "tauri",
+            "a bare Tauri 2 window (its hello-world, Tauri's defaults)",
+        ),
+        (
+            "tauri-without-gl",
+            "a bare Tauri 2 window, hardware acceleration off",
+        ),
+        (
+            "webkit",
+            "a bare WebKitGTK webview in a GTK window, no Tauri, acceleration off",
+        ),
+    ] {
+        let home = home();
+        let start = Instant::now();
+        let mut child = Command::new(&bin)
+            .arg(mode)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("bare-window starts");
+        let (pss, _, _) = idle(child.id(), start);
+        println!("footprint: {figure}: {}", by_process(child.id()));
+        let _ = child.kill();
+        let _ = child.wait();
+        if mode == "tauri-without-gl" {
+            floor.clone_from(&pss);
+        }
+        rows.push(Row {
+            figure: format!("{figure}: memory (PSS, all processes)"),
+            unit: Unit::Mb,
+            samples: pss,
+            floor: Vec::new(),
+            budget: f64::NAN,
+            budget_at: 0.5,
+        });
+    }
+    floor
 }
 
 /// The release .deb's size, when `cargo xtask bundle` has built it.

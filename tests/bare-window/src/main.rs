@@ -1,0 +1,96 @@
+//! The floors of the benchmarks' open-window figure (`tests/src/bin/bench/
+//! footprint.rs`), measured in the same run as Belfry's window:
+//!
+//! - `bare-window` (or `tauri`): Tauri 2's hello-world, one window with a
+//!   static page, every setting left as Tauri makes it;
+//! - `bare-window tauri-without-gl`: the same with WebKit's hardware
+//!   acceleration off, as Belfry's inbox window has it;
+//! - `bare-window webkit` (Linux): no Tauri at all, one GTK window holding
+//!   one WebKitGTK webview with hardware acceleration off and the same page:
+//!   the least any app whose window is a WebKitGTK webview maps.
+//!
+//! A fixture, not a product: it exists so the table can say how much of the
+//! window's memory is WebKit's before Belfry adds anything.
+
+use std::process::ExitCode;
+
+/// The page every mode shows.
+#[cfg(target_os = "linux")]
+const PAGE: &str = include_str!("../dist/index.html");
+
+fn main() -> ExitCode {
+    let mode = std::env::args().nth(1).unwrap_or_else(|| "tauri".into());
+    let ran = match mode.as_str() {
+        "tauri" => tauri_window(false),
+        "tauri-without-gl" => tauri_window(true),
+        "webkit" => webkit_window(),
+        other => Err(format!(
+            "unknown mode {other:?} (tauri, tauri-without-gl or webkit)"
+        )),
+    };
+    match ran {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("bare-window: {error}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The hello-world: Tauri's builder with its defaults and the configured
+/// window; `without_gl` as Belfry's inbox sets it.
+fn tauri_window(without_gl: bool) -> Result<(), String> {
+    tauri::Builder::default()
+        .setup(move |app| {
+            if without_gl {
+                use tauri::Manager as _;
+                if let Some(window) = app.get_webview_window("main") {
+                    no_hardware_acceleration(&window)?;
+                }
+            }
+            Ok(())
+        })
+        .run(tauri::generate_context!())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(target_os = "linux")]
+fn no_hardware_acceleration(window: &tauri::WebviewWindow) -> tauri::Result<()> {
+    window.with_webview(|webview| {
+        use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt as _, WebViewExt as _};
+        if let Some(settings) = webview.inner().settings() {
+            settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+        }
+    })
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_hardware_acceleration(_: &tauri::WebviewWindow) -> tauri::Result<()> {
+    Ok(())
+}
+
+/// One GTK window, one WebKitGTK webview, no Tauri.
+#[cfg(target_os = "linux")]
+fn webkit_window() -> Result<(), String> {
+    use gtk::prelude::*;
+    use webkit2gtk::{HardwareAccelerationPolicy, SettingsExt as _, WebViewExt};
+    gtk::init().map_err(|e| e.to_string())?;
+    let window = gtk::Window::new(gtk::WindowType::Toplevel);
+    window.set_title("bare-window");
+    window.set_default_size(800, 600);
+    let webview = webkit2gtk::WebView::new();
+    if let Some(settings) = WebViewExt::settings(&webview) {
+        settings.set_hardware_acceleration_policy(HardwareAccelerationPolicy::Never);
+    }
+    webview.load_html(PAGE, None);
+    window.add(&webview);
+    window.connect_destroy(|_| gtk::main_quit());
+    window.show_all();
+    gtk::main();
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+fn webkit_window() -> Result<(), String> {
+    Err("the webkit mode is WebKitGTK's, on Linux only".into())
+}
