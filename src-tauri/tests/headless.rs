@@ -953,6 +953,118 @@ async fn a_notification_daemon_that_starts_late_is_picked_up() {
     app.stop().await;
 }
 
+/// An operator away from the desk, on a notification daemon that keeps
+/// every toast until it is dismissed (dunst, mako: no list to move an
+/// expired toast to; dunst's `idle_threshold` keeps them while nobody is
+/// at the keyboard, and nobody is at the rig's). The screen collects at
+/// most `max_simultaneous` toasts and one summary that counts the rest,
+/// also after the toasts' time is up, and a place frees when the daemon
+/// closes its toast.
+#[tokio::test]
+async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let bus = BareBus::start(home.path());
+    // The rig's dunst configuration (its toast recorder) with an idle
+    // threshold of a second; its own HOME, so what it records is this test's.
+    let rig_config = std::env::var_os("HOME")
+        .map(|h| PathBuf::from(h).join(".config/dunst/dunstrc"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    assert!(rig_config.starts_with("[global]\n"), "the rig's dunstrc");
+    let config = home.path().join("away-dunstrc");
+    std::fs::write(
+        &config,
+        rig_config.replacen("[global]\n", "[global]\n    idle_threshold = 1\n", 1),
+    )
+    .unwrap();
+    let mut dunst = Command::new("dunst")
+        .arg("-config")
+        .arg(&config)
+        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+        .env("HOME", home.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("dunst on the test's bus", Duration::from_secs(10), || {
+        dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
+    })
+    .await;
+    let app = App::start_in(
+        Arc::clone(&home),
+        &["--instance", t.url(), "--login", OPERATOR.0],
+        &[
+            ("BELFRY_PASSWORD", OPERATOR.1),
+            ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
+        ],
+    );
+    app.until("connected", || app.logged("Connected")).await;
+    let displayed = || {
+        dunstctl_on(&bus.address, &["count", "displayed"])
+            .trim()
+            .parse::<u32>()
+            .unwrap_or(u32::MAX)
+    };
+    let seen = || std::fs::read_to_string(home.path().join("dunst-seen")).unwrap_or_default();
+    let max = belfry_proto::settings::BannerPrefs::default().max_simultaneous;
+    let duration = belfry_proto::settings::BannerPrefs::default().duration_s;
+
+    for i in 0..5 {
+        admin
+            .emit("sla_expired", &format!("Away {i}"), "kept", "/tickets/1")
+            .await;
+    }
+    eventually(
+        "the maximum and a summary on screen",
+        Duration::from_secs(10),
+        || displayed() == max + 1,
+    )
+    .await;
+    // Past the toasts' time: the daemon still shows them, so new events
+    // go into the summary instead of onto a pile.
+    tokio::time::sleep(Duration::from_secs(u64::from(duration) + 1)).await;
+    for i in 5..8 {
+        admin
+            .emit("sla_expired", &format!("Away {i}"), "kept", "/tickets/1")
+            .await;
+    }
+    // They reach the app within milliseconds; give the daemon time to draw.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        displayed(),
+        max + 1,
+        "toasts on screen after the time was up (seen: {})\n{}",
+        seen(),
+        app.dump()
+    );
+    assert!(
+        !seen().contains("Away 5"),
+        "a toast of its own past the maximum:\n{}",
+        seen()
+    );
+
+    // Back at the desk: the operator dismisses them; the next event has a
+    // toast of its own again.
+    dunstctl_on(&bus.address, &["close-all"]);
+    eventually("the screen cleared", Duration::from_secs(5), || {
+        displayed() == 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    admin
+        .emit("sla_expired", "Back at the desk", "kept", "/tickets/1")
+        .await;
+    eventually("its own toast", Duration::from_secs(10), || {
+        seen().contains("Back at the desk")
+    })
+    .await;
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    app.stop().await;
+}
+
 /// Belfry signed in to `t` on a session bus of its own (see [`BareBus`]).
 fn app_on_bare_bus(t: &TestInstance) -> (App, BareBus) {
     let home = Arc::new(tempfile::tempdir().unwrap());

@@ -18,7 +18,10 @@
 //!    chat created) and new messages; other types get the inbox only.
 //! 6. Toasts: one per item (a second message in the same ticket or chat
 //!    replaces that item's toast); never more than `max_simultaneous` on
-//!    screen; beyond that, one summary toast counts the rest. An unread
+//!    screen; beyond that, one summary toast counts the rest. A toast's
+//!    place frees when its time is up, or, on a notification service that
+//!    keeps toasts on screen until it closes them ([`Local::toasts_stay`]),
+//!    when the service says it closed (at most [`HELD_AT_MOST`] later). An unread
 //!    toast is raised again every `repeat_interval_s`, `repeats` times, and
 //!    stops the moment it is read anywhere. Repeats are silent.
 //! 7. Melodies: one at a time; none within [`MIN_SOUND_GAP`] of the last
@@ -40,6 +43,10 @@ pub const SAME_MELODY_GAP: Duration = Duration::from_secs(4);
 pub const STATUS_REMINDER: &str = "status_reminder";
 /// The melody of the "while you were away" summary.
 pub const SUMMARY_MELODY: &str = "chime";
+/// On a service that keeps toasts until it closes them, a toast's place is
+/// freed this long after its time is up even if the service never said it
+/// closed (one that forgets to say would otherwise leave only the summary).
+pub const HELD_AT_MOST: Duration = Duration::from_secs(3600);
 
 /// Which toast a toast replaces: one per ticket or chat, else per notification.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -167,6 +174,12 @@ pub struct Local {
     pub os_quiet: bool,
     /// The inbox window has focus and shows new notifications.
     pub inbox_focused: bool,
+    /// The notification service keeps a toast on screen until it closes it
+    /// (and says so), whatever the toast's timeout: dunst and mako, which
+    /// hold every toast while the user is away (dunst's `idle_threshold`).
+    /// Toasts then take their place until the service says they closed, so
+    /// an empty desk collects at most `max_simultaneous` and one summary.
+    pub toasts_stay: bool,
 }
 
 /// What one notification gets.
@@ -307,7 +320,7 @@ impl Router {
         doc: &SettingsDocument,
         local: Local,
     ) -> Vec<Action> {
-        self.expire(now);
+        self.expire(now, local.toasts_stay);
         let mut out = Vec::new();
         match input {
             Input::Live(n) => self.live(n, now, doc, local, &mut out),
@@ -341,9 +354,14 @@ impl Router {
         out
     }
 
-    fn expire(&mut self, now: Instant) {
-        self.shown.retain(|_, s| s.expires > now);
-        if self.summary.is_some_and(|(_, until)| until <= now) {
+    fn expire(&mut self, now: Instant, toasts_stay: bool) {
+        let held = if toasts_stay {
+            HELD_AT_MOST
+        } else {
+            Duration::ZERO
+        };
+        self.shown.retain(|_, s| s.expires + held > now);
+        if self.summary.is_some_and(|(_, until)| until + held <= now) {
             self.summary = None;
         }
     }
@@ -737,6 +755,46 @@ mod tests {
             Local::default(),
         );
         assert_eq!(toasts(&a)[0].key, ToastKey::Chat("99".into()));
+    }
+
+    #[test]
+    fn toasts_a_service_keeps_hold_their_place_until_it_closes_them() {
+        let t0 = Instant::now();
+        let d = doc();
+        let max = d.preferences.channels.banner.max_simultaneous as usize;
+        let stay = Local {
+            toasts_stay: true,
+            ..Local::default()
+        };
+        let mut r = Router::new();
+        let chat = |i: u64| Input::Live(n(i, "chat_created", json!({ "chat_id": i })));
+        let mut all = Vec::new();
+        for i in 0..max as u64 {
+            all.extend(r.handle(chat(i), t0, &d, stay));
+        }
+        // Long after their time, nobody at the desk: the service still
+        // shows them, so the next goes into the summary, not onto a pile.
+        let later = t0 + Duration::from_secs(600);
+        let a = r.handle(chat(50), later, &d, stay);
+        assert_eq!(toasts(&a)[0].key, ToastKey::Summary);
+        assert_eq!(r.on_screen(), max + 1);
+        // The service closes one (it expired or was dismissed): its place is free.
+        r.handle(Input::Closed(ToastKey::Chat("0".into())), later, &d, stay);
+        let a = r.handle(chat(51), later, &d, stay);
+        assert_eq!(toasts(&a)[0].key, ToastKey::Chat("51".into()));
+        // A service that never says: the places free after HELD_AT_MOST.
+        let much_later = later + HELD_AT_MOST + Duration::from_secs(60);
+        let a = r.handle(chat(52), much_later, &d, stay);
+        assert_eq!(toasts(&a)[0].key, ToastKey::Chat("52".into()));
+        assert_eq!(r.on_screen(), 1);
+        // Where the service moves a toast to its list when the time is up
+        // (GNOME, KDE), the place frees then, as before.
+        let mut r = Router::new();
+        for i in 0..max as u64 {
+            r.handle(chat(i), t0, &d, Local::default());
+        }
+        let a = r.handle(chat(50), later, &d, Local::default());
+        assert_eq!(toasts(&a)[0].key, ToastKey::Chat("50".into()));
     }
 
     #[test]

@@ -34,6 +34,13 @@ pub trait Toaster: Send + Sync + 'static {
     fn ready(&self) -> SinkFuture<'_> {
         Box::pin(std::future::ready(Ok(())))
     }
+    /// Whether a toast stays on screen until the service closes it (and
+    /// reports [`ToastEvent::Closed`]), whatever its timeout: a service
+    /// with no notification list to move it to. The router then counts it
+    /// on screen until that report ([`crate::router::Local::toasts_stay`]).
+    fn toasts_stay(&self) -> bool {
+        false
+    }
 }
 
 /// A sound to play: the melody the settings chose, and the type it is

@@ -97,6 +97,7 @@ pub(super) async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let jobs = Arc::new(Jobs::default());
+    let toaster = Arc::clone(&sinks.toaster);
     // One melody at a time: a new one waits in a slot of one, or is dropped.
     let (sound_tx, sound_rx) = mpsc::channel(1);
     let toasts = tokio::spawn(toast_worker(
@@ -133,7 +134,8 @@ pub(super) async fn run(
             },
             _ = shutdown.changed() => break,
         };
-        let now = local.borrow().at(chrono::Utc::now());
+        let mut now = local.borrow().at(chrono::Utc::now());
+        now.toasts_stay = toaster.toasts_stay();
         // Read in place, not cloned per input (a burst is thousands): the
         // router is synchronous, so the watch is held only while it decides.
         let actions = router.handle(input, Instant::now(), &ctx.settings.borrow(), now);

@@ -275,6 +275,8 @@ impl LocalState {
             paused: self.paused_until.is_some_and(|t| t > now),
             inbox_focused: self.inbox_focused,
             os_quiet: self.os_quiet.is_some(),
+            // The delivery task asks the toaster.
+            toasts_stay: false,
         }
     }
 

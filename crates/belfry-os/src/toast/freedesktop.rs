@@ -51,6 +51,11 @@ pub(super) struct Caps {
     pub markup: bool,
     /// It shows action buttons.
     pub actions: bool,
+    /// It keeps toasts in a list of its own once they leave the screen
+    /// (GNOME, KDE, Xfce). Without it (dunst, mako) a toast is on screen
+    /// until the service closes it, which it may not do while the user is
+    /// away.
+    pub persistence: bool,
 }
 
 /// The freedesktop toaster.
@@ -81,6 +86,7 @@ impl Freedesktop {
         let caps = Caps {
             markup: caps.iter().any(|c| c == "body-markup"),
             actions: caps.iter().any(|c| c == "actions"),
+            persistence: caps.iter().any(|c| c == "persistence"),
         };
         let rule = zbus::MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)

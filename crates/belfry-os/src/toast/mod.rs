@@ -12,6 +12,7 @@ use belfry_core::router::{Toast, ToastBody, ToastKey};
 use belfry_core::sinks::{OnToastEvent, SinkError, SinkFuture, Toaster};
 pub use belfry_proto::inbox::clip;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -120,6 +121,20 @@ impl DesktopToaster {
     }
 }
 
+/// Whether the service keeps toasts on screen until it closes them (see
+/// [`Toaster::toasts_stay`]): a freedesktop service without a list of its
+/// own. Windows and macOS move an expired banner to their notification
+/// centre themselves.
+#[cfg(all(unix, not(target_os = "macos")))]
+fn toasts_stay(toaster: &DesktopToaster) -> bool {
+    !toaster.inner.caps.persistence
+}
+
+#[cfg(not(all(unix, not(target_os = "macos"))))]
+fn toasts_stay(_: &DesktopToaster) -> bool {
+    false
+}
+
 impl Toaster for DesktopToaster {
     fn show<'a>(&'a self, toast: &'a Toast) -> SinkFuture<'a> {
         Box::pin(self.inner.show(toast))
@@ -127,6 +142,10 @@ impl Toaster for DesktopToaster {
 
     fn close<'a>(&'a self, key: &'a ToastKey) -> SinkFuture<'a> {
         Box::pin(self.inner.close(key))
+    }
+
+    fn toasts_stay(&self) -> bool {
+        toasts_stay(self)
     }
 }
 
@@ -142,6 +161,9 @@ pub struct Toasts {
     on_event: OnToastEvent,
     /// An async lock: a connection attempt is awaited while it is held.
     state: tokio::sync::Mutex<Connection>,
+    /// What the connected service does with toasts when their time is up,
+    /// read without the lock by the router before each decision.
+    stay: AtomicBool,
 }
 
 struct Connection {
@@ -162,6 +184,7 @@ impl Toasts {
             app,
             on_event,
             state: tokio::sync::Mutex::new(state),
+            stay: AtomicBool::new(false),
         }
     }
 
@@ -175,6 +198,7 @@ impl Toasts {
                     if retry {
                         tracing::info!("a notification service appeared: toasts are back");
                     }
+                    self.stay.store(t.toasts_stay(), Ordering::Relaxed);
                     state.toaster = Some(Arc::new(t));
                 }
                 Err(e) => state.why = e.to_string(),
@@ -198,6 +222,10 @@ impl Toaster for Toasts {
 
     fn ready(&self) -> SinkFuture<'_> {
         Box::pin(async move { self.connected().await.map(drop) })
+    }
+
+    fn toasts_stay(&self) -> bool {
+        self.stay.load(Ordering::Relaxed)
     }
 }
 

@@ -134,7 +134,10 @@ impl Notifications {
     }
 
     fn get_capabilities(&self) -> Vec<String> {
-        vec!["body".into(), "actions".into()]
+        // "persistence": a server that keeps toasts in a list of its own
+        // (as GNOME's does), so the router frees a toast's place when its
+        // time is up; this one never closes a toast or says so.
+        vec!["body".into(), "actions".into(), "persistence".into()]
     }
 
     fn get_server_information(&self) -> (String, String, String, String) {
