@@ -979,15 +979,18 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
         rig_config.replacen("[global]\n", "[global]\n    idle_threshold = 1\n", 1),
     )
     .unwrap();
-    let mut dunst = Command::new("dunst")
-        .arg("-config")
-        .arg(&config)
-        .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-        .env("HOME", home.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let start_dunst = || {
+        Command::new("dunst")
+            .arg("-config")
+            .arg(&config)
+            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
+            .env("HOME", home.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let mut dunst = start_dunst();
     eventually("dunst on the test's bus", Duration::from_secs(10), || {
         dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
     })
@@ -1044,6 +1047,37 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
         "a toast of its own past the maximum:\n{}",
         seen()
     );
+
+    // The daemon restarts (its configuration reloaded): the toasts it kept
+    // went with it, and places free for the next events.
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    let mut dunst = start_dunst();
+    eventually("dunst again", Duration::from_secs(10), || {
+        dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
+    })
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    for i in 0.. {
+        admin
+            .emit(
+                "sla_expired",
+                &format!("Restarted {i}"),
+                "kept",
+                "/tickets/1",
+            )
+            .await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if seen().contains("Restarted") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no toast of its own after the daemon restarted (seen: {})\n{}",
+            seen(),
+            app.dump()
+        );
+    }
 
     // Back at the desk: the operator dismisses them; the next event has a
     // toast of its own again.

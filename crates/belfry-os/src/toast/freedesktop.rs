@@ -27,11 +27,13 @@ const PATH: &str = "/org/freedesktop/Notifications";
 /// user, 3 closed by a `CloseNotification` call, 4 undefined.
 const CLOSED_BY_CALL: u32 = 3;
 
-/// Which toast is which: the daemon's ids both ways.
+/// Which toast is which: the daemon's ids both ways, and which daemon (its
+/// unique bus name) answered last.
 #[derive(Default)]
 struct Shown {
     by_key: HashMap<ToastKey, u32>,
     by_id: HashMap<u32, (ToastKey, Option<String>)>,
+    service: Option<String>,
 }
 
 impl Shown {
@@ -64,6 +66,7 @@ pub(super) struct Freedesktop {
     app: AppIdentity,
     pub caps: Caps,
     shown: Arc<Mutex<Shown>>,
+    on_event: OnToastEvent,
 }
 
 fn bus_error(what: &str, e: &zbus::Error) -> SinkError {
@@ -98,7 +101,7 @@ impl Freedesktop {
             .await
             .map_err(|e| bus_error("listening for actions", &e))?;
         let shown = Arc::new(Mutex::new(Shown::default()));
-        let listener = listen(stream, Arc::clone(&shown), on_event);
+        let listener = listen(stream, Arc::clone(&shown), Arc::clone(&on_event));
         // A task on the app's runtime where there is one (the engine's
         // toast worker connects from it): a thread of its own costs a stack
         // and an allocator cache for a signal now and then.
@@ -116,6 +119,7 @@ impl Freedesktop {
             app,
             caps,
             shown,
+            on_event,
         })
     }
 
@@ -188,12 +192,38 @@ impl Freedesktop {
             .body()
             .deserialize()
             .map_err(|e| bus_error("toast id", &e))?;
+        let service = reply.header().sender().map(|s| s.to_string());
         let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
-        if replaces != 0 && replaces != id {
+        // Another service answered: the one before went away (restarted,
+        // crashed) and its toasts with it, without a word. Report them
+        // closed, or the router would keep their places for a service that
+        // keeps toasts until it closes them.
+        let mut gone = Vec::new();
+        if service.is_some() && shown.service.is_some() && shown.service != service {
+            gone = shown
+                .by_key
+                .keys()
+                .filter(|k| **k != toast.key)
+                .cloned()
+                .collect();
+            shown.by_key.clear();
+            shown.by_id.clear();
+        } else if replaces != 0 && replaces != id {
             shown.forget(replaces);
         }
+        shown.service = service;
         shown.by_key.insert(toast.key.clone(), id);
         shown.by_id.insert(id, (toast.key.clone(), item));
+        drop(shown);
+        if !gone.is_empty() {
+            tracing::info!(
+                toasts = gone.len(),
+                "the notification service changed hands: its toasts are gone"
+            );
+        }
+        for key in gone {
+            (self.on_event)(ToastEvent::Closed(key));
+        }
         Ok(())
     }
 
