@@ -1,9 +1,16 @@
 //! The same stream of events through the real core and toaster to a real
-//! daemon: the rig's dunst, on the rig's session bus. Toasts could pile up in
-//! dunst (on the rig nobody touches the display, so after dunst's idle
-//! threshold it would stop expiring them; dunst 1.9 here has none set, so
-//! it expires each after its second and they do not pile up: see
-//! docs/benchmarks.md for a run with a pile).
+//! daemon, twice:
+//!
+//! - the rig's dunst, on the rig's session bus, which has no idle threshold
+//!   and expires each toast after its second;
+//! - a dunst that keeps every toast: the rig's configuration with an idle
+//!   threshold of a second (nobody touches the rig's display, so it never
+//!   expires a toast), as on a desk left alone, on a private bus and
+//!   measured in a child process whose session bus that is. dunst slows
+//!   down as toasts pile up (seconds per toast at a hundred,
+//!   docs/benchmarks.md); the router keeps `max_simultaneous` item toasts
+//!   and one summary there, and the figure is the latency of what it shows:
+//!   the summary's updates, each mapped to the event it counted.
 //!
 //! Measured: event emitted on the server → dunst's reply to the `Notify`
 //! call, seen by a monitor on the bus (`BecomeMonitor`): dunst replies once
@@ -27,7 +34,73 @@ const WARM_UP: u64 = 20;
 const DRAIN: Duration = Duration::from_secs(30);
 
 pub fn run() -> Vec<Row> {
-    latency::runtime().block_on(measure())
+    let mut rows = latency::runtime().block_on(measure(Mode::Expires));
+    rows.extend(pile());
+    rows
+}
+
+/// Which dunst the measurement talks to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// The rig's: each toast expires after its second.
+    Expires,
+    /// One that keeps every toast (idle threshold).
+    Keeps,
+}
+
+/// The run against a dunst that keeps every toast: a private bus, that
+/// dunst on it, and the measurement in a child on that bus.
+fn pile() -> Vec<Row> {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let rig_config = std::env::var_os("HOME")
+        .map(|h| std::path::PathBuf::from(h).join(".config/dunst/dunstrc"))
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .unwrap_or_default();
+    if !rig_config.starts_with("[global]\n") {
+        println!("dunst: no rig dunstrc (run inside the rig): skipping the pile's rows");
+        return Vec::new();
+    }
+    let config = dir.path().join("dunstrc");
+    std::fs::write(
+        &config,
+        rig_config.replacen("[global]\n", "[global]\n    idle_threshold = 1\n", 1),
+    )
+    .expect("dunstrc");
+    let (mut bus, address) = match crate::toast::private_bus(dir.path()) {
+        Ok(bus) => bus,
+        Err(why) => {
+            println!("dunst: {why}: skipping the pile's rows");
+            return Vec::new();
+        }
+    };
+    let mut dunst = std::process::Command::new("dunst")
+        .arg("-config")
+        .arg(&config)
+        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .env("HOME", dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("dunst starts");
+    let up = Instant::now();
+    while dunstctl_on(Some(&address), &["is-paused"]) != "false" {
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "dunst on the private bus"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let rows = crate::toast::in_child("dunst-pile", &address, dir.path());
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    let _ = bus.kill();
+    let _ = bus.wait();
+    rows
+}
+
+/// In the child, on the private bus with the dunst that keeps every toast.
+pub fn pile_child() {
+    crate::toast::write_rows(&latency::runtime().block_on(measure(Mode::Keeps)));
 }
 
 /// The daemon on the session bus, by the name it gives; `None` when there
@@ -66,11 +139,21 @@ async fn daemon() -> Result<String, String> {
     Ok(format!("{name} {version}"))
 }
 
+/// What a `Notify` call showed.
+#[derive(Clone, Copy, Debug)]
+enum Tag {
+    /// Event `n`'s own toast.
+    Event(u64),
+    /// The summary, counting this many.
+    Summary(u32),
+}
+
 /// Watches the bus: each `Notify` call with an event's number in its
-/// summary, and the daemon's reply to it (event number, instant of the
-/// reply). Burst summaries are counted.
+/// summary or a burst summary's count in its body, and the daemon's reply
+/// to it (what it showed, instant of the reply). Burst summaries are
+/// counted.
 async fn monitor(
-    replies: mpsc::UnboundedSender<(u64, Instant)>,
+    replies: mpsc::UnboundedSender<(Tag, Instant)>,
     summaries: Arc<AtomicU32>,
 ) -> zbus::Result<()> {
     let conn = zbus::Connection::session().await?;
@@ -90,8 +173,8 @@ async fn monitor(
     .await?;
     let mut stream = zbus::MessageStream::from(conn);
     tokio::spawn(async move {
-        // (caller, serial) → event number.
-        let mut calls: HashMap<(String, u32), u64> = HashMap::new();
+        // (caller, serial) → what it showed.
+        let mut calls: HashMap<(String, u32), Tag> = HashMap::new();
         while let Some(Ok(msg)) = stream.next().await {
             let at = Instant::now();
             let header = msg.header();
@@ -113,15 +196,18 @@ async fn monitor(
                     let Some(sender) = header.sender() else {
                         continue;
                     };
+                    let call = (sender.to_string(), header.primary().serial_num().get());
                     match latency::number(&args.3) {
                         Some(n) => {
-                            calls.insert(
-                                (sender.to_string(), header.primary().serial_num().get()),
-                                n,
-                            );
+                            calls.insert(call, Tag::Event(n));
                         }
                         None if args.4.contains("more new notifications") => {
                             summaries.fetch_add(1, Ordering::Relaxed);
+                            let count: String =
+                                args.4.chars().take_while(char::is_ascii_digit).collect();
+                            if let Ok(c) = count.parse() {
+                                calls.insert(call, Tag::Summary(c));
+                            }
                         }
                         None => {}
                     }
@@ -143,14 +229,22 @@ async fn monitor(
 }
 
 fn dunstctl(args: &[&str]) -> String {
-    std::process::Command::new("dunstctl")
-        .args(args)
-        .output()
+    dunstctl_on(None, args)
+}
+
+/// `dunstctl` on the bus at `address` (`None`: the session's).
+fn dunstctl_on(address: Option<&str>, args: &[&str]) -> String {
+    let mut cmd = std::process::Command::new("dunstctl");
+    cmd.args(args);
+    if let Some(a) = address {
+        cmd.env("DBUS_SESSION_BUS_ADDRESS", a);
+    }
+    cmd.output()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .unwrap_or_default()
 }
 
-async fn measure() -> Vec<Row> {
+async fn measure(mode: Mode) -> Vec<Row> {
     let daemon = match daemon().await {
         Ok(d) if d.starts_with("dunst") => d,
         Ok(other) => {
@@ -181,23 +275,28 @@ async fn measure() -> Vec<Row> {
     };
     let engine = Arc::new(instance.engine(latency::store(&dir), sinks).await);
     latency::forward_toast_events(Arc::clone(&engine), toast_events);
+    let (label, bus) = match mode {
+        Mode::Expires => ("event → toast taken by dunst", "on the rig's bus"),
+        Mode::Keeps => (
+            "event → toast taken by dunst keeping every toast",
+            "keeping every toast (idle threshold), on a private bus",
+        ),
+    };
     println!(
-        "dunst: {n_events} events {} ms apart (+{WARM_UP} warm-up) to {daemon} on the rig's bus",
+        "dunst: {n_events} events {} ms apart (+{WARM_UP} warm-up) to {daemon} {bus}",
         SPACING.as_millis()
     );
 
     // Emitted on a fixed schedule whatever the daemon does; replies are
     // collected as they come.
     let mut emitted: HashMap<u64, Instant> = HashMap::new();
-    let mut answered: HashMap<u64, Instant> = HashMap::new();
+    let mut answered = Answers::default();
     let start = Instant::now();
     for n in 1..=WARM_UP + n_events {
         let due = start + SPACING * u32::try_from(n - 1).expect("few events");
         loop {
             match tokio::time::timeout_at(due.into(), replies.recv()).await {
-                Ok(Some((k, at))) => {
-                    answered.insert(k, at);
-                }
+                Ok(Some((tag, at))) => answered.add(tag, at),
                 Ok(None) => panic!("the monitor stopped"),
                 Err(_) => break,
             }
@@ -206,11 +305,9 @@ async fn measure() -> Vec<Row> {
     }
     let last = WARM_UP + n_events;
     let deadline = tokio::time::Instant::now() + DRAIN;
-    while (WARM_UP + 1..=last).any(|n| !answered.contains_key(&n)) {
+    while answered.covered(last) < last {
         match tokio::time::timeout_at(deadline, replies.recv()).await {
-            Ok(Some((k, at))) => {
-                answered.insert(k, at);
-            }
+            Ok(Some((tag, at))) => answered.add(tag, at),
             _ => break,
         }
     }
@@ -224,14 +321,34 @@ async fn measure() -> Vec<Row> {
     engine.shutdown().await;
     dunstctl(&["close-all"]);
 
-    let mut samples = Vec::new();
-    let mut lost = 0u32;
-    for n in WARM_UP + 1..=last {
-        match answered.get(&n) {
-            Some(at) => samples.push(*at - emitted[&n]),
-            None => lost += 1,
+    // Each measured event's toast: its own, or (where the daemon keeps
+    // every toast, so the summary is never closed and its count only
+    // grows) the summary's update that first counted it.
+    let mut at: HashMap<u64, Instant> = answered.events.clone();
+    if mode == Mode::Keeps {
+        let coalesced = answered.coalesced(last);
+        for (count, t) in &answered.summaries {
+            if let Some(n) = (*count as usize)
+                .checked_sub(1)
+                .and_then(|i| coalesced.get(i))
+            {
+                at.insert(*n, *t);
+            }
         }
     }
+    let mut samples = Vec::new();
+    for n in WARM_UP + 1..=last {
+        if let Some(t) = at.get(&n) {
+            samples.push(*t - emitted[&n]);
+        }
+    }
+    // Lost: an event neither toasted nor counted by an answered summary.
+    let lost = match mode {
+        Mode::Expires => (WARM_UP + 1..=last)
+            .filter(|n| !answered.events.contains_key(n))
+            .count(),
+        Mode::Keeps => (last - answered.covered(last)) as usize,
+    };
     // By quarters of the run, to see the daemon slow down as toasts pile up.
     let quarter = samples.len() / 4;
     if quarter > 0 {
@@ -249,8 +366,55 @@ async fn measure() -> Vec<Row> {
             medians.join(", ")
         );
     }
-    vec![
-        Row::timed("event → toast taken by dunst", &samples, &[], 50.0).at(0.99),
-        Row::count("event → dunst: toasts lost", f64::from(lost), 0.0),
-    ]
+    let mut rows = vec![
+        Row::timed(label, &samples, &[], 50.0).at(0.99),
+        Row::count(format!("{label}: lost"), lost as f64, 0.0),
+    ];
+    if mode == Mode::Keeps {
+        rows.push(Row::count(
+            "dunst keeping every toast: toasts on screen at the end",
+            shown.parse().unwrap_or(f64::NAN),
+            f64::from(latency::MAX_SIMULTANEOUS + 1),
+        ));
+    }
+    rows
+}
+
+/// The daemon's answers: events' own toasts, and the summary's updates.
+#[derive(Default)]
+struct Answers {
+    events: HashMap<u64, Instant>,
+    /// (count, when), in the order they came.
+    summaries: Vec<(u32, Instant)>,
+}
+
+impl Answers {
+    fn add(&mut self, tag: Tag, at: Instant) {
+        match tag {
+            Tag::Event(n) => {
+                self.events.insert(n, at);
+            }
+            Tag::Summary(c) => self.summaries.push((c, at)),
+        }
+    }
+
+    /// Events 1..=`last` without a toast of their own, in order: the ones
+    /// a summary counts, its first count being the first of them.
+    fn coalesced(&self, last: u64) -> Vec<u64> {
+        (1..=last)
+            .filter(|n| !self.events.contains_key(n))
+            .collect()
+    }
+
+    /// Events 1..=`last` toasted or counted by an answered summary.
+    fn covered(&self, last: u64) -> u64 {
+        let own = self.events.keys().filter(|n| **n <= last).count() as u64;
+        let counted = self
+            .summaries
+            .iter()
+            .map(|(c, _)| u64::from(*c))
+            .max()
+            .unwrap_or(0);
+        own + counted.min(last - own)
+    }
 }

@@ -207,10 +207,15 @@ fn main() {
     // glibc's allocator as the app sets it (one arena), so the burst's
     // memory growth is what the app's would be.
     belfry_os::memory::frugal();
-    // The toast part measures in a child of its own, on a private bus.
-    if std::env::var_os(toast::CHILD).is_some() {
+    // The toast part, and the dunst part's pile, measure in a child of
+    // their own, on a private bus.
+    if let Some(kind) = std::env::var_os(toast::CHILD) {
         latency::published::install();
-        toast::child();
+        match kind.to_str() {
+            Some("toast") => toast::child(),
+            Some("dunst-pile") => dunst::pile_child(),
+            other => panic!("unknown child {other:?}"),
+        }
         return;
     }
     // The footprint part's floor runs this binary as a bare stream peer.

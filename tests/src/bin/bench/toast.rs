@@ -16,7 +16,8 @@ use crate::Row;
 use crate::latency::{self, SPACING, Server};
 use std::collections::HashMap;
 use std::io::BufRead;
-use std::process::{Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -52,25 +53,33 @@ const BUS_CONFIG: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bu
 /// Starts the private bus and the child that measures; returns its rows.
 pub fn run() -> Vec<Row> {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let config = dir.path().join("bus.conf");
+    let (mut daemon, address) = match private_bus(dir.path()) {
+        Ok(bus) => bus,
+        Err(why) => {
+            println!("toast: {why}: skipping its rows");
+            return Vec::new();
+        }
+    };
+    let rows = in_child("toast", &address, dir.path());
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    rows
+}
+
+/// A private session bus ([`BUS_CONFIG`]), its config in `dir`: the
+/// `dbus-daemon` and its address.
+pub fn private_bus(dir: &Path) -> Result<(Child, String), String> {
+    let config = dir.join("bus.conf");
     std::fs::write(&config, BUS_CONFIG).expect("bus config");
-    let daemon = Command::new("dbus-daemon")
+    let mut daemon = Command::new("dbus-daemon")
         .arg(format!("--config-file={}", config.display()))
         .args(["--print-address", "--nofork"])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         // It warns that it cannot raise its fd limit; a failure shows as no address.
         .stderr(Stdio::null())
-        .spawn();
-    let mut daemon = match daemon {
-        Ok(d) => d,
-        Err(e) => {
-            println!(
-                "toast: cannot start dbus-daemon ({e}; Debian: apt-get install dbus): skipping its rows"
-            );
-            return Vec::new();
-        }
-    };
+        .spawn()
+        .map_err(|e| format!("cannot start dbus-daemon ({e}; Debian: apt-get install dbus)"))?;
     let mut address = String::new();
     let read =
         std::io::BufReader::new(daemon.stdout.take().expect("stdout")).read_line(&mut address);
@@ -78,22 +87,31 @@ pub fn run() -> Vec<Row> {
     if read.is_err() || address.is_empty() {
         let _ = daemon.kill();
         let _ = daemon.wait();
-        println!("toast: the private dbus-daemon gave no address: skipping its rows");
-        return Vec::new();
+        return Err("the private dbus-daemon gave no address".into());
     }
-    let out = dir.path().join("rows.json");
+    Ok((daemon, address))
+}
+
+/// Runs this binary as the measuring child `kind` (`main` dispatches on
+/// [`CHILD`]) with the session bus at `address`; the rows it wrote.
+pub fn in_child(kind: &str, address: &str, dir: &Path) -> Vec<Row> {
+    let out = dir.join("rows.json");
     let status = Command::new(std::env::current_exe().expect("the bench binary"))
-        .env(CHILD, "toast")
+        .env(CHILD, kind)
         .env(OUT, &out)
-        .env("DBUS_SESSION_BUS_ADDRESS", &address)
+        .env("DBUS_SESSION_BUS_ADDRESS", address)
         .status();
-    let _ = daemon.kill();
-    let _ = daemon.wait();
     match status {
         Ok(s) if s.success() => {}
-        other => panic!("the toast measurement failed: {other:?}"),
+        other => panic!("the {kind} measurement failed: {other:?}"),
     }
     serde_json::from_slice(&std::fs::read(&out).expect("the child's rows")).expect("rows")
+}
+
+/// In a child: writes `rows` where the parent reads them.
+pub fn write_rows(rows: &[Row]) {
+    let out = std::env::var_os(OUT).expect("where to write the rows");
+    std::fs::write(out, serde_json::to_vec(rows).expect("rows")).expect("rows written");
 }
 
 /// The minimal notification server: answers at once, and says when each
@@ -154,9 +172,7 @@ impl Notifications {
 
 /// In the child, on the private bus: measures and writes the rows.
 pub fn child() {
-    let rows = latency::runtime().block_on(measure());
-    let out = std::env::var_os(OUT).expect("where to write the rows");
-    std::fs::write(out, serde_json::to_vec(&rows).expect("rows")).expect("rows written");
+    write_rows(&latency::runtime().block_on(measure()));
 }
 
 async fn measure() -> Vec<Row> {
