@@ -966,17 +966,11 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
     let admin = t.admin().await;
     let home = Arc::new(tempfile::tempdir().unwrap());
     let bus = BareBus::start(home.path());
-    // The rig's dunst configuration (its toast recorder) with an idle
-    // threshold of a second; its own HOME, so what it records is this test's.
-    let rig_config = std::env::var_os("HOME")
-        .map(|h| PathBuf::from(h).join(".config/dunst/dunstrc"))
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
-    assert!(rig_config.starts_with("[global]\n"), "the rig's dunstrc");
+    // Its own HOME, so what dunst's recorder writes is this test's.
     let config = home.path().join("away-dunstrc");
     std::fs::write(
         &config,
-        rig_config.replacen("[global]\n", "[global]\n    idle_threshold = 1\n", 1),
+        belfry_tests::away_dunstrc().expect("the rig's dunstrc"),
     )
     .unwrap();
     let start_dunst = || {

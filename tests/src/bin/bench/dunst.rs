@@ -52,20 +52,12 @@ enum Mode {
 /// dunst on it, and the measurement in a child on that bus.
 fn pile() -> Vec<Row> {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let rig_config = std::env::var_os("HOME")
-        .map(|h| std::path::PathBuf::from(h).join(".config/dunst/dunstrc"))
-        .and_then(|p| std::fs::read_to_string(p).ok())
-        .unwrap_or_default();
-    if !rig_config.starts_with("[global]\n") {
+    let Some(away) = belfry_tests::away_dunstrc() else {
         println!("dunst: no rig dunstrc (run inside the rig): skipping the pile's rows");
         return Vec::new();
-    }
+    };
     let config = dir.path().join("dunstrc");
-    std::fs::write(
-        &config,
-        rig_config.replacen("[global]\n", "[global]\n    idle_threshold = 1\n", 1),
-    )
-    .expect("dunstrc");
+    std::fs::write(&config, away).expect("dunstrc");
     let (mut bus, address) = match crate::toast::private_bus(dir.path()) {
         Ok(bus) => bus,
         Err(why) => {
