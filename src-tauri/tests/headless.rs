@@ -953,6 +953,69 @@ async fn a_notification_daemon_that_starts_late_is_picked_up() {
     app.stop().await;
 }
 
+/// dunst on `bus` with the rig's configuration and an idle threshold, so
+/// it keeps every toast (nobody is at the rig's keyboard), with `home` as
+/// its HOME so what its recorder writes is the test's; up and answering.
+async fn away_dunst(home: &std::path::Path, bus: &str) -> Child {
+    let config = home.join("away-dunstrc");
+    std::fs::write(
+        &config,
+        belfry_tests::away_dunstrc().expect("the rig's dunstrc"),
+    )
+    .unwrap();
+    let dunst = Command::new("dunst")
+        .arg("-config")
+        .arg(&config)
+        .env("DBUS_SESSION_BUS_ADDRESS", bus)
+        .env("HOME", home)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    eventually("dunst on the test's bus", Duration::from_secs(10), || {
+        dunstctl_on(bus, &["is-paused"]).trim() == "false"
+    })
+    .await;
+    dunst
+}
+
+/// Toasts dunst on `bus` has on screen.
+fn displayed_on(bus: &str) -> u32 {
+    dunstctl_on(bus, &["count", "displayed"])
+        .trim()
+        .parse()
+        .unwrap_or(u32::MAX)
+}
+
+/// A desk left alone on a dunst that keeps every toast: five events (the
+/// maximum and a summary on screen), then, past the toasts' time, three
+/// more. Returns how many toasts are on screen after.
+async fn left_alone(admin: &belfry_tests::Api, bus: &str, title: &str, body: &str) -> u32 {
+    let banner = belfry_proto::settings::BannerPrefs::default();
+    for i in 0..5 {
+        admin
+            .emit("sla_expired", &format!("{title} {i}"), body, "/tickets/1")
+            .await;
+    }
+    eventually(
+        "the maximum and a summary on screen",
+        Duration::from_secs(10),
+        || displayed_on(bus) == banner.max_simultaneous + 1,
+    )
+    .await;
+    // Past the toasts' time the daemon still shows them, so new events
+    // should go into the summary instead of onto a pile.
+    tokio::time::sleep(Duration::from_secs(u64::from(banner.duration_s) + 1)).await;
+    for i in 5..8 {
+        admin
+            .emit("sla_expired", &format!("{title} {i}"), body, "/tickets/1")
+            .await;
+    }
+    // They reach the app within milliseconds; give the daemon time to draw.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    displayed_on(bus)
+}
+
 /// An operator away from the desk, on a notification daemon that keeps
 /// every toast until it is dismissed (dunst, mako: no list to move an
 /// expired toast to; dunst's `idle_threshold` keeps them while nobody is
@@ -966,71 +1029,13 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
     let admin = t.admin().await;
     let home = Arc::new(tempfile::tempdir().unwrap());
     let bus = BareBus::start(home.path());
-    // Its own HOME, so what dunst's recorder writes is this test's.
-    let config = home.path().join("away-dunstrc");
-    std::fs::write(
-        &config,
-        belfry_tests::away_dunstrc().expect("the rig's dunstrc"),
-    )
-    .unwrap();
-    let start_dunst = || {
-        Command::new("dunst")
-            .arg("-config")
-            .arg(&config)
-            .env("DBUS_SESSION_BUS_ADDRESS", &bus.address)
-            .env("HOME", home.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
-    };
-    let mut dunst = start_dunst();
-    eventually("dunst on the test's bus", Duration::from_secs(10), || {
-        dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
-    })
-    .await;
-    let app = App::start_in(
-        Arc::clone(&home),
-        &["--instance", t.url(), "--login", OPERATOR.0],
-        &[
-            ("BELFRY_PASSWORD", OPERATOR.1),
-            ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
-        ],
-    );
+    let mut dunst = away_dunst(home.path(), &bus.address).await;
+    let app = app_on(Arc::clone(&home), &t, &bus);
     app.until("connected", || app.logged("Connected")).await;
-    let displayed = || {
-        dunstctl_on(&bus.address, &["count", "displayed"])
-            .trim()
-            .parse::<u32>()
-            .unwrap_or(u32::MAX)
-    };
     let seen = || std::fs::read_to_string(home.path().join("dunst-seen")).unwrap_or_default();
     let max = belfry_proto::settings::BannerPrefs::default().max_simultaneous;
-    let duration = belfry_proto::settings::BannerPrefs::default().duration_s;
-
-    for i in 0..5 {
-        admin
-            .emit("sla_expired", &format!("Away {i}"), "kept", "/tickets/1")
-            .await;
-    }
-    eventually(
-        "the maximum and a summary on screen",
-        Duration::from_secs(10),
-        || displayed() == max + 1,
-    )
-    .await;
-    // Past the toasts' time: the daemon still shows them, so new events
-    // go into the summary instead of onto a pile.
-    tokio::time::sleep(Duration::from_secs(u64::from(duration) + 1)).await;
-    for i in 5..8 {
-        admin
-            .emit("sla_expired", &format!("Away {i}"), "kept", "/tickets/1")
-            .await;
-    }
-    // They reach the app within milliseconds; give the daemon time to draw.
-    tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        displayed(),
+        left_alone(&admin, &bus.address, "Away", "kept").await,
         max + 1,
         "toasts on screen after the time was up (seen: {})\n{}",
         seen(),
@@ -1046,11 +1051,7 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
     // went with it, and places free for the next events.
     let _ = dunst.kill();
     let _ = dunst.wait();
-    let mut dunst = start_dunst();
-    eventually("dunst again", Duration::from_secs(10), || {
-        dunstctl_on(&bus.address, &["is-paused"]).trim() == "false"
-    })
-    .await;
+    let mut dunst = away_dunst(home.path(), &bus.address).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     for i in 0.. {
         admin
@@ -1077,7 +1078,7 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
     // toast of its own again.
     dunstctl_on(&bus.address, &["close-all"]);
     eventually("the screen cleared", Duration::from_secs(5), || {
-        displayed() == 0
+        displayed_on(&bus.address) == 0
     })
     .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -1093,19 +1094,143 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
     app.stop().await;
 }
 
+/// A notification service that renders no markup and keeps its own list
+/// of toasts (as some do), hosted by the test: it records what it is sent.
+struct PlainService {
+    got: Arc<Mutex<Vec<(String, String)>>>,
+}
+
+#[zbus::interface(name = "org.freedesktop.Notifications")]
+impl PlainService {
+    #[allow(clippy::too_many_arguments)]
+    fn notify(
+        &self,
+        _app_name: String,
+        _replaces_id: u32,
+        _app_icon: String,
+        summary: String,
+        body: String,
+        _actions: Vec<String>,
+        _hints: std::collections::HashMap<String, zbus::OwnedVariant>,
+        _expire_timeout: i32,
+    ) -> u32 {
+        let mut got = self.got.lock().unwrap();
+        got.push((summary, body));
+        u32::try_from(got.len()).unwrap()
+    }
+
+    fn get_capabilities(&self) -> Vec<String> {
+        vec!["body".into(), "persistence".into()]
+    }
+
+    fn get_server_information(&self) -> (String, String, String, String) {
+        (
+            "plain".into(),
+            "belfry tests".into(),
+            "1".into(),
+            "1.2".into(),
+        )
+    }
+
+    fn close_notification(&self, _id: u32) {}
+}
+
+/// The notification service changes hands while Belfry runs (a user
+/// switching from a plain daemon to dunst): the next toasts are in the new
+/// one's terms. Its markup is escaped (text sent raw to a plain daemon
+/// would be read as markup by dunst, and a body's `<b>` or `<a href>`
+/// would change what the operator sees), and as dunst keeps every toast
+/// while nobody is at the keyboard, the screen holds the maximum and one
+/// summary there even after the toasts' time is up.
+#[tokio::test]
+async fn a_service_of_another_kind_taking_over_gets_toasts_in_its_own_terms() {
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let home = Arc::new(tempfile::tempdir().unwrap());
+    let bus = BareBus::start(home.path());
+    let got = Arc::new(Mutex::new(Vec::new()));
+    let plain = zbus::connection::Builder::address(bus.address.as_str())
+        .name("org.freedesktop.Notifications")
+        .serve_at(
+            "/org/freedesktop/Notifications",
+            PlainService {
+                got: Arc::clone(&got),
+            },
+        )
+        .build()
+        .await
+        .unwrap();
+    let app = app_on(Arc::clone(&home), &t, &bus);
+    app.until("connected", || app.logged("Connected")).await;
+    let typed = "a <i>b</i> & <a href=\"https://evil.example\">c</a>";
+    admin
+        .emit("sla_expired", "On the plain one", typed, "/tickets/1")
+        .await;
+    eventually("the plain service's toast", Duration::from_secs(10), || {
+        !got.lock().unwrap().is_empty()
+    })
+    .await;
+    assert_eq!(
+        got.lock().unwrap()[0],
+        ("On the plain one".to_owned(), typed.to_owned()),
+        "a plain-text service gets the text as typed"
+    );
+
+    // dunst takes the name (the rig's config with an idle threshold).
+    drop(plain);
+    let mut dunst = away_dunst(home.path(), &bus.address).await;
+    // Time for the app to hear the bus's word that the name changed hands;
+    // `show` asks again if its first toast races it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let max = belfry_proto::settings::BannerPrefs::default().max_simultaneous;
+    assert_eq!(
+        left_alone(&admin, &bus.address, "On dunst", typed).await,
+        max + 1,
+        "dunst keeps its toasts: at most the maximum and a summary\n{}",
+        app.dump()
+    );
+    assert_eq!(got.lock().unwrap().len(), 1, "nothing more to the one gone");
+    // What dunst was sent, from its history once the toasts are closed.
+    dunstctl_on(&bus.address, &["close-all"]);
+    let escaped = belfry_os::toast::escape_markup(typed);
+    eventually("dunst's history", Duration::from_secs(5), || {
+        dunstctl_on(&bus.address, &["history"]).contains("On dunst 0")
+    })
+    .await;
+    let history: serde_json::Value =
+        serde_json::from_str(&dunstctl_on(&bus.address, &["history"])).unwrap();
+    let first = history["data"][0]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["summary"]["data"] == "On dunst 0")
+        .unwrap();
+    assert_eq!(
+        first["body"]["data"], escaped,
+        "dunst renders markup: the body is escaped for it"
+    );
+    let _ = dunst.kill();
+    let _ = dunst.wait();
+    app.stop().await;
+}
+
 /// Belfry signed in to `t` on a session bus of its own (see [`BareBus`]).
 fn app_on_bare_bus(t: &TestInstance) -> (App, BareBus) {
     let home = Arc::new(tempfile::tempdir().unwrap());
     let bus = BareBus::start(home.path());
-    let app = App::start_in(
+    (app_on(home, t, &bus), bus)
+}
+
+/// Belfry signed in to `t` in `home`, on `bus`.
+fn app_on(home: Arc<tempfile::TempDir>, t: &TestInstance, bus: &BareBus) -> App {
+    App::start_in(
         home,
         &["--instance", t.url(), "--login", OPERATOR.0],
         &[
             ("BELFRY_PASSWORD", OPERATOR.1),
             ("DBUS_SESSION_BUS_ADDRESS", bus.address.as_str()),
         ],
-    );
-    (app, bus)
+    )
 }
 
 /// A session bus of its own, with no keyring and no notification service.

@@ -27,16 +27,33 @@ const PATH: &str = "/org/freedesktop/Notifications";
 /// user, 3 closed by a `CloseNotification` call, 4 undefined.
 const CLOSED_BY_CALL: u32 = 3;
 
-/// Which toast is which: the daemon's ids both ways, and which daemon (its
-/// unique bus name) answered last.
-#[derive(Default)]
+/// Which toast is which: the daemon's ids both ways, which daemon (its
+/// unique bus name) answered last, and what the daemon can do.
 struct Shown {
     by_key: HashMap<ToastKey, u32>,
     by_id: HashMap<u32, (ToastKey, Option<String>)>,
     service: Option<String>,
+    caps: Caps,
+    /// The daemon `caps` were read from: another one is asked again before
+    /// it is spoken to in the first one's terms (markup, buttons).
+    caps_from: Option<String>,
 }
 
 impl Shown {
+    /// The service changed hands: the toasts the one before showed went
+    /// with it. Returns their keys, except `keep`'s.
+    fn all_gone(&mut self, keep: Option<&ToastKey>) -> Vec<ToastKey> {
+        let gone = self
+            .by_key
+            .keys()
+            .filter(|k| Some(*k) != keep)
+            .cloned()
+            .collect();
+        self.by_key.clear();
+        self.by_id.clear();
+        gone
+    }
+
     fn forget(&mut self, id: u32) -> Option<(ToastKey, Option<String>)> {
         let entry = self.by_id.remove(&id)?;
         if self.by_key.get(&entry.0) == Some(&id) {
@@ -47,7 +64,7 @@ impl Shown {
 }
 
 /// What the service can do, from `GetCapabilities`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Caps {
     /// It renders a markup subset in bodies: escape it.
     pub markup: bool,
@@ -60,11 +77,21 @@ pub(super) struct Caps {
     pub persistence: bool,
 }
 
+impl Caps {
+    fn of(caps: &[String]) -> Self {
+        let has = |c: &str| caps.iter().any(|x| x == c);
+        Self {
+            markup: has("body-markup"),
+            actions: has("actions"),
+            persistence: has("persistence"),
+        }
+    }
+}
+
 /// The freedesktop toaster.
 pub(super) struct Freedesktop {
     conn: zbus::Connection,
     app: AppIdentity,
-    pub caps: Caps,
     shown: Arc<Mutex<Shown>>,
     on_event: OnToastEvent,
 }
@@ -73,24 +100,30 @@ fn bus_error(what: &str, e: &zbus::Error) -> SinkError {
     SinkError(format!("notification service: {what}: {e}"))
 }
 
+/// Asks `service` (the well-known name, or one daemon's unique name) what
+/// it can do; returns that and the unique name that answered.
+async fn capabilities(
+    conn: &zbus::Connection,
+    service: &str,
+) -> Result<(Caps, Option<String>), SinkError> {
+    let reply = conn
+        .call_method(Some(service), PATH, Some(BUS), "GetCapabilities", &())
+        .await
+        .map_err(|e| bus_error("no notification service", &e))?;
+    let caps: Vec<String> = reply
+        .body()
+        .deserialize()
+        .map_err(|e| bus_error("capabilities", &e))?;
+    let from = reply.header().sender().map(|s| s.to_string());
+    Ok((Caps::of(&caps), from))
+}
+
 impl Freedesktop {
     pub async fn connect(app: AppIdentity, on_event: OnToastEvent) -> Result<Self, SinkError> {
         let conn = zbus::Connection::session()
             .await
             .map_err(|e| bus_error("no session bus", &e))?;
-        let reply = conn
-            .call_method(Some(BUS), PATH, Some(BUS), "GetCapabilities", &())
-            .await
-            .map_err(|e| bus_error("no notification service", &e))?;
-        let caps: Vec<String> = reply
-            .body()
-            .deserialize()
-            .map_err(|e| bus_error("capabilities", &e))?;
-        let caps = Caps {
-            markup: caps.iter().any(|c| c == "body-markup"),
-            actions: caps.iter().any(|c| c == "actions"),
-            persistence: caps.iter().any(|c| c == "persistence"),
-        };
+        let (caps, caps_from) = capabilities(&conn, BUS).await?;
         let rule = zbus::MatchRule::builder()
             .msg_type(zbus::message::Type::Signal)
             .interface(BUS)
@@ -100,8 +133,32 @@ impl Freedesktop {
         let stream = zbus::MessageStream::for_match_rule(rule, &conn, None)
             .await
             .map_err(|e| bus_error("listening for actions", &e))?;
-        let shown = Arc::new(Mutex::new(Shown::default()));
-        let listener = listen(stream, Arc::clone(&shown), Arc::clone(&on_event));
+        // The daemon leaving or another taking its place, as it happens:
+        // its toasts are gone, and the next one is asked what it can do.
+        let owner_rule = zbus::MatchRule::builder()
+            .msg_type(zbus::message::Type::Signal)
+            .sender("org.freedesktop.DBus")
+            .interface("org.freedesktop.DBus")
+            .member("NameOwnerChanged")
+            .add_arg(BUS)
+            .build()
+            .map_err(|e| bus_error("signal rule", &e))?;
+        let owners = zbus::MessageStream::for_match_rule(owner_rule, &conn, None)
+            .await
+            .map_err(|e| bus_error("watching the service", &e))?;
+        let shown = Arc::new(Mutex::new(Shown {
+            by_key: HashMap::new(),
+            by_id: HashMap::new(),
+            service: caps_from.clone(),
+            caps,
+            caps_from,
+        }));
+        let listener = listen(
+            conn.clone(),
+            futures_util::stream::select(stream, owners),
+            Arc::clone(&shown),
+            Arc::clone(&on_event),
+        );
         // A task on the app's runtime where there is one (the engine's
         // toast worker connects from it): a thread of its own costs a stack
         // and an allocator cache for a signal now and then.
@@ -117,32 +174,105 @@ impl Freedesktop {
         Ok(Self {
             conn,
             app,
-            caps,
             shown,
             on_event,
         })
     }
 
+    /// What the service answering now can do.
+    pub fn caps(&self) -> Caps {
+        self.lock().caps
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Shown> {
+        self.shown.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub async fn show(&self, toast: &Toast) -> Result<(), SinkError> {
-        let (title, body) = text(toast);
-        let body = if self.caps.markup {
-            escape_markup(&body)
-        } else {
-            body
+        let (caps, replaces) = {
+            let shown = self.lock();
+            let replaces = shown.by_key.get(&toast.key).copied().unwrap_or(0);
+            (shown.caps, replaces)
         };
+        let (mut id, service) = self.notify(toast, caps, replaces).await?;
+        // Another daemon answered than the one whose capabilities were read
+        // (it took the name between its signal and this call): ask it, and
+        // where it differs show the toast again in its terms, so text meant
+        // for a plain-text daemon is never read as markup by this one.
+        if let Some(name) = service.as_deref()
+            && self.lock().caps_from.as_deref() != Some(name)
+        {
+            match capabilities(&self.conn, name).await {
+                Ok((now, from)) => {
+                    {
+                        let mut shown = self.lock();
+                        shown.caps = now;
+                        shown.caps_from = from;
+                    }
+                    if now.markup != caps.markup || now.actions != caps.actions {
+                        id = self.notify(toast, now, id).await?.0;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "the new notification service did not say what it can do")
+                }
+            }
+        }
         let item = match &toast.body {
             ToastBody::Item(n) => Some(n.id.clone()),
             _ => None,
         };
+        let mut shown = self.lock();
+        // Another service answered: the one before went away (restarted,
+        // crashed) and its toasts with it. The bus's signal says so too;
+        // this is for a change that came between the signal and the call.
+        // Report them closed, or the router would keep their places for a
+        // service that keeps toasts until it closes them.
+        let mut gone = Vec::new();
+        if service.is_some() && shown.service.is_some() && shown.service != service {
+            gone = shown.all_gone(Some(&toast.key));
+        } else if replaces != 0 && replaces != id {
+            shown.forget(replaces);
+        }
+        shown.service = service;
+        shown.by_key.insert(toast.key.clone(), id);
+        shown.by_id.insert(id, (toast.key.clone(), item));
+        drop(shown);
+        if !gone.is_empty() {
+            tracing::info!(
+                toasts = gone.len(),
+                "the notification service changed hands: its toasts are gone"
+            );
+        }
+        for key in gone {
+            (self.on_event)(ToastEvent::Closed(key));
+        }
+        Ok(())
+    }
+
+    /// One `Notify` call in `caps`' terms; the id and the daemon that answered.
+    async fn notify(
+        &self,
+        toast: &Toast,
+        caps: Caps,
+        replaces: u32,
+    ) -> Result<(u32, Option<String>), SinkError> {
+        let (title, body) = text(toast);
+        let body = if caps.markup {
+            escape_markup(&body)
+        } else {
+            body
+        };
+        let item = matches!(toast.body, ToastBody::Item(_));
         // Actions come in key/label pairs; "default" is a click on the toast.
         let reminder = toast.key == ToastKey::StatusReminder;
         let mut actions: Vec<&str> = vec![DEFAULT_ACTION, "Open"];
         if reminder {
             // The reminder has nothing to open: its one action sets the status.
             actions = vec![ACTION_READY, "Set ready"];
-        } else if self.caps.actions {
+        } else if caps.actions {
             actions.extend([ACTION_OPEN, "Open"]);
-            if item.is_some() {
+            if item {
                 actions.extend([ACTION_READ, "Mark read"]);
             }
         }
@@ -159,14 +289,6 @@ impl Freedesktop {
             "desktop-entry",
             Variant::Str(self.app.desktop_entry.as_str().into()),
         );
-        let replaces = self
-            .shown
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_key
-            .get(&toast.key)
-            .copied()
-            .unwrap_or(0);
         let timeout = i32::try_from(toast.timeout.as_millis()).unwrap_or(i32::MAX);
         let reply = self
             .conn
@@ -192,44 +314,12 @@ impl Freedesktop {
             .body()
             .deserialize()
             .map_err(|e| bus_error("toast id", &e))?;
-        let service = reply.header().sender().map(|s| s.to_string());
-        let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
-        // Another service answered: the one before went away (restarted,
-        // crashed) and its toasts with it, without a word. Report them
-        // closed, or the router would keep their places for a service that
-        // keeps toasts until it closes them.
-        let mut gone = Vec::new();
-        if service.is_some() && shown.service.is_some() && shown.service != service {
-            gone = shown
-                .by_key
-                .keys()
-                .filter(|k| **k != toast.key)
-                .cloned()
-                .collect();
-            shown.by_key.clear();
-            shown.by_id.clear();
-        } else if replaces != 0 && replaces != id {
-            shown.forget(replaces);
-        }
-        shown.service = service;
-        shown.by_key.insert(toast.key.clone(), id);
-        shown.by_id.insert(id, (toast.key.clone(), item));
-        drop(shown);
-        if !gone.is_empty() {
-            tracing::info!(
-                toasts = gone.len(),
-                "the notification service changed hands: its toasts are gone"
-            );
-        }
-        for key in gone {
-            (self.on_event)(ToastEvent::Closed(key));
-        }
-        Ok(())
+        Ok((id, reply.header().sender().map(|s| s.to_string())))
     }
 
     pub async fn close(&self, key: &ToastKey) -> Result<(), SinkError> {
         let id = {
-            let mut shown = self.shown.lock().unwrap_or_else(PoisonError::into_inner);
+            let mut shown = self.lock();
             let Some(id) = shown.by_key.get(key).copied() else {
                 return Ok(());
             };
@@ -244,8 +334,15 @@ impl Freedesktop {
     }
 }
 
-/// Turns the service's signals into [`ToastEvent`]s until the bus goes away.
-async fn listen(mut stream: zbus::MessageStream, shown: Arc<Mutex<Shown>>, on_event: OnToastEvent) {
+/// Turns the service's signals into [`ToastEvent`]s, and follows the
+/// service changing hands, until the bus goes away.
+async fn listen(
+    conn: zbus::Connection,
+    mut stream: impl futures_util::Stream<Item = zbus::Result<zbus::Message>> + Unpin,
+    shown: Arc<Mutex<Shown>>,
+    on_event: OnToastEvent,
+) {
+    let lock = || shown.lock().unwrap_or_else(PoisonError::into_inner);
     while let Some(msg) = stream.next().await {
         let Ok(msg) = msg else { continue };
         let header = msg.header();
@@ -253,16 +350,43 @@ async fn listen(mut stream: zbus::MessageStream, shown: Arc<Mutex<Shown>>, on_ev
             continue;
         };
         let event = match member.as_str() {
+            "NameOwnerChanged" => {
+                let Ok((_, old, new)) = msg.body().deserialize::<(String, String, String)>() else {
+                    continue;
+                };
+                if !old.is_empty() {
+                    let gone = {
+                        let mut shown = lock();
+                        shown.service = None;
+                        shown.all_gone(None)
+                    };
+                    tracing::info!(
+                        toasts = gone.len(),
+                        "the notification service went away, and its toasts with it"
+                    );
+                    for key in gone {
+                        on_event(ToastEvent::Closed(key));
+                    }
+                }
+                if !new.is_empty() {
+                    match capabilities(&conn, &new).await {
+                        Ok((caps, from)) => {
+                            tracing::info!(?caps, "a notification service took the name");
+                            let mut shown = lock();
+                            shown.caps = caps;
+                            shown.caps_from = from;
+                        }
+                        // The next toast asks again (see `show`).
+                        Err(e) => tracing::debug!(error = %e, "the new notification service"),
+                    }
+                }
+                continue;
+            }
             "ActionInvoked" => {
                 let Ok((id, action)) = msg.body().deserialize::<(u32, String)>() else {
                     continue;
                 };
-                let entry = shown
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .by_id
-                    .get(&id)
-                    .cloned();
+                let entry = lock().by_id.get(&id).cloned();
                 let Some((key, item)) = entry else { continue };
                 match (action.as_str(), item) {
                     (ACTION_READY, _) if key == ToastKey::StatusReminder => {
@@ -278,10 +402,7 @@ async fn listen(mut stream: zbus::MessageStream, shown: Arc<Mutex<Shown>>, on_ev
                 let Ok((id, reason)) = msg.body().deserialize::<(u32, u32)>() else {
                     continue;
                 };
-                let entry = shown
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .forget(id);
+                let entry = lock().forget(id);
                 match entry {
                     Some((key, _)) if reason != CLOSED_BY_CALL => ToastEvent::Closed(key),
                     _ => continue,

@@ -11,8 +11,7 @@
 use belfry_core::router::{Toast, ToastBody, ToastKey};
 use belfry_core::sinks::{OnToastEvent, SinkError, SinkFuture, Toaster};
 pub use belfry_proto::inbox::clip;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::{Duration, Instant};
 
 #[cfg(all(unix, not(target_os = "macos")))]
@@ -117,7 +116,7 @@ impl DesktopToaster {
 
     /// Whether the service shows action buttons (Open, Mark read).
     pub fn has_actions(&self) -> bool {
-        self.inner.caps.actions
+        self.inner.caps().actions
     }
 }
 
@@ -127,7 +126,7 @@ impl DesktopToaster {
 /// centre themselves.
 #[cfg(all(unix, not(target_os = "macos")))]
 fn toasts_stay(toaster: &DesktopToaster) -> bool {
-    !toaster.inner.caps.persistence
+    !toaster.inner.caps().persistence
 }
 
 #[cfg(not(all(unix, not(target_os = "macos"))))]
@@ -161,9 +160,11 @@ pub struct Toasts {
     on_event: OnToastEvent,
     /// An async lock: a connection attempt is awaited while it is held.
     state: tokio::sync::Mutex<Connection>,
-    /// What the connected service does with toasts when their time is up,
-    /// read without the lock by the router before each decision.
-    stay: AtomicBool,
+    /// The connected toaster again, behind a lock the router can take
+    /// without waiting on a connection attempt: it asks what the service
+    /// answering now does with toasts whose time is up, before each
+    /// decision (the service can change hands, see `freedesktop`).
+    current: std::sync::Mutex<Option<Arc<DesktopToaster>>>,
 }
 
 struct Connection {
@@ -184,7 +185,7 @@ impl Toasts {
             app,
             on_event,
             state: tokio::sync::Mutex::new(state),
-            stay: AtomicBool::new(false),
+            current: std::sync::Mutex::new(None),
         }
     }
 
@@ -198,8 +199,10 @@ impl Toasts {
                     if retry {
                         tracing::info!("a notification service appeared: toasts are back");
                     }
-                    self.stay.store(t.toasts_stay(), Ordering::Relaxed);
-                    state.toaster = Some(Arc::new(t));
+                    let t = Arc::new(t);
+                    *self.current.lock().unwrap_or_else(PoisonError::into_inner) =
+                        Some(Arc::clone(&t));
+                    state.toaster = Some(t);
                 }
                 Err(e) => state.why = e.to_string(),
             }
@@ -225,7 +228,11 @@ impl Toaster for Toasts {
     }
 
     fn toasts_stay(&self) -> bool {
-        self.stay.load(Ordering::Relaxed)
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .is_some_and(|t| t.toasts_stay())
     }
 }
 

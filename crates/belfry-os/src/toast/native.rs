@@ -26,7 +26,7 @@ pub(super) struct Caps {
 /// The notify-rust toaster.
 pub(super) struct Native {
     app: AppIdentity,
-    pub caps: Caps,
+    caps: Caps,
 }
 
 impl Native {
@@ -35,6 +35,11 @@ impl Native {
             app,
             caps: Caps { actions: false },
         })
+    }
+
+    /// What the backend can do.
+    pub fn caps(&self) -> Caps {
+        self.caps
     }
 
     pub async fn show(&self, toast: &Toast) -> Result<(), SinkError> {
