@@ -7,11 +7,9 @@
 //! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
 use crate::{Pause, Shell, Status, open_inbox};
-use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState, availability_text};
+use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState};
 use belfry_app::session::Session;
-use belfry_core::event::{ConnState, Quiet};
-use belfry_proto::api::OperatorStatus;
-use chrono::Local;
+use belfry_os::tray::Entry;
 use std::sync::{Mutex, PoisonError};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};
@@ -154,11 +152,6 @@ fn state_of(status: &Status) -> TrayState {
 
 fn tooltip(status: &Status) -> String {
     glance::tooltip(&glance(status))
-}
-
-/// The connection and quiet state in words.
-pub fn state_line(status: &Status) -> String {
-    glance::state_line(&glance(status))
 }
 
 /// The desktop the tray is on, which decides the glyph set and size.
@@ -338,88 +331,57 @@ fn menu<R: Runtime>(
     status: &Status,
     recent: &[(String, String)],
 ) -> tauri::Result<Menu<R>> {
-    let none = None::<&str>;
-    let signed_out = status.sign_in.is_some();
-    // Signed out, the window is the sign-in form and nothing is unread.
-    let open_label = if signed_out {
-        "Sign in…"
-    } else {
-        "Open inbox"
-    };
-    let recent = if signed_out { &[] } else { recent };
-    let open = MenuItem::with_id(app, "open", open_label, true, none)?;
-    let state = MenuItem::with_id(app, "state", label(&state_line(status)), false, none)?;
-    let mut items: Vec<Box<dyn IsMenuItem<R>>> = vec![
-        Box::new(open),
-        Box::new(state),
-        Box::new(PredefinedMenuItem::separator(app)?),
-    ];
-    for (id, title) in recent {
-        items.push(Box::new(MenuItem::with_id(
-            app,
-            format!("item:{id}"),
-            label(title),
-            true,
-            none,
-        )?));
-    }
-    if !recent.is_empty() {
-        items.push(Box::new(PredefinedMenuItem::separator(app)?));
-    }
-    let paused = matches!(status.quiet, Some(Quiet::Paused { .. }));
-    let pause = Submenu::with_items(
-        app,
-        "Pause notifications",
-        true,
-        &[
-            &MenuItem::with_id(app, "pause:30", "For 30 minutes", true, none)?,
-            &MenuItem::with_id(app, "pause:60", "For 1 hour", true, none)?,
-            &MenuItem::with_id(app, "pause:tomorrow", "Until tomorrow", true, none)?,
-            &MenuItem::with_id(app, "resume", "Resume", paused, none)?,
-        ],
-    )?;
-    items.push(Box::new(pause));
-    if let Some(current) = status.availability.filter(|_| !signed_out) {
-        items.push(Box::new(availability_menu(app, current)?));
-    }
-    if matches!(
-        status.connection,
-        Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
-    ) {
-        items.push(Box::new(MenuItem::with_id(
-            app,
-            "retry",
-            "Retry now",
-            true,
-            none,
-        )?));
-    }
-    items.push(Box::new(PredefinedMenuItem::separator(app)?));
-    if let Some((label, action)) = crate::updates::tray_entry(app) {
-        items.push(Box::new(MenuItem::with_id(
-            app,
-            action.unwrap_or("update:note"),
-            label,
-            action.is_some(),
-            none,
-        )?));
-    }
-    items.push(Box::new(MenuItem::with_id(
-        app,
-        "settings",
-        "Settings…",
-        true,
-        none,
-    )?));
-    items.push(Box::new(MenuItem::with_id(
-        app,
-        "quit",
-        "Quit Belfry",
-        true,
-        none,
-    )?));
+    let entries = glance::menu(&glance::MenuOf {
+        glance: &glance(status),
+        recent,
+        availability: status.availability,
+        update: crate::updates::tray_entry(app),
+        settings: true,
+    });
+    let items = menu_items(app, &entries)?;
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(AsRef::as_ref).collect();
     Menu::with_items(app, &refs)
+}
+
+/// The shared menu's entries as the shell's menu items.
+fn menu_items<R: Runtime>(
+    app: &AppHandle<R>,
+    entries: &[Entry],
+) -> tauri::Result<Vec<Box<dyn IsMenuItem<R>>>> {
+    let none = None::<&str>;
+    entries
+        .iter()
+        .map(|e| -> tauri::Result<Box<dyn IsMenuItem<R>>> {
+            Ok(match e {
+                Entry::Item {
+                    id,
+                    label: text,
+                    enabled,
+                } => Box::new(MenuItem::with_id(app, id, label(text), *enabled, none)?),
+                Entry::Check {
+                    id,
+                    label: text,
+                    checked,
+                } => Box::new(CheckMenuItem::with_id(
+                    app,
+                    id,
+                    label(text),
+                    true,
+                    *checked,
+                    none,
+                )?),
+                Entry::Separator => Box::new(PredefinedMenuItem::separator(app)?),
+                Entry::Submenu {
+                    label: text,
+                    entries,
+                } => {
+                    let items = menu_items(app, entries)?;
+                    let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(AsRef::as_ref).collect();
+                    Box::new(Submenu::with_items(app, label(text), true, &refs)?)
+                }
+            })
+        })
+        .collect()
 }
 
 /// Text from outside (a title, an error) as a label of the shell's menus:
@@ -430,46 +392,16 @@ fn label(text: &str) -> String {
     text.replace('&', "&&")
 }
 
-/// "Status: Not ready since 10:12", opening the three to choose from, the
-/// current one checked.
-fn availability_menu<R: Runtime>(
-    app: &AppHandle<R>,
-    current: OperatorStatus,
-) -> tauri::Result<Submenu<R>> {
-    let mut label = format!("Status: {}", availability_text(current.status));
-    if let Some(since) = current.since {
-        label.push_str(&format!(
-            " since {}",
-            since.with_timezone(&Local).format("%H:%M")
-        ));
-    }
-    let choices = AVAILABILITY
-        .iter()
-        .map(|(id, a)| {
-            CheckMenuItem::with_id(
-                app,
-                *id,
-                availability_text(*a),
-                true,
-                *a == current.status,
-                None::<&str>,
-            )
-        })
-        .collect::<tauri::Result<Vec<_>>>()?;
-    let refs: Vec<&dyn IsMenuItem<R>> = choices.iter().map(|c| c as &dyn IsMenuItem<R>).collect();
-    Submenu::with_items(app, label, true, &refs)
-}
-
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
     let pause = match id {
-        "open" => return open_inbox(app),
-        "settings" => return crate::open_settings(app),
-        "quit" => return app.exit(0),
+        glance::id::OPEN => return open_inbox(app),
+        glance::id::SETTINGS => return crate::open_settings(app),
+        glance::id::QUIT => return app.exit(0),
         "update:install" | "update:restart" => return crate::updates::on_tray(app, id),
         "pause:30" => Some(Pause::HalfHour),
         "pause:60" => Some(Pause::Hour),
         "pause:tomorrow" => Some(Pause::Tomorrow),
-        "resume" => Some(Pause::Resume),
+        glance::id::RESUME => Some(Pause::Resume),
         _ => None,
     };
     let app = app.clone();
@@ -489,7 +421,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 // Rebuilt, the menu puts the check back where it holds.
                 show(&app, &shell.status());
             }
-        } else if id == "retry" {
+        } else if id == glance::id::RETRY {
             session.engine.retry_now();
         } else if let Some(item) = id.strip_prefix("item:")
             && let Err(e) = session.open_item(item).await
@@ -502,6 +434,12 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use belfry_core::event::{ConnState, Quiet};
+
+    /// The menu's first line for `status`.
+    fn state_line(status: &Status) -> String {
+        glance::state_line(&glance(status))
+    }
     use belfry_core::store::Unread;
     use chrono::{Duration, Utc};
 

@@ -1,12 +1,14 @@
-//! The state at a glance, as a tray says it: the glyph, the first line of
-//! the menu, the tooltip and the menu's words. Shared by the two trays: the
-//! desktop shell's (Tauri) and the headless one (a StatusNotifierItem of
-//! its own, see [`crate::tray`]), so both say the same thing the same way.
+//! The state at a glance, as a tray says it: the glyph, the tooltip and
+//! the menu ([`menu`]). Shared by the two trays: the desktop shell's
+//! (Tauri, which turns the entries into its own menu items) and the
+//! headless one (a StatusNotifierItem of its own, see [`crate::tray`]), so
+//! both say the same thing the same way.
 
 use crate::session::Session;
 use belfry_core::event::{ConnState, Quiet};
 use belfry_core::store::Filter;
-use belfry_proto::api::Availability;
+use belfry_os::tray::Entry;
+use belfry_proto::api::{Availability, OperatorStatus};
 use chrono::{DateTime, Duration, Local, Utc};
 
 /// Longest notification title in a menu, in characters.
@@ -213,6 +215,119 @@ pub fn tomorrow_morning(now: DateTime<Local>) -> DateTime<Utc> {
         .with_timezone(&Utc)
 }
 
+/// The ids of a tray menu's fixed entries (the others are made from data:
+/// `item:<id>`, `pause:<when>` and the [`AVAILABILITY`] ids).
+pub mod id {
+    /// Open inbox (or Sign in…).
+    pub const OPEN: &str = "open";
+    /// The state line (says, does nothing).
+    pub const STATE: &str = "state";
+    /// Retry now, while the connection is down.
+    pub const RETRY: &str = "retry";
+    /// End a pause.
+    pub const RESUME: &str = "resume";
+    /// The settings window.
+    pub const SETTINGS: &str = "settings";
+    /// Quit Belfry.
+    pub const QUIT: &str = "quit";
+}
+
+/// A tray's menu: the glance and what else the tray holds.
+pub struct MenuOf<'a> {
+    /// The state.
+    pub glance: &'a Glance<'a>,
+    /// The last few unread (id, title), newest first.
+    pub recent: &'a [(String, String)],
+    /// The operator's availability, once the instance said it.
+    pub availability: Option<OperatorStatus>,
+    /// The update line, when there is one: what it says, and the id a
+    /// click reports (`None`: it only says).
+    pub update: Option<(String, Option<&'a str>)>,
+    /// A Settings… line (the app that has a settings window).
+    pub settings: bool,
+}
+
+/// The menu both trays show: Open inbox and the state, the last few
+/// unread, pause, the operator's status, Retry now while the connection
+/// is down, the update, Settings…, Quit. Signed out, the first line signs
+/// in and there is nothing unread or to set. Labels are plain text: each
+/// tray escapes its toolkit's mnemonic markers.
+pub fn menu(m: &MenuOf<'_>) -> Vec<Entry> {
+    let g = m.glance;
+    let item = |id: &str, label: &str, enabled: bool| Entry::Item {
+        id: id.to_owned(),
+        label: label.to_owned(),
+        enabled,
+    };
+    let open = if g.signed_out {
+        "Sign in…"
+    } else {
+        "Open inbox"
+    };
+    let mut menu = vec![
+        item(id::OPEN, open, true),
+        item(id::STATE, &state_line(g), false),
+        Entry::Separator,
+    ];
+    let recent = if g.signed_out { &[] } else { m.recent };
+    for (id, title) in recent {
+        menu.push(item(&format!("item:{id}"), title, true));
+    }
+    if !recent.is_empty() {
+        menu.push(Entry::Separator);
+    }
+    let paused = matches!(g.quiet, Some(Quiet::Paused { .. }));
+    menu.push(Entry::Submenu {
+        label: "Pause notifications".into(),
+        entries: vec![
+            item("pause:30", "For 30 minutes", true),
+            item("pause:60", "For 1 hour", true),
+            item("pause:tomorrow", "Until tomorrow", true),
+            item(id::RESUME, "Resume", paused),
+        ],
+    });
+    if let Some(current) = m.availability.filter(|_| !g.signed_out) {
+        let mut label = format!("Status: {}", availability_text(current.status));
+        if let Some(since) = current.since {
+            label.push_str(&format!(
+                " since {}",
+                since.with_timezone(&Local).format("%H:%M")
+            ));
+        }
+        menu.push(Entry::Submenu {
+            label,
+            entries: AVAILABILITY
+                .iter()
+                .map(|(id, a)| Entry::Check {
+                    id: (*id).to_owned(),
+                    label: availability_text(*a).to_owned(),
+                    checked: *a == current.status,
+                })
+                .collect(),
+        });
+    }
+    if matches!(
+        g.connection,
+        Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
+    ) {
+        menu.push(item(id::RETRY, "Retry now", true));
+    }
+    menu.push(Entry::Separator);
+    if let Some((label, action)) = &m.update {
+        // A line that only says has an id that does nothing when clicked.
+        menu.push(item(
+            action.unwrap_or("update:note"),
+            label,
+            action.is_some(),
+        ));
+    }
+    if m.settings {
+        menu.push(item(id::SETTINGS, "Settings…", true));
+    }
+    menu.push(item(id::QUIT, "Quit Belfry", true));
+    menu
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,6 +336,114 @@ mod tests {
     fn menu_titles_are_plain_and_short() {
         assert_eq!(menu_title("SLA_breach\u{202E}txt\n2"), "SLA_breachtxt 2");
         assert!(menu_title(&"x".repeat(200)).chars().count() <= MENU_TITLE);
+    }
+
+    /// The labels of `entries`, submenus' after theirs, indented, with
+    /// `(off)` for lines that do nothing and `[x]` for a checked one.
+    fn shown(entries: &[Entry], depth: usize, out: &mut Vec<String>) {
+        for e in entries {
+            let pad = "  ".repeat(depth);
+            match e {
+                Entry::Item { label, enabled, .. } => {
+                    out.push(format!(
+                        "{pad}{label}{}",
+                        if *enabled { "" } else { " (off)" }
+                    ));
+                }
+                Entry::Check { label, checked, .. } => {
+                    out.push(format!(
+                        "{pad}{}{label}",
+                        if *checked { "[x] " } else { "[ ] " }
+                    ));
+                }
+                Entry::Separator => out.push(format!("{pad}---")),
+                Entry::Submenu { label, entries } => {
+                    out.push(format!("{pad}{label} >"));
+                    shown(entries, depth + 1, out);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_menu_offers_what_the_state_allows() {
+        let offline = ConnState::Offline {
+            next_attempt: Utc::now(),
+            attempt: 2,
+        };
+        let paused = Quiet::Paused {
+            until: Utc::now() + Duration::hours(1),
+        };
+        let g = Glance {
+            connection: Some(&offline),
+            quiet: Some(&paused),
+            unread: 1,
+            ..Glance::default()
+        };
+        let recent = [("n1".to_owned(), "Q&A_ticket".to_owned())];
+        let entries = menu(&MenuOf {
+            glance: &g,
+            recent: &recent,
+            availability: Some(OperatorStatus {
+                status: Availability::NotReady,
+                since: None,
+            }),
+            update: Some(("Update 2.0 refused".to_owned(), None)),
+            settings: true,
+        });
+        let mut lines = Vec::new();
+        shown(&entries, 0, &mut lines);
+        assert_eq!(lines[0], "Open inbox");
+        assert!(lines[1].ends_with("(off)"), "the state line only says");
+        assert!(
+            lines.contains(&"Q&A_ticket".to_owned()),
+            "plain text: {lines:?}"
+        );
+        assert!(lines.contains(&"  Resume".to_owned()), "a pause can end");
+        assert!(lines.contains(&"Status: Not ready >".to_owned()));
+        assert!(lines.contains(&"  [x] Not ready".to_owned()));
+        assert!(lines.contains(&"  [ ] Ready".to_owned()));
+        assert!(
+            lines.contains(&"Retry now".to_owned()),
+            "offline: {lines:?}"
+        );
+        assert!(lines.contains(&"Update 2.0 refused (off)".to_owned()));
+        assert_eq!(&lines[lines.len() - 2..], ["Settings…", "Quit Belfry"]);
+        let item = entries.iter().find_map(|e| match e {
+            Entry::Item { id, label, .. } if label == "Q&A_ticket" => Some(id.as_str()),
+            _ => None,
+        });
+        assert_eq!(item, Some("item:n1"), "a click opens the item");
+
+        // Connected, not paused, signed out: no unread, status or retry;
+        // the first line signs in; the small tray has no Settings….
+        let connected = ConnState::Connected;
+        let g = Glance {
+            connection: Some(&connected),
+            signed_out: true,
+            ..Glance::default()
+        };
+        let entries = menu(&MenuOf {
+            glance: &g,
+            recent: &recent,
+            availability: Some(OperatorStatus {
+                status: Availability::Ready,
+                since: None,
+            }),
+            update: None,
+            settings: false,
+        });
+        let mut lines = Vec::new();
+        shown(&entries, 0, &mut lines);
+        assert_eq!(lines[0], "Sign in…");
+        assert!(
+            lines.contains(&"  Resume (off)".to_owned()),
+            "nothing to resume"
+        );
+        for gone in ["Q&A_ticket", "Status: Ready >", "Retry now", "Settings…"] {
+            assert!(!lines.contains(&gone.to_owned()), "{gone} in {lines:?}");
+        }
+        assert_eq!(lines.last().map(String::as_str), Some("Quit Belfry"));
     }
 
     #[test]

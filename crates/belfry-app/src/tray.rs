@@ -49,15 +49,11 @@ const GLYPHS: [(TrayState, &[u8]); 5] = [
     ),
 ];
 
-/// The ids of the menu's fixed entries (the others are made from data:
-/// `item:<id>`, `pause:<when>` and the availabilities in [`glance`]).
+/// The ids of the menu's entries this tray handles itself, the shared
+/// ones ([`glance::id`]) and its update line's.
 mod id {
-    pub const OPEN: &str = "open";
-    pub const STATE: &str = "state";
-    pub const RETRY: &str = "retry";
-    pub const RESUME: &str = "resume";
+    pub use crate::glance::id::*;
     pub const UPDATE: &str = "update";
-    pub const QUIT: &str = "quit";
 }
 
 /// What the menu asked for that the headless loop does itself.
@@ -188,64 +184,17 @@ impl Tray {
     }
 
     fn menu(&self, g: &Glance<'_>) -> Vec<Entry> {
-        let item = |id: &str, label: &str, enabled: bool| Entry::Item {
-            id: id.to_owned(),
-            label: label.to_owned(),
-            enabled,
-        };
-        let mut menu = vec![
-            item(id::OPEN, "Open inbox", true),
-            item(id::STATE, &glance::state_line(g), false),
-            Entry::Separator,
-        ];
-        for (id, title) in &self.recent {
-            menu.push(item(&format!("item:{id}"), title, true));
-        }
-        if !self.recent.is_empty() {
-            menu.push(Entry::Separator);
-        }
-        let paused = matches!(self.quiet, Some(Quiet::Paused { .. }));
-        menu.push(Entry::Submenu {
-            label: "Pause notifications".into(),
-            entries: vec![
-                item("pause:30", "For 30 minutes", true),
-                item("pause:60", "For 1 hour", true),
-                item("pause:tomorrow", "Until tomorrow", true),
-                item(id::RESUME, "Resume", paused),
-            ],
-        });
-        if let Some(current) = self.availability {
-            let mut label = format!("Status: {}", glance::availability_text(current.status));
-            if let Some(since) = current.since {
-                label.push_str(&format!(
-                    " since {}",
-                    since.with_timezone(&Local).format("%H:%M")
-                ));
-            }
-            menu.push(Entry::Submenu {
-                label,
-                entries: glance::AVAILABILITY
-                    .iter()
-                    .map(|(id, a)| Entry::Check {
-                        id: (*id).to_owned(),
-                        label: glance::availability_text(*a).to_owned(),
-                        checked: *a == current.status,
-                    })
-                    .collect(),
-            });
-        }
-        if matches!(
-            self.connection,
-            Some(ConnState::Reconnecting { .. } | ConnState::Offline { .. })
-        ) {
-            menu.push(item(id::RETRY, "Retry now", true));
-        }
-        menu.push(Entry::Separator);
-        if let Some(version) = &self.update {
-            menu.push(item(id::UPDATE, &format!("Update to {version}…"), true));
-        }
-        menu.push(item(id::QUIT, "Quit Belfry", true));
-        menu
+        glance::menu(&glance::MenuOf {
+            glance: g,
+            recent: &self.recent,
+            availability: self.availability,
+            update: self
+                .update
+                .as_ref()
+                .map(|v| (format!("Update to {v}…"), Some(id::UPDATE))),
+            // Settings are in the full app's window: Open inbox hands over.
+            settings: false,
+        })
     }
 
     /// Does what a click asked, or returns it when the loop has to.

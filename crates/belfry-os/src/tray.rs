@@ -50,7 +50,7 @@ pub enum Entry {
     Item {
         /// Reported when clicked.
         id: String,
-        /// What it says (`__` for a literal underscore).
+        /// What it says, in plain text (dbusmenu's `_` is escaped here).
         label: String,
         /// Clickable.
         enabled: bool,
