@@ -10,7 +10,11 @@
 //!   down as toasts pile up (seconds per toast at a hundred,
 //!   docs/benchmarks.md); the router keeps `max_simultaneous` item toasts
 //!   and one summary there, and the figure is the latency of what it shows:
-//!   the summary's updates, each mapped to the event it counted.
+//!   the summary's updates, each mapped to the event it counted;
+//! - the same dunst with its age display off (`show_age_threshold = -1`):
+//!   with it on, dunst redraws every kept toast's age once they are a
+//!   minute old, and its own answers take a hundred times longer; this
+//!   run shows the core's share on a daemon that keeps toasts without it.
 //!
 //! Measured: event emitted on the server → dunst's reply to the `Notify`
 //! call, seen by a monitor on the bus (`BecomeMonitor`): dunst replies once
@@ -35,7 +39,8 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 pub fn run() -> Vec<Row> {
     let mut rows = latency::runtime().block_on(measure(Mode::Expires));
-    rows.extend(pile());
+    rows.extend(pile(Ages::Shown));
+    rows.extend(pile(Ages::Hidden));
     rows
 }
 
@@ -45,17 +50,39 @@ enum Mode {
     /// The rig's: each toast expires after its second.
     Expires,
     /// One that keeps every toast (idle threshold).
-    Keeps,
+    Keeps(Ages),
+}
+
+/// Whether dunst shows a kept toast's age (its default, after a minute).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Ages {
+    /// dunst's default: a kept toast shows its age after a minute.
+    Shown,
+    /// `show_age_threshold = -1`.
+    Hidden,
+}
+
+impl Ages {
+    /// The child process's kind (see `main`).
+    fn child(self) -> &'static str {
+        match self {
+            Ages::Shown => "dunst-pile",
+            Ages::Hidden => "dunst-pile-no-age",
+        }
+    }
 }
 
 /// The run against a dunst that keeps every toast: a private bus, that
 /// dunst on it, and the measurement in a child on that bus.
-fn pile() -> Vec<Row> {
+fn pile(ages: Ages) -> Vec<Row> {
     let dir = tempfile::tempdir().expect("a temp dir");
-    let Some(away) = belfry_tests::away_dunstrc() else {
+    let Some(mut away) = belfry_tests::away_dunstrc() else {
         println!("dunst: no rig dunstrc (run inside the rig): skipping the pile's rows");
         return Vec::new();
     };
+    if ages == Ages::Hidden {
+        away = away.replacen("[global]\n", "[global]\n    show_age_threshold = -1\n", 1);
+    }
     let config = dir.path().join("dunstrc");
     std::fs::write(&config, away).expect("dunstrc");
     let (mut bus, address) = match crate::toast::private_bus(dir.path()) {
@@ -82,7 +109,7 @@ fn pile() -> Vec<Row> {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    let rows = crate::toast::in_child("dunst-pile", &address, dir.path());
+    let rows = crate::toast::in_child(ages.child(), &address, dir.path());
     let _ = dunst.kill();
     let _ = dunst.wait();
     let _ = bus.kill();
@@ -91,8 +118,8 @@ fn pile() -> Vec<Row> {
 }
 
 /// In the child, on the private bus with the dunst that keeps every toast.
-pub fn pile_child() {
-    crate::toast::write_rows(&latency::runtime().block_on(measure(Mode::Keeps)));
+pub fn pile_child(ages: Ages) {
+    crate::toast::write_rows(&latency::runtime().block_on(measure(Mode::Keeps(ages))));
 }
 
 /// The daemon on the session bus, by the name it gives; `None` when there
@@ -269,9 +296,13 @@ async fn measure(mode: Mode) -> Vec<Row> {
     latency::forward_toast_events(Arc::clone(&engine), toast_events);
     let (label, bus) = match mode {
         Mode::Expires => ("event → toast taken by dunst", "on the rig's bus"),
-        Mode::Keeps => (
+        Mode::Keeps(Ages::Shown) => (
             "event → toast taken by dunst keeping every toast",
             "keeping every toast (idle threshold), on a private bus",
+        ),
+        Mode::Keeps(Ages::Hidden) => (
+            "event → toast taken by dunst keeping every toast, its age display off",
+            "keeping every toast (idle threshold), its age display off, on a private bus",
         ),
     };
     println!(
@@ -317,7 +348,7 @@ async fn measure(mode: Mode) -> Vec<Row> {
     // every toast, so the summary is never closed and its count only
     // grows) the summary's update that first counted it.
     let mut at: HashMap<u64, Instant> = answered.events.clone();
-    if mode == Mode::Keeps {
+    if matches!(mode, Mode::Keeps(_)) {
         let coalesced = answered.coalesced(last);
         for (count, t) in &answered.summaries {
             if let Some(n) = (*count as usize)
@@ -339,7 +370,7 @@ async fn measure(mode: Mode) -> Vec<Row> {
         Mode::Expires => (WARM_UP + 1..=last)
             .filter(|n| !answered.events.contains_key(n))
             .count(),
-        Mode::Keeps => (last - answered.covered(last)) as usize,
+        Mode::Keeps(_) => (last - answered.covered(last)) as usize,
     };
     // By quarters of the run, to see the daemon slow down as toasts pile
     // up, and its own share (Notify on the bus → its reply).
@@ -357,9 +388,9 @@ async fn measure(mode: Mode) -> Vec<Row> {
         Row::timed(label, &samples, &answered.daemon, 50.0).at(0.99),
         Row::count(format!("{label}: lost"), lost as f64, 0.0),
     ];
-    if mode == Mode::Keeps {
+    if matches!(mode, Mode::Keeps(_)) {
         rows.push(Row::count(
-            "dunst keeping every toast: toasts on screen at the end",
+            format!("{label}: toasts on screen at the end"),
             shown.parse().unwrap_or(f64::NAN),
             f64::from(latency::MAX_SIMULTANEOUS + 1),
         ));

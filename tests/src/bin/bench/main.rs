@@ -213,7 +213,8 @@ fn main() {
         latency::published::install();
         match kind.to_str() {
             Some("toast") => toast::child(),
-            Some("dunst-pile") => dunst::pile_child(),
+            Some("dunst-pile") => dunst::pile_child(dunst::Ages::Shown),
+            Some("dunst-pile-no-age") => dunst::pile_child(dunst::Ages::Hidden),
             other => panic!("unknown child {other:?}"),
         }
         return;
