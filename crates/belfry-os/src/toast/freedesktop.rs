@@ -34,8 +34,9 @@ struct Shown {
     by_id: HashMap<u32, (ToastKey, Option<String>)>,
     service: Option<String>,
     caps: Caps,
-    /// The daemon `caps` were read from: another one is asked again before
-    /// it is spoken to in the first one's terms (markup, buttons).
+    /// The daemon `caps` were read from; `None` once the name changed
+    /// hands, so the next toast asks first. A daemon other than this one
+    /// is asked before it is spoken to in the first one's terms.
     caps_from: Option<String>,
 }
 
@@ -154,7 +155,6 @@ impl Freedesktop {
             caps_from,
         }));
         let listener = listen(
-            conn.clone(),
             futures_util::stream::select(stream, owners),
             Arc::clone(&shown),
             Arc::clone(&on_event),
@@ -189,11 +189,20 @@ impl Freedesktop {
     }
 
     pub async fn show(&self, toast: &Toast) -> Result<(), SinkError> {
-        let (caps, replaces) = {
+        let (mut caps, replaces, known) = {
             let shown = self.lock();
             let replaces = shown.by_key.get(&toast.key).copied().unwrap_or(0);
-            (shown.caps, replaces)
+            (shown.caps, replaces, shown.caps_from.is_some())
         };
+        // The name changed hands since the last toast: ask the new daemon.
+        if !known {
+            let (now, from) = capabilities(&self.conn, BUS).await?;
+            tracing::info!(?now, "the notification service can");
+            let mut shown = self.lock();
+            shown.caps = now;
+            shown.caps_from = from;
+            caps = now;
+        }
         let (mut id, service) = self.notify(toast, caps, replaces).await?;
         // Another daemon answered than the one whose capabilities were read
         // (it took the name between its signal and this call): ask it, and
@@ -337,7 +346,6 @@ impl Freedesktop {
 /// Turns the service's signals into [`ToastEvent`]s, and follows the
 /// service changing hands, until the bus goes away.
 async fn listen(
-    conn: zbus::Connection,
     mut stream: impl futures_util::Stream<Item = zbus::Result<zbus::Message>> + Unpin,
     shown: Arc<Mutex<Shown>>,
     on_event: OnToastEvent,
@@ -368,17 +376,12 @@ async fn listen(
                         on_event(ToastEvent::Closed(key));
                     }
                 }
+                // Asked before the next toast (see `show`), not here: a
+                // call awaited in this loop would hold up the signals.
+                let mut shown = lock();
+                shown.caps_from = None;
                 if !new.is_empty() {
-                    match capabilities(&conn, &new).await {
-                        Ok((caps, from)) => {
-                            tracing::info!(?caps, "a notification service took the name");
-                            let mut shown = lock();
-                            shown.caps = caps;
-                            shown.caps_from = from;
-                        }
-                        // The next toast asks again (see `show`).
-                        Err(e) => tracing::debug!(error = %e, "the new notification service"),
-                    }
+                    tracing::info!("a notification service took the name");
                 }
                 continue;
             }
