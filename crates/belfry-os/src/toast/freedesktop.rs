@@ -197,7 +197,7 @@ impl Freedesktop {
         // The name changed hands since the last toast: ask the new daemon.
         if !known {
             let (now, from) = capabilities(&self.conn, BUS).await?;
-            tracing::info!(?now, "the notification service can");
+            tracing::info!(caps = ?now, "asked the notification service what it can do");
             let mut shown = self.lock();
             shown.caps = now;
             shown.caps_from = from;
