@@ -1095,7 +1095,10 @@ async fn a_daemon_that_keeps_every_toast_collects_the_maximum_and_one_summary() 
 }
 
 /// A notification service that renders no markup and keeps its own list
-/// of toasts (as some do), hosted by the test: it records what it is sent.
+/// of toasts (as some do), hosted by the test on the test's bus: it
+/// records what it is sent. A stand-in because the services that keep a
+/// list (`persistence`: GNOME Shell's, KDE's) do not run in the rig, and
+/// dunst never says it; the daemon it hands over to is the real dunst.
 struct PlainService {
     got: Arc<Mutex<Vec<(String, String)>>>,
 }
