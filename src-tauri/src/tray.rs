@@ -9,7 +9,7 @@
 use crate::{Pause, Shell, Status, open_inbox};
 use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState};
 use belfry_app::session::Session;
-use belfry_os::tray::Entry;
+use belfry_os::menu::Entry;
 use std::sync::{Mutex, PoisonError};
 use tauri::image::Image;
 use tauri::menu::{CheckMenuItem, IsMenuItem, Menu, MenuItem, PredefinedMenuItem, Submenu};

@@ -1114,6 +1114,10 @@ async fn a_flooding_client_is_closed_and_the_others_get_every_notification() {
         // Room for every flooder's reconnects: the frame budget is under test here.
         max_streams_per_token: 64,
         max_streams_per_operator: 64,
+        // The good clients read only when events come: two heartbeats of
+        // silence must outlast the flooding on a slow machine (under Wine
+        // it took 56 s). Heartbeats are not under test here.
+        heartbeat: Duration::from_secs(60),
         ..Config::default()
     })
     .await;

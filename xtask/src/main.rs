@@ -5,7 +5,9 @@
 //! - `test`: installs what the suite needs, builds and tests the front end,
 //!   then runs every Rust test inside the Linux test rig: a temp HOME, a
 //!   private D-Bus session, Xvfb, a notification daemon, an unlocked keyring
-//!   and the ALSA null device.
+//!   and the ALSA null device; then the Windows pass.
+//! - `windows`: the Windows pass alone: the workspace built for Windows
+//!   from Debian's packages, linted, and its tests run under Wine.
 //! - `lint`: builds the front end (src-tauri embeds it), then rustfmt,
 //!   actionlint on the workflows, clippy and cargo deny, as CI runs them.
 //! - `openapi`: rewrites `docs/openapi.json` from the routes.
@@ -14,14 +16,16 @@
 
 mod rig;
 mod setup;
+mod windows;
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const USAGE: &str = "usage: cargo xtask <demo|test|lint|bundle|bench|openapi|bindings|rig> [args]
+const USAGE: &str = "usage: cargo xtask <demo|test|windows|lint|bundle|bench|openapi|bindings|rig> [args]
   demo [app args]         run the app against an embedded demo instance
-  test [nextest args]     install what is missing, test the UI, then run every Rust test in the rig
+  test [nextest args]     install what is missing, test the UI, run every Rust test in the rig, then the Windows pass
+  windows [test args]     build and lint the workspace for Windows, then run its tests under Wine
   lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
   bench [rows] [part…]    run the benchmarks (optimised build) in the rig and print the table
@@ -37,6 +41,11 @@ fn main() -> Result<()> {
         "demo" => demo(&rest),
         "test" => test(&rest),
         "lint" => lint(),
+        "windows" => {
+            // src-tauri embeds ui/dist.
+            setup::ui()?;
+            windows::pass(&rest)
+        }
         "bench" => bench(&rest),
         "bundle" => {
             setup::system_packages()?;
@@ -157,7 +166,10 @@ fn test(args: &[String]) -> Result<()> {
             ("BELFRY_TAURI_DRIVER", tauri_driver.as_os_str()),
             ("BELFRY_PACKAGES", packages.as_os_str()),
         ],
-    )
+    )?;
+    // Most operators are on Windows: the same workspace built for it,
+    // linted, and tested under Wine.
+    windows::pass(&[])
 }
 
 /// The cargo target directory.

@@ -40,8 +40,8 @@ pub const PACKAGES: &[&str] = &[
     "rpm",
 ];
 
-fn missing_packages() -> Vec<&'static str> {
-    PACKAGES
+fn missing_packages<'a>(wanted: &[&'a str]) -> Vec<&'a str> {
+    wanted
         .iter()
         .copied()
         .filter(|p| {
@@ -57,43 +57,51 @@ fn missing_packages() -> Vec<&'static str> {
 /// Installs missing Debian packages (as root, or through sudo); elsewhere
 /// says what to install.
 pub fn system_packages() -> Result<()> {
+    packages(PACKAGES)
+}
+
+/// Installs those of `wanted` that are missing (Debian's names), reading
+/// the package lists first; elsewhere says what to install.
+pub fn packages(wanted: &[&str]) -> Result<()> {
     if !std::path::Path::new("/etc/debian_version").exists() {
         eprintln!(
             "xtask: not a Debian-family system; make sure these (or your distribution's equivalents) are installed:\n  {}",
-            PACKAGES.join(" ")
+            wanted.join(" ")
         );
         return Ok(());
     }
-    let missing = missing_packages();
+    let missing = missing_packages(wanted);
     if missing.is_empty() {
         return Ok(());
     }
     eprintln!("xtask: installing {}", missing.join(" "));
-    let root_user = Command::new("id")
-        .arg("-u")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
-        .unwrap_or(false);
-    let apt = |args: &[&str]| {
-        let mut c = if root_user {
-            Command::new("apt-get")
-        } else {
-            let mut c = Command::new("sudo");
-            c.arg("apt-get");
-            c
-        };
-        c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
-        c
-    };
-    run(&mut apt(&["update", "-qq"]))?;
-    let mut install = apt(&["install", "-y", "-qq", "--no-install-recommends"]);
-    install.args(&missing);
-    run(&mut install).with_context(|| {
+    apt(&["update", "-qq"])?;
+    let mut install = vec!["install", "-y", "-qq", "--no-install-recommends"];
+    install.extend(&missing);
+    apt(&install).with_context(|| {
         format!(
             "while installing: sudo apt-get install {}",
             missing.join(" ")
         )
     })
+}
+
+/// Runs apt-get (as root, or through sudo), without questions.
+pub fn apt(args: &[&str]) -> Result<()> {
+    let root_user = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+        .unwrap_or(false);
+    let mut c = if root_user {
+        Command::new("apt-get")
+    } else {
+        let mut c = Command::new("sudo");
+        c.arg("apt-get");
+        c
+    };
+    c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+    run(&mut c)
 }
 
 /// The cargo-nextest binary, installed from crates.io when missing.

@@ -7,7 +7,7 @@
 use crate::session::Session;
 use belfry_core::event::{ConnState, Quiet};
 use belfry_core::store::Filter;
-use belfry_os::tray::Entry;
+use belfry_os::menu::Entry;
 use belfry_proto::api::{Availability, OperatorStatus};
 use chrono::{DateTime, Duration, Local, Utc};
 
@@ -230,6 +230,20 @@ pub mod id {
     pub const SETTINGS: &str = "settings";
     /// Quit Belfry.
     pub const QUIT: &str = "quit";
+}
+
+/// What a tray's menu asked for that the headless loop does itself (the
+/// rest a tray does at once). Here, not in the Linux tray, so the loop
+/// that reads it compiles the same on every platform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Asked {
+    /// Quit Belfry.
+    Quit,
+    /// Open the inbox: hand over to the full app.
+    Open,
+    /// Update: hand over to the full app, which offers the update (its
+    /// check at start finds it) and installs it once it verifies.
+    Update,
 }
 
 /// A tray's menu: the glance and what else the tray holds.

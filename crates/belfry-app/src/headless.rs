@@ -5,10 +5,11 @@
 
 use crate::cli::Cli;
 use crate::demo::Starter;
+use crate::glance::Asked;
 use crate::logging;
 use crate::session::{self, Session, Target, effective_config};
 #[cfg(all(unix, not(target_os = "macos")))]
-use crate::tray::{self, Asked, Tray};
+use crate::tray::{self, Tray};
 use crate::updates::{self, Build};
 use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
@@ -18,7 +19,7 @@ use belfry_os::autostart::Autostart;
 use std::path::Path;
 use std::process::ExitCode;
 #[cfg(not(all(unix, not(target_os = "macos"))))]
-use tray::{Asked, Tray};
+use tray::Tray;
 
 /// The file name of the headless-only binary, which `belfry --headless`
 /// hands over to when it is beside it (on Unix, where a process can
@@ -367,16 +368,11 @@ async fn next_click(tray: &mut Option<Tray>) -> Option<String> {
 /// has no tray: its tray is the desktop shell's.
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 mod tray {
+    use crate::glance::Asked;
     use crate::session::Session;
     use belfry_core::config::{DeviceConfig, Paths};
     use belfry_core::event::CoreEvent;
     use std::path::{Path, PathBuf};
-
-    pub enum Asked {
-        Quit,
-        Open,
-        Update,
-    }
 
     /// Never made.
     pub enum Tray {}

@@ -10,11 +10,12 @@
 //! verifies. This tray never downloads or installs anything.
 
 use crate::cli::Cli;
-use crate::glance::{self, Glance, TrayState};
+use crate::glance::{self, Asked, Glance, TrayState};
 use crate::session::Session;
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent, Quiet};
-use belfry_os::tray::{ACTIVATE, Entry, Look, OnClick, StatusItem};
+use belfry_os::menu::Entry;
+use belfry_os::tray::{ACTIVATE, Look, OnClick, StatusItem};
 use belfry_proto::api::OperatorStatus;
 use chrono::Local;
 use std::path::{Path, PathBuf};
@@ -54,18 +55,6 @@ const GLYPHS: [(TrayState, &[u8]); 5] = [
 mod id {
     pub use crate::glance::id::*;
     pub const UPDATE: &str = "update";
-}
-
-/// What the menu asked for that the headless loop does itself.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Asked {
-    /// Quit Belfry.
-    Quit,
-    /// Open the inbox: hand over to the full app.
-    Open,
-    /// Update: hand over to the full app, which offers the update (its
-    /// check at start finds it) and installs it once it verifies.
-    Update,
 }
 
 /// The tray and what it shows.

@@ -198,7 +198,10 @@ pub(crate) fn read_if_present(path: &Path) -> Result<Option<String>, ConfigError
 pub struct Paths {
     /// `config.toml` lives here.
     pub config_dir: PathBuf,
-    /// Local stores and copied sound files.
+    /// Local stores and copied sound files: the machine's own folder
+    /// (`%LOCALAPPDATA%` on Windows, never the roaming profile, which a
+    /// domain copies at every sign-in and sign-out; the inbox is the
+    /// server's and comes back by itself).
     pub data_dir: PathBuf,
     /// Rolling log files.
     pub log_dir: PathBuf,
@@ -214,7 +217,8 @@ impl Paths {
             directories::ProjectDirs::from("app", "Belfry", "Belfry").ok_or(ConfigError::NoHome)?;
         Ok(Self {
             config_dir: dirs.config_dir().to_owned(),
-            data_dir: dirs.data_dir().to_owned(),
+            // The same folder as `data_dir()` on Linux and macOS.
+            data_dir: dirs.data_local_dir().to_owned(),
             log_dir: dirs.data_local_dir().join("logs"),
             cache_dir: dirs.cache_dir().to_owned(),
         })

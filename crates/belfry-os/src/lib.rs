@@ -7,6 +7,7 @@ pub mod autostart;
 pub mod browser;
 pub mod melody;
 pub mod memory;
+pub mod menu;
 pub mod player;
 pub mod quiet;
 pub mod secrets;

@@ -18,6 +18,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use zbus::object_server::SignalEmitter;
 use zbus::{OwnedObjectPath, OwnedVariant, Variant};
 
+use crate::menu::Entry;
+
 const WATCHER: &str = "org.kde.StatusNotifierWatcher";
 const WATCHER_PATH: &str = "/StatusNotifierWatcher";
 const ITEM_PATH: &str = "/StatusNotifierItem";
@@ -39,39 +41,6 @@ pub enum TrayError {
         what: &'static str,
         /// The bus's error.
         error: String,
-    },
-}
-
-/// One entry of the tray's menu.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
-    /// A line that does something when clicked (its `id` is reported), or,
-    /// not `enabled`, a line that only says something.
-    Item {
-        /// Reported when clicked.
-        id: String,
-        /// What it says, in plain text (dbusmenu's `_` is escaped here).
-        label: String,
-        /// Clickable.
-        enabled: bool,
-    },
-    /// A line with a check mark.
-    Check {
-        /// Reported when clicked.
-        id: String,
-        /// What it says.
-        label: String,
-        /// Checked.
-        checked: bool,
-    },
-    /// A line between groups.
-    Separator,
-    /// A line that opens more.
-    Submenu {
-        /// What it says.
-        label: String,
-        /// What it opens.
-        entries: Vec<Entry>,
     },
 }
 
