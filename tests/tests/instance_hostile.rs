@@ -1231,6 +1231,10 @@ async fn a_client_that_stops_reading_is_dropped_and_the_others_get_everything() 
     let (t, admin) = start(Config {
         stream_write_timeout: Duration::from_secs(3),
         max_body_bytes: 64 * 1024 * 1024,
+        // The good client only reads: two heartbeats of silence must
+        // outlast the batch on a slow machine (under Wine it took over
+        // 30 s). Heartbeats are not under test here.
+        heartbeat: Duration::from_secs(60),
         ..Config::default()
     })
     .await;
