@@ -16,6 +16,11 @@ fn main() -> ExitCode {
         }
         return belfry_app::headless::main(Some(belfry_app::demo::STARTER));
     }
+    // `--start-at-login on|off` saves the choice and exits: no window, so
+    // it works without a display (over SSH, from an install script).
+    if belfry_app::cli::Cli::wants_start_at_login(std::env::args()) {
+        return belfry_app::headless::main(None);
+    }
     // Started at login with a sign-in saved, the small binary's tray will
     // do (a StatusNotifierItem of its own, the window a hand-over away):
     // about 10 MB, where this binary's tray holds GTK and WebKitGTK.
@@ -31,6 +36,16 @@ fn main() -> ExitCode {
     // docs/benchmarks.md.
     // The tray app logs to its file like headless (see `run`).
     let cli = belfry_app::cli::Cli::from_env();
+    // GTK cannot start without a display (it would panic): say so in one
+    // line, after `--help` and `--version` had their chance.
+    if belfry_app::cli::no_display() {
+        eprintln!(
+            "belfry: there is no display to open the window on (neither DISPLAY nor \
+             WAYLAND_DISPLAY is set). Start Belfry from your desktop, or run \
+             `belfry --headless` for toasts and sounds without a window."
+        );
+        return ExitCode::FAILURE;
+    }
     match belfry_desktop::run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {

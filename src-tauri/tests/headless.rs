@@ -1367,6 +1367,63 @@ async fn start_at_login_writes_and_removes_the_autostart_entry() {
     assert!(config.contains("autostart = false"), "{config}");
 }
 
+/// The tray app with no display: one line that says what to do and exit
+/// 1, not GTK's panic; and `--start-at-login on|off` needs no display at
+/// all (it writes the entry for the tray app, named for people) and exits.
+#[tokio::test]
+async fn without_a_display_the_app_says_so_and_start_at_login_still_works() {
+    assert!(
+        std::env::var_os("BELFRY_RIG").is_some(),
+        "needs the rig: run with `cargo xtask test`"
+    );
+    let home = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        Command::new(belfry_binary())
+            .args(args)
+            .env_remove("DISPLAY")
+            .env_remove("WAYLAND_DISPLAY")
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path().join("config"))
+            .env("XDG_DATA_HOME", home.path().join("data"))
+            .env("XDG_CACHE_HOME", home.path().join("cache"))
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let out = run(&[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_eq!(said.trim().lines().count(), 1, "one line: {said}");
+    assert!(said.contains("no display"), "{said}");
+    assert!(said.contains("--headless"), "it says what to do: {said}");
+    assert!(!said.contains("panicked"), "{said}");
+
+    let entry = home.path().join(".config/autostart/belfry.desktop");
+    let out = run(&["--start-at-login", "on"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let desktop = std::fs::read_to_string(&entry).unwrap();
+    let exec = desktop
+        .lines()
+        .find_map(|l| l.strip_prefix("Exec="))
+        .unwrap_or_else(|| panic!("no Exec line: {desktop}"));
+    assert_eq!(
+        exec.split_whitespace().skip(1).collect::<Vec<_>>(),
+        ["--autostarted"],
+        "the tray app, not headless: {desktop}"
+    );
+    assert!(desktop.contains("\nName=Belfry\n"), "{desktop}");
+    assert!(
+        desktop.contains("\nComment=Helpdesk notifications in the tray\n"),
+        "{desktop}"
+    );
+    let out = run(&["--start-at-login", "off"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!entry.exists(), "the entry is gone");
+    // `--help` and the parser agree on the words.
+    let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();
+    assert!(help.contains("--start-at-login <on|off>"), "{help}");
+}
+
 /// The organization's start at login holds in headless too: a default
 /// makes the login entry on a first run, an enforced "off" removes it, and
 /// the command line cannot change an enforced value.

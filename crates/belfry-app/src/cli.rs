@@ -60,6 +60,14 @@ impl Cli {
         args.into_iter().any(|a| a.as_ref() == "--headless")
     }
 
+    /// Asked to turn start at login on or off (checked before clap runs,
+    /// like [`Cli::wants_headless`]): that is saved and the process exits,
+    /// with no window and so no display needed.
+    pub fn wants_start_at_login<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
+        args.into_iter()
+            .any(|a| a.as_ref().starts_with("--start-at-login"))
+    }
+
     /// Started at login (`--autostarted`) and not for the demo: the tray
     /// may be the small binary's (checked before clap runs, like
     /// [`Cli::wants_headless`]).
@@ -77,4 +85,12 @@ impl Cli {
     pub fn wants_demo<I: IntoIterator<Item = S>, S: AsRef<str>>(args: I) -> bool {
         args.into_iter().any(|a| a.as_ref() == "--demo")
     }
+}
+
+/// A Linux or BSD session with no display to open a window on (neither
+/// `DISPLAY` nor `WAYLAND_DISPLAY` set): a terminal on a server, a
+/// systemd unit. Windows and macOS always have one.
+pub fn no_display() -> bool {
+    let unset = |name: &str| std::env::var_os(name).is_none_or(|v| v.is_empty());
+    cfg!(all(unix, not(target_os = "macos"))) && unset("DISPLAY") && unset("WAYLAND_DISPLAY")
 }

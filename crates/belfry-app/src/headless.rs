@@ -86,7 +86,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
                 "your organization manages start at login (it is {state}): --start-at-login cannot change it"
             );
         }
-        return start_at_login(on, &mut cfg, &config_file);
+        return start_at_login(on, cli.headless, &mut cfg, &config_file);
     }
     let target = Target::resolve(&cli, &paths, &cfg, demo).await?;
     if cli.sign_out {
@@ -233,16 +233,26 @@ async fn next_offer(
     }
 }
 
-/// Writes or removes the login entry that starts headless Belfry, and
-/// keeps the choice in the settings.
-fn start_at_login(on: bool, cfg: &mut DeviceConfig, config_file: &Path) -> anyhow::Result<()> {
-    let entry = Autostart::for_this_app(&["--headless"])?;
+/// Writes or removes the login entry, and keeps the choice in the
+/// settings: the entry starts headless Belfry when asked with
+/// `--headless`, the tray app otherwise (`belfry --start-at-login on`,
+/// which needs no display).
+fn start_at_login(
+    on: bool,
+    headless: bool,
+    cfg: &mut DeviceConfig,
+    config_file: &Path,
+) -> anyhow::Result<()> {
+    let args: &[&str] = if headless { &["--headless"] } else { &[] };
+    let entry = Autostart::for_this_app(args)?;
     entry.set(on)?;
     cfg.autostart = on;
     cfg.save(config_file)
         .context("while saving the start-at-login choice")?;
-    if on {
+    if on && headless {
         tracing::info!("Belfry will start at login (headless)");
+    } else if on {
+        tracing::info!("Belfry will start at login (in the tray)");
     } else {
         tracing::info!("Belfry will not start at login");
     }

@@ -63,7 +63,20 @@ impl Autostart {
                 std::fs::create_dir_all(&dir)
                     .map_err(|e| AutostartError::Os(format!("creating {}: {e}", dir.display())))?;
             }
-            self.0.enable()
+            self.0.enable().and_then(|()| {
+                // auto-launch names the Linux entry after its file and
+                // comments it "belfrystartup script", which desktops show
+                // in their startup-applications lists.
+                match desktop_entry() {
+                    Some(path) => {
+                        let text = std::fs::read_to_string(&path)?;
+                        std::fs::write(&path, described(&text))?;
+                        Ok(())
+                    }
+                    None => Ok(()),
+                }
+                .map_err(auto_launch::Error::Io)
+            })
         } else {
             self.0.disable()
         };
@@ -76,6 +89,40 @@ impl Autostart {
             .is_enabled()
             .map_err(|e| AutostartError::Os(e.to_string()))
     }
+}
+
+/// The Linux desktop entry auto-launch writes (`~/.config/autostart`);
+/// `None` elsewhere, where the entry is a registry value or a LaunchAgent
+/// that no list shows by its comment.
+fn desktop_entry() -> Option<PathBuf> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
+    Some(
+        PathBuf::from(home)
+            .join(".config/autostart")
+            .join(format!("{NAME}.desktop")),
+    )
+}
+
+/// A desktop entry with Belfry's own name and a comment that says what it
+/// starts; every other line as it was.
+fn described(entry: &str) -> String {
+    entry
+        .lines()
+        .map(|line| {
+            if line.starts_with("Name=") {
+                "Name=Belfry"
+            } else if line.starts_with("Comment=") {
+                "Comment=Helpdesk notifications in the tray"
+            } else {
+                line
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// The file to start: an AppImage's own path rather than the binary inside
@@ -135,6 +182,22 @@ mod tests {
         std::fs::write(&app, "").unwrap();
         assert_eq!(launcher_beside(&headless), Some(app.clone()));
         assert_eq!(launcher_beside(&app), None, "belfry names itself");
+    }
+
+    #[test]
+    fn the_desktop_entry_is_named_and_commented_for_people() {
+        let written = "[Desktop Entry]\nType=Application\nVersion=1.0\nName=belfry\n\
+                       Comment=belfrystartup script\nExec=/usr/bin/belfry --autostarted\n\
+                       StartupNotify=false\nTerminal=false";
+        let entry = described(written);
+        assert!(entry.contains("\nName=Belfry\n"), "{entry}");
+        assert!(
+            entry.contains("\nComment=Helpdesk notifications in the tray\n"),
+            "{entry}"
+        );
+        assert!(!entry.contains("startup script"), "{entry}");
+        assert!(entry.contains("\nExec=/usr/bin/belfry --autostarted\n"));
+        assert!(entry.ends_with("Terminal=false\n"));
     }
 
     #[test]
