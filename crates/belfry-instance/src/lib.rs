@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod connectors;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -153,7 +154,13 @@ impl Instance {
             .await
             .map_err(std::io::Error::other)??;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let gateway = connectors::worker::Gateway::start(
+            store.clone(),
+            Arc::from(url.as_str()),
+            shutdown_rx.clone(),
+        );
         let state = AppState {
+            gateway,
             store,
             config: Arc::new(config),
             public_url: Arc::from(url.as_str()),

@@ -10,6 +10,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+mod source_cli;
+
 #[derive(Parser)]
 #[command(version, about = "The Belfry reference instance")]
 struct Cli {
@@ -65,9 +67,80 @@ enum Command {
         /// Make it an admin.
         #[arg(long)]
         admin: bool,
+        /// The operator's email at work: a helpdesk user with this email
+        /// maps to them (docs/connectors.md).
+        #[arg(long)]
+        email: Option<String>,
+    },
+    /// Manage the helpdesks that send webhooks (docs/connectors.md).
+    Source {
+        /// SQLite database file.
+        #[arg(
+            long,
+            default_value = "belfry-instance.db",
+            env = "BELFRY_DB",
+            global = true
+        )]
+        db: PathBuf,
+        /// The instance's public origin, for the ingest URLs printed.
+        #[arg(
+            long,
+            default_value = "http://127.0.0.1:8700",
+            env = "BELFRY_PUBLIC_URL",
+            global = true
+        )]
+        public_url: String,
+        #[command(subcommand)]
+        action: SourceAction,
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+}
+
+#[derive(Subcommand)]
+enum SourceAction {
+    /// Add a source; prints its webhook URL and secret (shown this once).
+    Add {
+        /// Name, the end of its ingest path.
+        name: String,
+        /// generic, connectiveone, zendesk, chatwoot, zammad or django-helpdesk.
+        #[arg(long)]
+        kind: String,
+        /// The helpdesk's own address; links point there.
+        #[arg(long)]
+        base_url: String,
+        /// `helpdesk-user=operator-login` (the user's id or email); repeat.
+        #[arg(long = "user", value_name = "USER=LOGIN")]
+        users: Vec<String>,
+    },
+    /// List sources (no secrets).
+    List,
+    /// Remove a source with its deliveries.
+    Remove {
+        /// Name.
+        name: String,
+    },
+    /// Give a source a new secret (the old one stops at once); prints it this once.
+    RotateSecret {
+        /// Name.
+        name: String,
+    },
+    /// Replace a source's user map.
+    Users {
+        /// Name.
+        name: String,
+        /// `helpdesk-user=operator-login`; repeat. None clears the map.
+        #[arg(long = "user", value_name = "USER=LOGIN")]
+        users: Vec<String>,
+    },
+    /// A source's latest deliveries, newest first.
+    Deliveries {
+        /// Name.
+        name: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
 }
 
 /// What one client may take (docs/protocol.md, "Limits of the reference
@@ -93,6 +166,9 @@ struct Limits {
     /// Largest REST body, in bytes.
     #[arg(long)]
     max_body_bytes: Option<usize>,
+    /// Largest webhook body a source may post, in bytes.
+    #[arg(long)]
+    max_hook_body_bytes: Option<usize>,
     /// Largest request head (request line and headers), in bytes; at least 8192.
     #[arg(long)]
     max_header_bytes: Option<usize>,
@@ -120,6 +196,7 @@ impl Limits {
             .stream_write_timeout_s
             .map_or(c.stream_write_timeout, secs);
         c.max_body_bytes = self.max_body_bytes.unwrap_or(c.max_body_bytes);
+        c.max_hook_body_bytes = self.max_hook_body_bytes.unwrap_or(c.max_hook_body_bytes);
         c.max_header_bytes = self.max_header_bytes.unwrap_or(c.max_header_bytes);
         c.header_read_timeout = self
             .header_read_timeout_s
@@ -156,7 +233,13 @@ async fn main() -> anyhow::Result<()> {
             login,
             name,
             admin,
-        } => create_operator(db, login, name, admin),
+            email,
+        } => create_operator(db, login, name, admin, email),
+        Command::Source {
+            db,
+            public_url,
+            action,
+        } => source_cli::run(&db, public_url.trim_end_matches('/'), action),
         Command::Serve {
             listen,
             db,
@@ -218,6 +301,7 @@ fn create_operator(
     login: String,
     name: Option<String>,
     admin: bool,
+    email: Option<String>,
 ) -> anyhow::Result<()> {
     if !api::admin::valid_login(&login) {
         bail!("login: 1-64 letters, digits, '.', '_', '-', '@'");
@@ -244,6 +328,11 @@ fn create_operator(
     let op = store
         .create_operator(&login, &name, role, &hash)
         .context("while creating the account")?;
+    if let Some(email) = email {
+        store
+            .set_operator_email(&op.login, Some(email.trim()))
+            .context("while setting the email")?;
+    }
     tracing::info!(login = %op.login, id = op.id, ?role, "account created");
     Ok(())
 }
