@@ -1114,3 +1114,86 @@ async fn django_helpdesk_tickets_are_compared_with_the_last_seen() {
             .contains("nothing changed")
     );
 }
+
+// ---- links to the helpdesk ----
+
+#[tokio::test]
+async fn the_client_opens_helpdesk_links_only_while_the_instance_announces_them() {
+    use belfry_core::engine::OpenError;
+    use belfry_core::links::LinkRefused;
+    use belfry_tests::{Desk, eventually, quick_config};
+    use std::time::Duration;
+
+    let (t, admin, _, _) = rig().await;
+    let info: belfry_proto::api::ServerInfo = admin.get("/api/v1/info").await;
+    assert_eq!(
+        info.link_origins,
+        [t.url().to_owned()],
+        "only its own at first"
+    );
+
+    let src = add_source(
+        &admin,
+        "zendesk",
+        "zendesk",
+        "https://acme.zendesk.com/",
+        &[("1001", "olga")],
+    )
+    .await;
+    add_source(
+        &admin,
+        "again",
+        "generic",
+        "https://acme.zendesk.com/x",
+        &[],
+    )
+    .await;
+    let info: belfry_proto::api::ServerInfo = admin.get("/api/v1/info").await;
+    assert_eq!(
+        info.link_origins,
+        [t.url().to_owned(), "https://acme.zendesk.com".to_owned()],
+        "each origin once"
+    );
+
+    // Olga's desktop was running before the helpdesk was added.
+    let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
+    desk.connected().await;
+    let body = zendesk_event("ticket.created", json!({}), "evt-1");
+    let at = now_s();
+    let a = post(
+        &src.source.ingest_url,
+        &zendesk_headers(&src.secret, &at, &body, "inv-1"),
+        &body,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+    let list = settled(&admin, "zendesk").await;
+    let id = list[0].notifications[0].id.clone();
+    eventually(
+        "the notification on the desktop",
+        Duration::from_secs(10),
+        || desk.engine.store().get(&id).unwrap().is_some(),
+    )
+    .await;
+    let url = desk.engine.open_item(&id).await.unwrap();
+    assert_eq!(url.as_str(), "https://acme.zendesk.com/agent/tickets/5158");
+
+    // The helpdesk removed: its links no longer open, though they were
+    // announced when the desktop last asked.
+    for name in ["zendesk", "again"] {
+        let gone = admin
+            .call(
+                Method::DELETE,
+                &format!("/api/v1/admin/sources/{name}"),
+                None::<&()>,
+            )
+            .await;
+        assert_eq!(gone.status, StatusCode::NO_CONTENT);
+    }
+    match desk.engine.open_item(&id).await {
+        Err(OpenError::Refused(LinkRefused::Origin(o))) => {
+            assert_eq!(o, "https://acme.zendesk.com")
+        }
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
