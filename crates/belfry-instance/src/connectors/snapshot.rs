@@ -114,7 +114,10 @@ pub fn diff(before: Option<&Snapshot>, seen: &Seen) -> Mapped {
     let creating = before.is_none() && seen.new_ticket;
     if let Some(article) = &seen.article {
         let new = before.is_none_or(|b| b.last_article.as_deref() != Some(article.id.as_str()));
-        if new && !creating {
+        if new && !creating && article.text.trim().is_empty() {
+            // A follow-up that only records a change (django-helpdesk's
+            // "Assigned to …"): the change itself was raised above.
+        } else if new && !creating {
             changes.push("follow-up");
             if overlaps(&article.author, &now.owner) {
                 // The assignee wrote it: they need no notification of their own words.
