@@ -236,6 +236,53 @@ impl std::io::Write for Capture {
     }
 }
 
+#[tokio::test]
+async fn a_helpdesk_that_makes_its_own_secret_gives_it_to_the_source() {
+    // Zendesk ("Verifying webhook authenticity": the signing secret is
+    // revealed in Admin Center > Webhooks) and Chatwoot make the secret;
+    // the admin pastes it into the source, at creation or rotation.
+    let (_t, admin, olga, _) = rig().await;
+    let theirs = "dGhlIHplbmRlc2sgc2lnbmluZyBzZWNyZXQ";
+    let created: SourceSecret = admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/sources",
+            &json!({"name": "zd", "kind": "zendesk", "base_url": "https://acme.zendesk.com",
+                    "users": {"1001": "olga"}, "secret": theirs}),
+        )
+        .await;
+    assert_eq!(created.secret, theirs);
+    let body = zendesk_event("ticket.created", json!({}), "evt-1");
+    let at = now_s();
+    let url = &created.source.ingest_url;
+    let a = post(url, &zendesk_headers(theirs, &at, &body, "i1"), &body).await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.body);
+
+    let short = admin
+        .call(
+            Method::POST,
+            "/api/v1/admin/sources/zd/secret",
+            Some(&json!({"secret": "short"})),
+        )
+        .await;
+    assert_eq!(short.status, StatusCode::BAD_REQUEST);
+    let next = "bmV4dCB6ZW5kZXNrIHNpZ25pbmcgc2VjcmV0";
+    let rotated: SourceSecret = admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/sources/zd/secret",
+            &json!({"secret": next}),
+        )
+        .await;
+    assert_eq!(rotated.secret, next);
+    let old = post(url, &zendesk_headers(theirs, &at, &body, "i2"), &body).await;
+    assert_eq!(old.status, StatusCode::UNAUTHORIZED);
+    let new = post(url, &zendesk_headers(next, &at, &body, "i3"), &body).await;
+    assert_eq!(new.status, StatusCode::ACCEPTED);
+    settled(&admin, "zd").await;
+    assert_eq!(inbox(&olga).await.len(), 2);
+}
+
 // ---- Zendesk ----
 
 /// A Zendesk event webhook body, as "Webhooks > Event types > Ticket

@@ -112,6 +112,11 @@ enum SourceAction {
         /// `helpdesk-user=operator-login` (the user's id or email); repeat.
         #[arg(long = "user", value_name = "USER=LOGIN")]
         users: Vec<String>,
+        /// Read the helpdesk's own signing secret from the first line of
+        /// standard input (Zendesk and Chatwoot make it themselves);
+        /// without it the instance makes one.
+        #[arg(long)]
+        secret_stdin: bool,
     },
     /// List sources (no secrets).
     List,
@@ -124,6 +129,10 @@ enum SourceAction {
     RotateSecret {
         /// Name.
         name: String,
+        /// Read the helpdesk's new signing secret from standard input
+        /// instead of making one.
+        #[arg(long)]
+        secret_stdin: bool,
     },
     /// Replace a source's user map.
     Users {

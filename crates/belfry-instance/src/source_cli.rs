@@ -42,6 +42,20 @@ fn print_secret(out: &mut impl Write, shown: &sources::SourceSecret) -> anyhow::
     Ok(())
 }
 
+/// The helpdesk's secret from standard input's first line, or a new one.
+fn secret_from(stdin: bool) -> anyhow::Result<Secret> {
+    if !stdin {
+        return Ok(Secret::generate()?);
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("while reading the secret")?;
+    let secret = Secret::new(line.trim().to_owned());
+    secret.check().map_err(anyhow::Error::msg)?;
+    Ok(secret)
+}
+
 /// Runs one `source` subcommand on the database at `db`.
 pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<()> {
     let store = Store::open(Some(db), Arc::new(Hub::default()), 100_000)
@@ -53,6 +67,7 @@ pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<
             kind,
             base_url,
             users,
+            secret_stdin,
         } => {
             if !valid_name(&name) {
                 bail!("{}", sources::Invalid::Name);
@@ -66,8 +81,9 @@ pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<
                 kind,
                 base_url: normalize_base_url(&base_url)?,
                 users: user_map(&users)?,
+                secret: None,
             };
-            let secret = Secret::generate()?;
+            let secret = secret_from(secret_stdin)?;
             let source = store
                 .create_source(&new, &secret)
                 .context("while adding the source")?;
@@ -91,8 +107,8 @@ pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<
             store.remove_source(&name).context("while removing")?;
             writeln!(out, "removed {name}")?;
         }
-        SourceAction::RotateSecret { name } => {
-            let secret = Secret::generate()?;
+        SourceAction::RotateSecret { name, secret_stdin } => {
+            let secret = secret_from(secret_stdin)?;
             let source = store
                 .set_source_secret(&name, &secret)
                 .context("while rotating")?;

@@ -7,7 +7,8 @@ use crate::auth::Admin;
 use crate::connectors::Secret;
 use crate::connectors::deliveries::DeliveryView;
 use crate::connectors::sources::{
-    self, NewSource, SetEmail, SourceSecret, SourceView, UserMap, check_users, normalize_base_url,
+    self, NewSource, SetEmail, SetSecret, SourceSecret, SourceView, UserMap, check_users,
+    normalize_base_url,
 };
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
@@ -22,8 +23,15 @@ fn invalid(e: sources::Invalid) -> ApiError {
     ApiError::Invalid(e.to_string())
 }
 
-fn new_secret() -> Result<Secret, ApiError> {
-    Secret::generate().map_err(|e| ApiError::Internal(e.to_string()))
+/// The admin's secret when given (checked), else a new random one.
+fn secret_or_new(given: Option<Secret>) -> Result<Secret, ApiError> {
+    match given {
+        Some(s) => s
+            .check()
+            .map(|()| s)
+            .map_err(|e| ApiError::Invalid(e.into())),
+        None => Secret::generate().map_err(|e| ApiError::Internal(e.to_string())),
+    }
 }
 
 /// Every source (no secrets).
@@ -62,7 +70,7 @@ pub async fn create_source(
     }
     req.base_url = normalize_base_url(&req.base_url).map_err(invalid)?;
     check_users(&req.users).map_err(invalid)?;
-    let secret = new_secret()?;
+    let secret = secret_or_new(req.secret.take())?;
     let source = state.db(move |s| s.create_source(&req, &secret)).await?;
     tracing::info!(source = %source.info.name, kind = %source.info.kind, "source added");
     Ok((
@@ -87,18 +95,25 @@ pub async fn remove_source(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Gives a source a new secret (the old one stops working at once); the
-/// answer shows it, this once.
+/// Gives a source a new secret (the old one stops working at once): a new
+/// random one, or the one the helpdesk made; the answer shows it, this once.
 #[utoipa::path(post, path = "/api/v1/admin/sources/{name}/secret", tag = "connectors",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "source name")),
-    responses((status = 200, body = SourceSecret), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    request_body(content = SetSecret, description = "optional: empty makes a new secret"),
+    responses((status = 200, body = SourceSecret), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub async fn rotate_secret(
     State(state): State<AppState>,
     Admin(_): Admin,
     ApiPath(name): ApiPath<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<SourceSecret>, ApiError> {
-    let secret = new_secret()?;
+    let given: SetSecret = if body.iter().all(u8::is_ascii_whitespace) {
+        SetSecret::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::Invalid(e.to_string()))?
+    };
+    let secret = secret_or_new(given.secret)?;
     let source = state
         .db(move |s| s.set_source_secret(&name, &secret))
         .await?;

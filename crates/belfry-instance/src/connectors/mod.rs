@@ -131,6 +131,26 @@ impl Secret {
     }
 }
 
+/// Read from a request (a helpdesk's own signing secret); never written out.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
+    }
+}
+
+impl Secret {
+    /// Checks a secret an admin supplies: 16–512 printable ASCII
+    /// characters without spaces (what the helpdesks generate).
+    pub fn check(&self) -> Result<(), &'static str> {
+        let ok = (16..=512).contains(&self.0.len()) && self.0.bytes().all(|b| b.is_ascii_graphic());
+        if ok {
+            Ok(())
+        } else {
+            Err("secret: 16-512 printable characters without spaces")
+        }
+    }
+}
+
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("<redacted>")

@@ -39,7 +39,7 @@ pub struct SourceInfo {
 }
 
 /// `POST /api/v1/admin/sources`.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewSource {
     /// 1–64 letters, digits, `.`, `_`, `-`; the end of its ingest path.
     pub name: String,
@@ -51,6 +51,21 @@ pub struct NewSource {
     /// Helpdesk user id or email → operator login.
     #[serde(default)]
     pub users: BTreeMap<String, String>,
+    /// The helpdesk's own signing secret, for helpdesks that make it
+    /// themselves (Zendesk, Chatwoot); absent, the instance makes one.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
+}
+
+/// `POST /api/v1/admin/sources/{name}/secret`: an empty body (or `{}`)
+/// makes a new secret; `secret` sets the one the helpdesk made.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+pub struct SetSecret {
+    /// The helpdesk's new signing secret.
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub secret: Option<Secret>,
 }
 
 /// `PUT /api/v1/admin/sources/{name}/users`: the whole user map.
