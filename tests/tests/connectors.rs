@@ -1162,6 +1162,58 @@ async fn django_helpdesk_tickets_are_compared_with_the_last_seen() {
     );
 }
 
+// ---- after a stop ----
+
+#[tokio::test]
+async fn deliveries_stored_but_not_mapped_are_mapped_at_the_next_start() {
+    // The gateway answers 202 once the body is stored and maps it after; an
+    // instance stopped in between maps it when it starts again. The stop is
+    // made exact here by storing the delivery while the instance is down,
+    // as the ingest endpoint does.
+    let (t, admin, _, _) = rig().await;
+    let src = add_source(&admin, "gen", "generic", "https://x.example", &[]).await;
+    drop(admin);
+    let stopped = t.pause().await;
+    {
+        let store = belfry_instance::store::Store::open(
+            stopped.config.db.as_deref(),
+            std::sync::Arc::new(belfry_instance::hub::Hub::default()),
+            1000,
+        )
+        .unwrap();
+        let source = store.source("gen").unwrap().unwrap();
+        let body = br#"{"type": "ticket_created", "operator": "olga", "title": "while down"}"#;
+        store
+            .store_delivery(source.id, Some("d1"), None, body)
+            .unwrap();
+    }
+    let t = stopped.resume().await;
+    let admin = t.admin().await;
+    let list = settled(&admin, "gen").await;
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].outcome, Outcome::Accepted);
+    assert_eq!(list[0].notifications.len(), 1, "{:?}", list[0]);
+    let olga = t.operator().await;
+    let items = inbox(&olga).await;
+    assert_eq!(items[0].title, "while down");
+    // And the secret still verifies after the restart.
+    let body = br#"{"type": "ticket_created", "operator": "olga"}"#;
+    let at = now_s();
+    let a = post(
+        &format!("{}/api/v1/hooks/gen", t.url()),
+        &[
+            ("x-belfry-timestamp", at.clone()),
+            (
+                "x-belfry-signature",
+                dotted_signature(&src.secret, &at, body),
+            ),
+        ],
+        body,
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED);
+}
+
 // ---- links to the helpdesk ----
 
 #[tokio::test]
