@@ -66,10 +66,14 @@ pub fn map(source: &Source, v: &Value) -> Parsed {
             let said = text(v, "/content").map(|c| excerpt(&c, 300));
             if private {
                 // A private note: from another agent, to the assignee.
-                let author = Who::keys([text(v, "/sender/id"), text(v, "/sender/email")]);
-                if author.is_some()
-                    && author.as_ref().map(|a| &a.keys) == assignee.first().map(|a| &a.keys)
-                {
+                let author = [text(v, "/sender/id"), text(v, "/sender/email")];
+                let by_assignee = assignee.first().is_some_and(|a| {
+                    author
+                        .iter()
+                        .flatten()
+                        .any(|k| a.keys.iter().any(|x| x.eq_ignore_ascii_case(k)))
+                });
+                if by_assignee {
                     return Parsed::Mapped(Mapped::ignored(name, "the assignee wrote the note"));
                 }
                 vec![make("comment_created", assignee, said)]

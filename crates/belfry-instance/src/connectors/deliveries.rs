@@ -105,7 +105,17 @@ pub struct Pending {
     pub body: Vec<u8>,
 }
 
-fn prune(conn: &rusqlite::Connection, source_id: i64) -> rusqlite::Result<()> {
+/// Pruning walks up to [`KEPT_PER_SOURCE`] index entries, so it runs once
+/// every this many deliveries (by row id), not on each: a source holds at
+/// most this many more than it keeps.
+const PRUNE_EVERY: i64 = 128;
+
+/// Drops a source's oldest deliveries beyond what is kept, when `row` (the
+/// delivery just written) is due for it.
+fn prune(conn: &rusqlite::Connection, source_id: i64, row: i64) -> rusqlite::Result<()> {
+    if row % PRUNE_EVERY != 0 {
+        return Ok(());
+    }
     conn.execute(
         "DELETE FROM deliveries WHERE source_id = ?1 AND outcome = 'refused' AND id <=
            (SELECT id FROM deliveries WHERE source_id = ?1 AND outcome = 'refused' ORDER BY id DESC LIMIT 1 OFFSET ?2)",
@@ -132,7 +142,7 @@ impl Store {
             "INSERT INTO deliveries (source_id, delivery_id, received_at, outcome, reason) VALUES (?1, ?2, ?3, 'refused', ?4)",
             params![source_id, delivery_id, ts(Utc::now()), reason],
         )?;
-        prune(&conn, source_id)?;
+        prune(&conn, source_id, conn.last_insert_rowid())?;
         Ok(())
     }
 
@@ -161,7 +171,7 @@ impl Store {
                      VALUES (?1, ?2, ?3, 'duplicate', ?4, ?5, ?3)",
                     params![source_id, d, now, format!("the same delivery id as #{first}"), hint],
                 )?;
-                prune(&tx, source_id)?;
+                prune(&tx, source_id, tx.last_insert_rowid())?;
                 tx.commit()?;
                 return Ok(Stored::Duplicate(first));
             }
@@ -171,7 +181,7 @@ impl Store {
             params![source_id, delivery_id, now, hint, body],
         )?;
         let id = tx.last_insert_rowid();
-        prune(&tx, source_id)?;
+        prune(&tx, source_id, id)?;
         tx.commit()?;
         Ok(Stored::New(id))
     }
