@@ -10,8 +10,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-mod source_cli;
-
 #[derive(Parser)]
 #[command(version, about = "The Belfry reference instance")]
 struct Cli {
@@ -73,83 +71,9 @@ enum Command {
         email: Option<String>,
     },
     /// Manage the helpdesks that send webhooks (docs/connectors.md).
-    Source {
-        /// SQLite database file.
-        #[arg(
-            long,
-            default_value = "belfry-instance.db",
-            env = "BELFRY_DB",
-            global = true
-        )]
-        db: PathBuf,
-        /// The instance's public origin, for the ingest URLs printed.
-        #[arg(
-            long,
-            default_value = "http://127.0.0.1:8700",
-            env = "BELFRY_PUBLIC_URL",
-            global = true
-        )]
-        public_url: String,
-        #[command(subcommand)]
-        action: SourceAction,
-    },
+    Source(belfry_instance::connectors::cli::SourceArgs),
     /// Print the OpenAPI document of the REST API.
     Openapi,
-}
-
-#[derive(Subcommand)]
-enum SourceAction {
-    /// Add a source; prints its webhook URL and secret (shown this once).
-    Add {
-        /// Name, the end of its ingest path.
-        name: String,
-        /// generic, connectiveone, zendesk, chatwoot, zammad or django-helpdesk.
-        #[arg(long)]
-        kind: String,
-        /// The helpdesk's own address; links point there.
-        #[arg(long)]
-        base_url: String,
-        /// `helpdesk-user=operator-login` (the user's id or email); repeat.
-        #[arg(long = "user", value_name = "USER=LOGIN")]
-        users: Vec<String>,
-        /// Read the helpdesk's own signing secret from the first line of
-        /// standard input (Zendesk and Chatwoot make it themselves);
-        /// without it the instance makes one.
-        #[arg(long)]
-        secret_stdin: bool,
-    },
-    /// List sources (no secrets).
-    List,
-    /// Remove a source with its deliveries.
-    Remove {
-        /// Name.
-        name: String,
-    },
-    /// Give a source a new secret (the old one stops at once); prints it this once.
-    RotateSecret {
-        /// Name.
-        name: String,
-        /// Read the helpdesk's new signing secret from standard input
-        /// instead of making one.
-        #[arg(long)]
-        secret_stdin: bool,
-    },
-    /// Replace a source's user map.
-    Users {
-        /// Name.
-        name: String,
-        /// `helpdesk-user=operator-login`; repeat. None clears the map.
-        #[arg(long = "user", value_name = "USER=LOGIN")]
-        users: Vec<String>,
-    },
-    /// A source's latest deliveries, newest first.
-    Deliveries {
-        /// Name.
-        name: String,
-        /// How many.
-        #[arg(long, default_value_t = 20)]
-        limit: u32,
-    },
 }
 
 /// What one client may take (docs/protocol.md, "Limits of the reference
@@ -244,11 +168,11 @@ async fn main() -> anyhow::Result<()> {
             admin,
             email,
         } => create_operator(db, login, name, admin, email),
-        Command::Source {
-            db,
-            public_url,
-            action,
-        } => source_cli::run(&db, public_url.trim_end_matches('/'), action),
+        Command::Source(args) => belfry_instance::connectors::cli::run(
+            args,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stdin().lock(),
+        ),
         Command::Serve {
             listen,
             db,

@@ -10,6 +10,7 @@
 //! mapping after the answer), and one module per kind's payloads.
 
 pub mod chatwoot;
+pub mod cli;
 pub mod connectiveone;
 pub mod deliveries;
 pub mod django_helpdesk;

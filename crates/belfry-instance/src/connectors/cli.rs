@@ -1,19 +1,115 @@
 //! `belfry-instance source …`: the admin API's source calls on the
 //! database directly, for an admin at the server's shell. The secret is
-//! printed on `add` and `rotate-secret` only.
+//! printed on `add` and `rotate-secret` only. Here rather than in the
+//! binary so that tests run the real command line (`run_from`); it is the
+//! binary's edge all the same, so its errors are anyhow's.
 
-use crate::SourceAction;
+use crate::connectors::sources::{self, NewSource, check_users, normalize_base_url, valid_name};
+use crate::connectors::{Kind, Secret};
+use crate::hub::Hub;
+use crate::store::Store;
 use anyhow::{Context, bail};
-use belfry_instance::connectors::sources::{
-    self, NewSource, check_users, normalize_base_url, valid_name,
-};
-use belfry_instance::connectors::{Kind, Secret};
-use belfry_instance::hub::Hub;
-use belfry_instance::store::Store;
+use clap::{Args, Parser, Subcommand};
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::path::Path;
+use std::io::{BufRead, Write};
+use std::path::PathBuf;
 use std::sync::Arc;
+
+/// `belfry-instance source`: where the database is, and what to do.
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    /// SQLite database file.
+    #[arg(
+        long,
+        default_value = "belfry-instance.db",
+        env = "BELFRY_DB",
+        global = true
+    )]
+    pub db: PathBuf,
+    /// The instance's public origin, for the ingest URLs printed.
+    #[arg(
+        long,
+        default_value = "http://127.0.0.1:8700",
+        env = "BELFRY_PUBLIC_URL",
+        global = true
+    )]
+    pub public_url: String,
+    /// What to do.
+    #[command(subcommand)]
+    pub action: SourceAction,
+}
+
+/// What `belfry-instance source` does.
+#[derive(Debug, Subcommand)]
+pub enum SourceAction {
+    /// Add a source; prints its webhook URL and secret (shown this once).
+    Add {
+        /// Name, the end of its ingest path.
+        name: String,
+        /// generic, connectiveone, zendesk, chatwoot, zammad or django-helpdesk.
+        #[arg(long)]
+        kind: String,
+        /// The helpdesk's own address; links point there.
+        #[arg(long)]
+        base_url: String,
+        /// `helpdesk-user=operator-login` (the user's id or email); repeat.
+        #[arg(long = "user", value_name = "USER=LOGIN")]
+        users: Vec<String>,
+        /// Read the helpdesk's own signing secret from the first line of
+        /// standard input (Zendesk and Chatwoot make it themselves);
+        /// without it the instance makes one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// List sources (no secrets).
+    List,
+    /// Remove a source with its deliveries.
+    Remove {
+        /// Name.
+        name: String,
+    },
+    /// Give a source a new secret (the old one stops at once); prints it this once.
+    RotateSecret {
+        /// Name.
+        name: String,
+        /// Read the helpdesk's new signing secret from standard input
+        /// instead of making one.
+        #[arg(long)]
+        secret_stdin: bool,
+    },
+    /// Replace a source's user map.
+    Users {
+        /// Name.
+        name: String,
+        /// `helpdesk-user=operator-login`; repeat. None clears the map.
+        #[arg(long = "user", value_name = "USER=LOGIN")]
+        users: Vec<String>,
+    },
+    /// A source's latest deliveries, newest first.
+    Deliveries {
+        /// Name.
+        name: String,
+        /// How many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+    },
+}
+
+/// The `source` command line alone (for [`run_from`]).
+#[derive(Debug, Parser)]
+#[command(name = "source")]
+struct SourceCommand {
+    #[command(flatten)]
+    args: SourceArgs,
+}
+
+/// Parses `argv` (without the program name) as `belfry-instance source`
+/// would, and runs it.
+pub fn run_from(argv: &[&str], out: &mut dyn Write, stdin: &mut dyn BufRead) -> anyhow::Result<()> {
+    let parsed =
+        SourceCommand::try_parse_from(std::iter::once("source").chain(argv.iter().copied()))?;
+    run(parsed.args, out, stdin)
+}
 
 fn user_map(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     let mut map = BTreeMap::new();
@@ -27,7 +123,7 @@ fn user_map(pairs: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
     Ok(map)
 }
 
-fn print_secret(out: &mut impl Write, shown: &sources::SourceSecret) -> anyhow::Result<()> {
+fn print_secret(out: &mut dyn Write, shown: &sources::SourceSecret) -> anyhow::Result<()> {
     writeln!(
         out,
         "source:      {} ({})",
@@ -43,12 +139,12 @@ fn print_secret(out: &mut impl Write, shown: &sources::SourceSecret) -> anyhow::
 }
 
 /// The helpdesk's secret from standard input's first line, or a new one.
-fn secret_from(stdin: bool) -> anyhow::Result<Secret> {
-    if !stdin {
+fn secret_from(from_stdin: bool, stdin: &mut dyn BufRead) -> anyhow::Result<Secret> {
+    if !from_stdin {
         return Ok(Secret::generate()?);
     }
     let mut line = String::new();
-    std::io::stdin()
+    stdin
         .read_line(&mut line)
         .context("while reading the secret")?;
     let secret = Secret::new(line.trim().to_owned());
@@ -56,11 +152,16 @@ fn secret_from(stdin: bool) -> anyhow::Result<Secret> {
     Ok(secret)
 }
 
-/// Runs one `source` subcommand on the database at `db`.
-pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<()> {
-    let store = Store::open(Some(db), Arc::new(Hub::default()), 100_000)
+/// Runs one `source` subcommand, printing to `out`.
+pub fn run(args: SourceArgs, out: &mut dyn Write, stdin: &mut dyn BufRead) -> anyhow::Result<()> {
+    let SourceArgs {
+        db,
+        public_url,
+        action,
+    } = args;
+    let public_url = public_url.trim_end_matches('/');
+    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000)
         .context("while opening the database")?;
-    let mut out = std::io::stdout().lock();
     match action {
         SourceAction::Add {
             name,
@@ -83,12 +184,12 @@ pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<
                 users: user_map(&users)?,
                 secret: None,
             };
-            let secret = secret_from(secret_stdin)?;
+            let secret = secret_from(secret_stdin, stdin)?;
             let source = store
                 .create_source(&new, &secret)
                 .context("while adding the source")?;
             tracing::info!(source = %source.info.name, kind = %source.info.kind, "source added");
-            print_secret(&mut out, &source.with_secret(public_url))?;
+            print_secret(out, &source.with_secret(public_url))?;
         }
         SourceAction::List => {
             for s in store.sources()? {
@@ -108,12 +209,12 @@ pub fn run(db: &Path, public_url: &str, action: SourceAction) -> anyhow::Result<
             writeln!(out, "removed {name}")?;
         }
         SourceAction::RotateSecret { name, secret_stdin } => {
-            let secret = secret_from(secret_stdin)?;
+            let secret = secret_from(secret_stdin, stdin)?;
             let source = store
                 .set_source_secret(&name, &secret)
                 .context("while rotating")?;
             tracing::info!(source = %source.info.name, "source secret rotated");
-            print_secret(&mut out, &source.with_secret(public_url))?;
+            print_secret(out, &source.with_secret(public_url))?;
         }
         SourceAction::Users { name, users } => {
             let source = store
