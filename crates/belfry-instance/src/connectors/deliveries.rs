@@ -305,7 +305,7 @@ impl Store {
         Ok(())
     }
 
-    /// The source row id and kind for a source name.
+    /// A source's row id, by name.
     pub fn source_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
         let conn = self.lock();
         Ok(conn

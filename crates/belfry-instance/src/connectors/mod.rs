@@ -130,16 +130,7 @@ impl Secret {
     pub fn expose(&self) -> &str {
         &self.0
     }
-}
 
-/// Read from a request (a helpdesk's own signing secret); never written out.
-impl<'de> Deserialize<'de> for Secret {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        String::deserialize(d).map(Self)
-    }
-}
-
-impl Secret {
     /// Checks a secret an admin supplies: 16–512 printable ASCII
     /// characters without spaces (what the helpdesks generate).
     pub fn check(&self) -> Result<(), &'static str> {
@@ -149,6 +140,13 @@ impl Secret {
         } else {
             Err("secret: 16-512 printable characters without spaces")
         }
+    }
+}
+
+/// Read from a request (a helpdesk's own signing secret); never written out.
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d).map(Self)
     }
 }
 
