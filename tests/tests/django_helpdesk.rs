@@ -1,29 +1,40 @@
 //! A real django-helpdesk (from PyPI, in a throwaway Django project on
 //! SQLite: tests/django_helpdesk/) feeding a real instance: a ticket opened,
 //! a follow-up added and the ticket reassigned through django-helpdesk's
-//! own code send its webhooks to the instance, and they reach a running
-//! Belfry core as toasts and inbox rows whose links open that ticket on the
-//! helpdesk's server. The helpdesk's web server is started and stopped by
-//! the test.
+//! own code send its webhooks to the instance, and they reach the
+//! operator's running Belfry: a toast on the rig's dunst, and inbox rows
+//! whose links open that ticket on the helpdesk's server. The helpdesk's
+//! web server is started and stopped by the test.
 //!
 //! `cargo xtask test` installs django-helpdesk into a venv under the target
-//! directory and passes its Python in BELFRY_DJANGO_HELPDESK_PYTHON.
+//! directory, passes its Python in BELFRY_DJANGO_HELPDESK_PYTHON, and runs
+//! the test in the rig (dunst on a private session bus).
 
 // Test code: a panic is how a failed expectation reports itself.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use belfry_core::event::ConnState;
 use belfry_core::router::ToastBody;
-use belfry_core::sinks::Record;
+use belfry_core::sinks::{Record, Recorder, Sinks};
 use belfry_instance::connectors::deliveries::Outcome;
 use belfry_proto::inbox::{InboxPage, Notification};
 use belfry_tests::hooks::{add_source, settled};
 use belfry_tests::{Api, Desk, OPERATOR, TestInstance, eventually, quick_config};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
 fn project() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("django_helpdesk")
+}
+
+fn dunstctl(args: &[&str]) -> String {
+    let out = std::process::Command::new("dunstctl")
+        .args(args)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
 fn python() -> PathBuf {
@@ -151,6 +162,45 @@ async fn a_real_django_helpdesk_reaches_the_operators_desktop() {
 
     let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
     desk.connected().await;
+    // Olga's Belfry as it runs on her desk: the core with the real
+    // freedesktop toaster, on the rig's dunst.
+    assert!(
+        std::env::var_os("BELFRY_RIG").is_some(),
+        "this test needs the rig's dunst: run it with `cargo xtask test`"
+    );
+    dunstctl(&["close-all"]);
+    dunstctl(&["history-clear"]);
+    let toaster = belfry_os::toast::DesktopToaster::connect(
+        belfry_os::toast::AppIdentity {
+            name: "Belfry".into(),
+            icon: "belfry".into(),
+            desktop_entry: "belfry".into(),
+        },
+        Arc::new(|_| {}),
+    )
+    .await
+    .unwrap();
+    let on_desk = Desk::start_with(
+        t.url(),
+        OPERATOR.0,
+        OPERATOR.1,
+        quick_config(),
+        Sinks {
+            toaster: Arc::new(toaster),
+            player: Arc::new(Recorder::default()),
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    let mut state = on_desk.state();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        state.wait_for(|s| *s == ConnState::Connected),
+    )
+    .await
+    .unwrap()
+    .unwrap();
 
     // 1. A ticket opened and assigned to agent (olga).
     let ticket = drive(&db, &hook, &["new", "Printer on fire"]).await["ticket"].clone();
@@ -163,6 +213,25 @@ async fn a_real_django_helpdesk_reaches_the_operators_desktop() {
         toasted(&desk.recorder.records(), &created.id)
     })
     .await;
+    eventually("the toast on dunst", Duration::from_secs(10), || {
+        dunstctl(&["count", "displayed"]) != "0"
+    })
+    .await;
+    dunstctl(&["close-all"]);
+    eventually("dunst's history", Duration::from_secs(5), || {
+        dunstctl(&["history"]).contains("Printer on fire")
+    })
+    .await;
+    let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).unwrap();
+    let toast = &history["data"][0][0];
+    assert_eq!(toast["summary"]["data"], "Ticket created", "{toast}");
+    assert!(
+        toast["body"]["data"]
+            .as_str()
+            .unwrap()
+            .contains("Printer on fire"),
+        "{toast}"
+    );
     let link = format!("{base}/tickets/{ticket}/");
     let row = &inbox(&olga).await[0];
     assert_eq!(row.link.as_deref(), Some(link.as_str()));
