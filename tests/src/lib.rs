@@ -5,6 +5,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 pub mod disk;
+pub mod hooks;
 pub mod proxy;
 pub mod sound;
 pub mod tls;

@@ -126,6 +126,7 @@ fn test(args: &[String]) -> Result<()> {
     setup::ui_tests()?;
     let nextest = setup::nextest()?;
     let schemathesis = setup::schemathesis()?;
+    let django_helpdesk = setup::django_helpdesk()?;
     let tauri_driver = setup::tauri_driver()?;
     // The packages the packaging test installs: a debug build, quick, and
     // first, since the bundler builds the binary with Tauri's
@@ -163,6 +164,7 @@ fn test(args: &[String]) -> Result<()> {
         &inner,
         &[
             ("BELFRY_SCHEMATHESIS", schemathesis.as_os_str()),
+            ("BELFRY_DJANGO_HELPDESK_PYTHON", django_helpdesk.as_os_str()),
             ("BELFRY_TAURI_DRIVER", tauri_driver.as_os_str()),
             ("BELFRY_PACKAGES", packages.as_os_str()),
         ],

@@ -148,6 +148,19 @@ fn tool(name: &str, version: &str) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Creates the venv `venv` and installs `requirement` from PyPI into it.
+fn pip_into_venv(venv: &Path, requirement: &str) -> Result<()> {
+    eprintln!("xtask: installing {requirement} into {}", venv.display());
+    run(Command::new("python3").arg("-m").arg("venv").arg(venv))
+        .context("while creating a Python venv (Debian: apt-get install python3-venv)")?;
+    run(Command::new(venv.join("bin").join("pip")).args([
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        requirement,
+    ]))
+}
+
 /// The schemathesis CLI, in a venv under `target/tools` (created when missing).
 pub fn schemathesis() -> Result<PathBuf> {
     let venv = root().join("target").join("tools").join("venv");
@@ -155,19 +168,27 @@ pub fn schemathesis() -> Result<PathBuf> {
     if bin.exists() {
         return Ok(bin);
     }
-    eprintln!("xtask: installing schemathesis into {}", venv.display());
-    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))
-        .context("while creating a Python venv (Debian: apt-get install python3-venv)")?;
-    run(Command::new(venv.join("bin").join("pip")).args([
-        "install",
-        "--quiet",
-        "--disable-pip-version-check",
-        "schemathesis>=4,<5",
-    ]))?;
+    pip_into_venv(&venv, "schemathesis>=4,<5")?;
     if !bin.exists() {
         bail!("schemathesis did not install to {}", bin.display());
     }
     Ok(bin)
+}
+
+/// django-helpdesk from PyPI, for the test with a real helpdesk
+/// (tests/tests/django_helpdesk.rs): a venv of its own under the target
+/// directory, the version the gateway's mapping was measured against.
+/// Returns its Python.
+pub fn django_helpdesk() -> Result<PathBuf> {
+    let venv = root().join("target").join("tools").join("django-helpdesk");
+    let python = venv.join("bin").join("python");
+    let marker = venv.join("installed-2.6.1");
+    if marker.exists() {
+        return Ok(python);
+    }
+    pip_into_venv(&venv, "django-helpdesk==2.6.1")?;
+    std::fs::write(&marker, b"").context("while marking the venv installed")?;
+    Ok(python)
 }
 
 /// The oldest Node.js major version the front end's tools (Vite 7) run on.

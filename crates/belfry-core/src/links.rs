@@ -1,7 +1,9 @@
 //! Which links the app may open. A notification's link comes from the
 //! server, and its text from whoever wrote the ticket, so the app opens a
-//! link only when it points at the instance itself: same scheme, host and
-//! port as the address the app signed in to. Anything else — another site,
+//! link only when it points at the instance itself (same scheme, host and
+//! port as the address the app signed in to) or at an origin the instance
+//! announces in `/info`'s `link_origins` (the helpdesks that feed it,
+//! docs/protocol.md "Link origins"). Anything else — another site,
 //! `javascript:`, `file:`, `data:`, a custom scheme, a link carrying
 //! credentials — is refused and logged, never handed to the browser.
 
@@ -30,6 +32,12 @@ pub enum LinkRefused {
 /// Checks `link` against the instance's own origin and returns the URL to
 /// open. Relative links (`/tickets/7`) are resolved against the instance.
 pub fn check(instance: &Url, link: &str) -> Result<Url, LinkRefused> {
+    check_with(instance, &[], link)
+}
+
+/// [`check`], also allowing the http(s) origins in `announced` (the
+/// instance's `link_origins`, e.g. `https://acme.zendesk.com`).
+pub fn check_with(instance: &Url, announced: &[String], link: &str) -> Result<Url, LinkRefused> {
     let link = link.trim();
     let url = match Url::parse(link) {
         Ok(u) => u,
@@ -43,7 +51,7 @@ pub fn check(instance: &Url, link: &str) -> Result<Url, LinkRefused> {
     }
     // The instance address itself passed the https-or-loopback rule at
     // sign-in, so the same origin inherits it.
-    if url.origin() != instance.origin() {
+    if url.origin() != instance.origin() && !announced_origin(announced, &url) {
         return Err(LinkRefused::Origin(url.origin().ascii_serialization()));
     }
     if !url.username().is_empty() || url.password().is_some() {
@@ -52,9 +60,30 @@ pub fn check(instance: &Url, link: &str) -> Result<Url, LinkRefused> {
     Ok(url)
 }
 
+/// Is `url`'s origin one of `announced`? Each is parsed as a URL so that
+/// `HTTPS://Acme.Zendesk.com:443` and `https://acme.zendesk.com` are one
+/// origin; only http and https ones count.
+fn announced_origin(announced: &[String], url: &Url) -> bool {
+    announced.iter().any(|a| {
+        Url::parse(a)
+            .is_ok_and(|o| matches!(o.scheme(), "http" | "https") && o.origin() == url.origin())
+    })
+}
+
 /// [`check`], logging a refusal (the link is shortened: it is untrusted text).
 pub fn checked(instance: &Url, link: Option<&str>) -> Result<Url, LinkRefused> {
-    let result = link.map_or(Err(LinkRefused::None), |l| check(instance, l));
+    checked_with(instance, &[], link)
+}
+
+/// [`check_with`], logging a refusal.
+pub fn checked_with(
+    instance: &Url,
+    announced: &[String],
+    link: Option<&str>,
+) -> Result<Url, LinkRefused> {
+    let result = link.map_or(Err(LinkRefused::None), |l| {
+        check_with(instance, announced, l)
+    });
     if let (Err(why), Some(l)) = (&result, link) {
         let shown: String = l.chars().take(120).collect();
         tracing::warn!(link = %shown, reason = %why, "link refused");
@@ -95,6 +124,40 @@ mod tests {
         let demo = Url::parse("http://127.0.0.1:8844").unwrap_or_else(|e| panic!("{e}"));
         assert!(check(&demo, "http://127.0.0.1:8844/tickets/1").is_ok());
         assert!(check(&demo, "http://127.0.0.1:9999/tickets/1").is_err());
+    }
+
+    #[test]
+    fn announced_origins_open_and_nothing_else() {
+        let announced = vec![
+            "https://acme.zendesk.com".to_owned(),
+            "HTTP://127.0.0.1:8000".to_owned(),
+            "javascript:alert(1)".to_owned(),
+            "not a url".to_owned(),
+        ];
+        let ok = |l: &str| check_with(&instance(), &announced, l).map(|u| u.to_string());
+        assert_eq!(
+            ok("https://acme.zendesk.com/agent/tickets/5158"),
+            Ok("https://acme.zendesk.com/agent/tickets/5158".into())
+        );
+        assert!(ok("http://127.0.0.1:8000/helpdesk/tickets/7/").is_ok());
+        assert!(
+            ok("https://help.example.com/tickets/7").is_ok(),
+            "its own still"
+        );
+        for bad in [
+            "http://acme.zendesk.com/agent/tickets/5158",
+            "https://acme.zendesk.com:8443/",
+            "https://evil.zendesk.com/",
+            "http://127.0.0.1:8001/",
+            "https://me:pw@acme.zendesk.com/",
+            "javascript:alert(1)",
+        ] {
+            assert!(ok(bad).is_err(), "{bad} was allowed");
+        }
+        assert!(
+            check(&instance(), "https://acme.zendesk.com/agent/tickets/5158").is_err(),
+            "not without the announcement"
+        );
     }
 
     #[test]

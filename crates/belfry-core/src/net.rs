@@ -317,6 +317,12 @@ impl Api {
         decode(res).await
     }
 
+    /// `GET /info` with this client (the link origins the instance announces
+    /// change as an admin adds helpdesks).
+    pub async fn server_info(&self) -> Result<ServerInfo, ApiError> {
+        self.call(Method::GET, "/api/v1/info", None::<&()>).await
+    }
+
     /// Signs in; returns the API client and who signed in.
     pub async fn login(
         base: &Url,

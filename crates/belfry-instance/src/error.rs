@@ -43,6 +43,9 @@ pub enum ApiError {
     /// status and the `invalid_request` code.
     #[error("{1}")]
     Rejected(StatusCode, String),
+    /// A webhook the gateway refused: its status, code and reason.
+    #[error("{2}")]
+    Hook(StatusCode, ErrorCode, String),
     /// 408.
     #[error("the request took too long")]
     Timeout,
@@ -106,6 +109,7 @@ impl IntoResponse for ApiError {
                 Some(*doc),
             ),
             ApiError::Rejected(status, _) => (status, ErrorCode::InvalidRequest, vec![], None),
+            ApiError::Hook(status, code, _) => (status, code, vec![], None),
             ApiError::Timeout => (
                 StatusCode::REQUEST_TIMEOUT,
                 ErrorCode::RequestTimeout,

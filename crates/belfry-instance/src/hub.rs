@@ -45,6 +45,8 @@ impl HubEvent {
 #[derive(Debug, Default)]
 pub struct Hub {
     inner: Mutex<Inner>,
+    /// Woken when the last open stream closes (see [`Hub::all_closed`]).
+    drained: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +102,11 @@ impl Drop for StreamSlot {
                 inner.tokens.remove(&self.token_id);
             }
         }
+        let open: usize = inner.tokens.values().sum();
+        drop(inner);
+        if open == 0 {
+            self.hub.drained.notify_waiters();
+        }
     }
 }
 
@@ -151,6 +158,26 @@ impl Hub {
             token_id,
         };
         Ok((slot, rx))
+    }
+
+    /// Open streams, all operators together.
+    pub fn open_streams(&self) -> usize {
+        self.lock().tokens.values().sum()
+    }
+
+    /// Resolves once no stream is open: on shutdown, each stream sends its
+    /// close frame (1001) and waits for the client's before it lets go, so
+    /// a process that waits for this before exiting closes every stream
+    /// properly instead of dropping it.
+    pub async fn all_closed(&self) {
+        loop {
+            // Registered before the check, so a close in between still wakes it.
+            let drained = self.drained.notified();
+            if self.open_streams() == 0 {
+                return;
+            }
+            drained.await;
+        }
     }
 
     /// Open streams of `operator_id`.

@@ -7,6 +7,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod connectors;
 pub mod demo;
 pub mod error;
 pub mod extract;
@@ -107,6 +108,24 @@ async fn request_guard(State(guard): State<RequestGuard>, req: Request, next: Ne
     }
 }
 
+/// The longest a stopping instance waits for its streams to close: each
+/// sends 1001 and waits up to two seconds for the client's answer
+/// (`stream.rs`, `CLOSE_LINGER`), so this is only reached by a stream
+/// stuck in a write.
+const STREAMS_CLOSE_WITHIN: Duration = Duration::from_secs(5);
+
+/// Waits (bounded) until every stream has sent its close frame and let go:
+/// the upgraded connections outlive the accept loop, and a process that
+/// exited first would drop them without a close frame.
+async fn streams_closed(hub: &Hub) {
+    if tokio::time::timeout(STREAMS_CLOSE_WITHIN, hub.all_closed())
+        .await
+        .is_err()
+    {
+        tracing::warn!(open = hub.open_streams(), "streams still open at shutdown");
+    }
+}
+
 /// A running instance.
 pub struct Instance {
     /// Where it listens.
@@ -153,7 +172,13 @@ impl Instance {
             .await
             .map_err(std::io::Error::other)??;
         let (shutdown, shutdown_rx) = watch::channel(false);
+        let gateway = connectors::worker::Gateway::start(
+            store.clone(),
+            Arc::from(url.as_str()),
+            shutdown_rx.clone(),
+        );
         let state = AppState {
+            gateway,
             store,
             config: Arc::new(config),
             public_url: Arc::from(url.as_str()),
@@ -175,16 +200,27 @@ impl Instance {
         })
     }
 
-    /// Stops accepting, closes streams with 1001 and waits for the server to end.
+    /// Stops accepting, closes streams with 1001 and waits for the server
+    /// to end and every stream to have closed.
     pub async fn stop(self) -> std::io::Result<()> {
         let _ = self.shutdown.send(true);
-        self.task.await.map_err(std::io::Error::other)?
+        let hub = Arc::clone(self.state.store.hub());
+        let result = self.task.await.map_err(std::io::Error::other)?;
+        streams_closed(&hub).await;
+        result
     }
 
-    /// Resolves when the server ends on its own (it normally does not).
+    /// Resolves when the server ends (after [`Instance::shutdown_handle`]
+    /// was told to stop) and its streams have closed.
     pub async fn wait(self) -> std::io::Result<()> {
-        let Instance { task, shutdown, .. } = self;
+        let Instance {
+            task,
+            shutdown,
+            state,
+            ..
+        } = self;
         let result = task.await.map_err(std::io::Error::other)?;
+        streams_closed(state.store.hub()).await;
         drop(shutdown);
         result
     }

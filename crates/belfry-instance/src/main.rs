@@ -65,7 +65,13 @@ enum Command {
         /// Make it an admin.
         #[arg(long)]
         admin: bool,
+        /// The operator's email at work: a helpdesk user with this email
+        /// maps to them (docs/connectors.md).
+        #[arg(long)]
+        email: Option<String>,
     },
+    /// Manage the helpdesks that send webhooks (docs/connectors.md).
+    Source(belfry_instance::connectors::cli::SourceArgs),
     /// Print the OpenAPI document of the REST API.
     Openapi,
 }
@@ -93,6 +99,9 @@ struct Limits {
     /// Largest REST body, in bytes.
     #[arg(long)]
     max_body_bytes: Option<usize>,
+    /// Largest webhook body a source may post, in bytes.
+    #[arg(long)]
+    max_hook_body_bytes: Option<usize>,
     /// Largest request head (request line and headers), in bytes; at least 8192.
     #[arg(long)]
     max_header_bytes: Option<usize>,
@@ -120,6 +129,7 @@ impl Limits {
             .stream_write_timeout_s
             .map_or(c.stream_write_timeout, secs);
         c.max_body_bytes = self.max_body_bytes.unwrap_or(c.max_body_bytes);
+        c.max_hook_body_bytes = self.max_hook_body_bytes.unwrap_or(c.max_hook_body_bytes);
         c.max_header_bytes = self.max_header_bytes.unwrap_or(c.max_header_bytes);
         c.header_read_timeout = self
             .header_read_timeout_s
@@ -156,7 +166,13 @@ async fn main() -> anyhow::Result<()> {
             login,
             name,
             admin,
-        } => create_operator(db, login, name, admin),
+            email,
+        } => create_operator(db, login, name, admin, email),
+        Command::Source(args) => belfry_instance::connectors::cli::run(
+            args,
+            &mut std::io::stdout().lock(),
+            &mut std::io::stdin().lock(),
+        ),
         Command::Serve {
             listen,
             db,
@@ -218,6 +234,7 @@ fn create_operator(
     login: String,
     name: Option<String>,
     admin: bool,
+    email: Option<String>,
 ) -> anyhow::Result<()> {
     if !api::admin::valid_login(&login) {
         bail!("login: 1-64 letters, digits, '.', '_', '-', '@'");
@@ -244,6 +261,11 @@ fn create_operator(
     let op = store
         .create_operator(&login, &name, role, &hash)
         .context("while creating the account")?;
+    if let Some(email) = email {
+        store
+            .set_operator_email(&op.login, Some(email.trim()))
+            .context("while setting the email")?;
+    }
     tracing::info!(login = %op.login, id = op.id, ?role, "account created");
     Ok(())
 }

@@ -36,6 +36,9 @@ pub struct Config {
     pub stream_write_timeout: Duration,
     /// Largest REST body.
     pub max_body_bytes: usize,
+    /// Largest webhook body a source may post (`/api/v1/hooks/…`); a
+    /// larger one is refused with 413 and recorded for the admin.
+    pub max_hook_body_bytes: usize,
     /// Largest request head (request line and headers); hyper answers a
     /// larger one with 431. At least 8 KiB (hyper's minimum buffer).
     pub max_header_bytes: usize,
@@ -65,6 +68,7 @@ impl Default for Config {
             stream_frame_burst: 500,
             stream_write_timeout: Duration::from_secs(30),
             max_body_bytes: 4 * 1024 * 1024,
+            max_hook_body_bytes: 1024 * 1024,
             max_header_bytes: 32 * 1024,
             header_read_timeout: Duration::from_secs(30),
             request_timeout: Duration::from_secs(30),
@@ -84,6 +88,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Flips when the server shuts down, so streams close with 1001.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where accepted webhooks go to be mapped.
+    pub gateway: crate::connectors::worker::Gateway,
 }
 
 impl AppState {

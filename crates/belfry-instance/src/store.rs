@@ -156,11 +156,30 @@ CREATE TABLE IF NOT EXISTS events (
 ) WITHOUT ROWID;
 ";
 
-fn ts(t: DateTime<Utc>) -> String {
+/// Schema changes made after the first schema, in order. `PRAGMA
+/// user_version` counts how many a database has had, so an old file gains
+/// what it lacks on open and a new one runs them all after `SCHEMA`. Never
+/// edit one that shipped; add another.
+const MIGRATIONS: &[&str] = &[crate::connectors::schema::SOURCES];
+
+fn migrate(conn: &Connection) -> Result<()> {
+    let done: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let done = usize::try_from(done).unwrap_or(0);
+    for (i, step) in MIGRATIONS.iter().enumerate().skip(done) {
+        let tx = conn.unchecked_transaction()?;
+        tx.execute_batch(step)?;
+        tx.pragma_update(None, "user_version", i + 1)?;
+        tx.commit()?;
+        tracing::info!(version = i + 1, "database schema migrated");
+    }
+    Ok(())
+}
+
+pub(crate) fn ts(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(s: &str) -> rusqlite::Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| {
@@ -230,6 +249,7 @@ impl Store {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             hub,
@@ -237,7 +257,9 @@ impl Store {
         })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Connection> {
+    /// The connection, for the modules that keep their own tables here
+    /// (`connectors`). Held briefly: every store call takes it.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Connection> {
         self.conn.lock().unwrap_or_else(PoisonError::into_inner)
     }
 

@@ -21,6 +21,13 @@ pub struct ServerInfo {
     pub max_frame_bytes: u32,
     /// The instance's public origin; notification links point here.
     pub public_url: String,
+    /// The origins (`scheme://host[:port]`) a client may open a
+    /// notification's link on: the instance's own and each helpdesk that
+    /// feeds it. A client opens a link on no other origin. Added within
+    /// protocol 1 (docs/protocol.md, "Link origins"); absent from an older
+    /// instance, when only `public_url`'s origin is allowed.
+    #[serde(default)]
+    pub link_origins: Vec<String>,
 }
 
 /// `POST /api/v1/auth/login`.

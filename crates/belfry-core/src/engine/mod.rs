@@ -99,6 +99,9 @@ pub(crate) struct Ctx {
     pub status: watch::Sender<Option<OperatorStatus>>,
     /// The problems reported and not yet over, by their `what`.
     pub problems: std::sync::Mutex<std::collections::BTreeSet<&'static str>>,
+    /// The link origins the instance last announced in `/info`
+    /// (`links::check_with`); asked again when a link is on another one.
+    pub link_origins: std::sync::Mutex<Vec<String>>,
 }
 
 impl Ctx {
@@ -341,6 +344,7 @@ impl Engine {
             outbox_kick: Notify::new(),
             status: watch::channel(None).0,
             problems: std::sync::Mutex::default(),
+            link_origins: std::sync::Mutex::default(),
         });
         ctx.refresh_settings().await;
         let tasks = vec![
@@ -522,9 +526,41 @@ impl Engine {
             .db(move |s| s.get(&owned))
             .await?
             .ok_or_else(|| OpenError::Unknown(id.to_owned()))?;
-        let url = links::checked(self.ctx.api.base(), item.link.as_deref());
+        let url = self.checked_link(item.link.as_deref()).await;
         self.mark_read(vec![item.id]).await?;
         Ok(url?)
+    }
+
+    /// Checks a link against the instance's origin and the origins it
+    /// announces. A link off the instance's own origin makes the engine ask
+    /// the instance for its `link_origins` now (an admin may have added or
+    /// removed a helpdesk since); offline, the last answer stands.
+    async fn checked_link(&self, link: Option<&str>) -> Result<Url, LinkRefused> {
+        let base = self.ctx.api.base();
+        let own = link.map_or(Err(LinkRefused::None), |l| links::check(base, l));
+        if !matches!(own, Err(LinkRefused::Origin(_))) {
+            return links::checked(base, link);
+        }
+        let announced = match self.ctx.api.server_info().await {
+            Ok(info) => {
+                let mut cached = self
+                    .ctx
+                    .link_origins
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                cached.clone_from(&info.link_origins);
+                info.link_origins
+            }
+            Err(error) => {
+                tracing::info!(%error, "could not ask the instance for its link origins");
+                self.ctx
+                    .link_origins
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone()
+            }
+        };
+        links::checked_with(base, &announced, link)
     }
 
     /// Acts on what the user did with a toast. Returns the URL to open in

@@ -8,6 +8,7 @@ mod catalogue;
 mod inbox;
 mod session;
 mod settings;
+pub mod sources;
 mod status;
 
 use crate::state::AppState;
@@ -32,7 +33,8 @@ use utoipa_axum::routes;
         (name = "settings", description = "Policy and preferences"),
         (name = "inbox", description = "The bell inbox"),
         (name = "status", description = "Availability and test notifications"),
-        (name = "admin", description = "Instance administration (admin role)")
+        (name = "admin", description = "Instance administration (admin role)"),
+        (name = "connectors", description = "The gateway: helpdesk sources (admin role) and their webhook endpoint (docs/connectors.md)")
     )
 )]
 struct ApiDoc;
@@ -72,6 +74,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::emit))
         .routes(routes!(admin::emit_batch))
         .routes(routes!(admin::delivery))
+        .routes(routes!(sources::list_sources, sources::create_source))
+        .routes(routes!(sources::remove_source))
+        .routes(routes!(sources::rotate_secret))
+        .routes(routes!(sources::set_users))
+        .routes(routes!(sources::deliveries))
+        .routes(routes!(sources::set_email))
+        .routes(routes!(crate::connectors::ingest::ingest))
 }
 
 /// The OpenAPI document as JSON, as served at `/api-docs/openapi.json`.

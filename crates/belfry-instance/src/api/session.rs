@@ -10,18 +10,30 @@ use axum::http::StatusCode;
 use belfry_proto::api::{ErrorBody, LoginRequest, LoginResponse, Operator, ServerInfo};
 use belfry_proto::stream::MAX_FRAME_BYTES;
 
-/// What a client checks first: versions, heartbeat, frame size, origin.
+/// What a client checks first: versions, heartbeat, frame size, origin,
+/// and the origins whose links it may open.
 #[utoipa::path(get, path = "/api/v1/info", tag = "session",
-    responses((status = 200, body = ServerInfo)))]
-pub async fn info(State(state): State<AppState>) -> Json<ServerInfo> {
-    Json(ServerInfo {
+    responses((status = 200, body = ServerInfo), (status = 500, body = ErrorBody)))]
+pub async fn info(State(state): State<AppState>) -> Result<Json<ServerInfo>, ApiError> {
+    let sources = state.db(|s| s.sources()).await?;
+    let own = crate::connectors::sources::origin_of(&state.public_url);
+    let mut link_origins: Vec<String> = own.into_iter().collect();
+    for source in sources {
+        if let Some(o) = crate::connectors::sources::origin_of(&source.info.base_url)
+            && !link_origins.contains(&o)
+        {
+            link_origins.push(o);
+        }
+    }
+    Ok(Json(ServerInfo {
         server: "belfry-instance".into(),
         version: env!("CARGO_PKG_VERSION").into(),
         protocol_versions: vec![belfry_proto::PROTOCOL_VERSION],
         heartbeat_s: u32::try_from(state.config.heartbeat.as_secs().max(1)).unwrap_or(u32::MAX),
         max_frame_bytes: MAX_FRAME_BYTES,
         public_url: state.public_url.to_string(),
-    })
+        link_origins,
+    }))
 }
 
 /// Exchanges a login and password for a bearer token.

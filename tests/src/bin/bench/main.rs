@@ -17,6 +17,7 @@
 mod burst;
 mod dunst;
 mod footprint;
+mod gateway;
 mod latency;
 mod sound;
 mod store;
@@ -201,7 +202,15 @@ pub fn time(n: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// The parts of the suite, in the order they print.
-const PARTS: &[&str] = &["store", "burst", "toast", "dunst", "sound", "footprint"];
+const PARTS: &[&str] = &[
+    "store",
+    "burst",
+    "gateway",
+    "toast",
+    "dunst",
+    "sound",
+    "footprint",
+];
 
 fn main() {
     // glibc's allocator as the app sets it (one arena), so the burst's
@@ -244,6 +253,7 @@ fn main() {
         let rows = match part.as_str() {
             "store" => store::run(rows_wanted),
             "burst" => burst::run(),
+            "gateway" => gateway::run(),
             "toast" => toast::run(),
             "dunst" => dunst::run(),
             "sound" => sound::run(),
