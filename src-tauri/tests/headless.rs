@@ -1400,7 +1400,11 @@ async fn without_a_display_the_app_says_so_and_start_at_login_still_works() {
 
     let entry = home.path().join(".config/autostart/belfry.desktop");
     let out = run(&["--start-at-login", "on"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let desktop = std::fs::read_to_string(&entry).unwrap();
     let exec = desktop
         .lines()
@@ -1417,7 +1421,11 @@ async fn without_a_display_the_app_says_so_and_start_at_login_still_works() {
         "{desktop}"
     );
     let out = run(&["--start-at-login", "off"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!entry.exists(), "the entry is gone");
     // `--help` and the parser agree on the words.
     let help = String::from_utf8_lossy(&run(&["--help"]).stdout).into_owned();

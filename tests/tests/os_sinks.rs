@@ -147,7 +147,8 @@ async fn hostile_text_is_shown_as_typed() {
     .await;
     let history: serde_json::Value = serde_json::from_str(&dunstctl(&["history"])).unwrap();
     let entry = &history["data"][0][0];
-    assert_eq!(entry["summary"]["data"], "<b>Boss</b>fdp.exe");
+    // dunst renders markup in titles too: the title went escaped.
+    assert_eq!(entry["summary"]["data"], "&lt;b&gt;Boss&lt;/b&gt;fdp.exe");
     let body = entry["body"]["data"].as_str().unwrap();
     assert!(
         body.contains("&lt;i&gt;hi&lt;/i&gt;") || body.contains("<i>hi</i>"),
@@ -157,12 +158,56 @@ async fn hostile_text_is_shown_as_typed() {
         !body.contains("<a href"),
         "markup was escaped for a markup-rendering daemon: {body}"
     );
-    assert!(body.ends_with(" data:text/html,x"), "{body}");
+    // As typed, with an invisible word joiner that keeps the scheme from
+    // being taken for a link.
+    assert!(body.ends_with(" data\u{2060}:text/html,x"), "{body}");
     assert!(
         !body.contains(['\u{2067}', '\u{2069}', '\u{202E}', '\u{200B}']),
         "{body}"
     );
     assert_eq!(entry["appname"]["data"], "Belfry");
+}
+
+/// dunst finds URLs in a toast's text (and in its markup's links) and
+/// offers them in its context menu: a toast made of hostile text offers
+/// none, so no Belfry toast leads off the instance.
+#[tokio::test]
+async fn no_toast_offers_a_link_of_its_text() {
+    in_rig();
+    dunstctl(&["close-all"]);
+    let (t, _) = toaster().await;
+    t.show(&toast(
+        "y",
+        "<a href=\"https://evil.example/title\">Reply</a> www.evil.example",
+        "Pay at https://evil.example/pay or HTTP://evil.example/b, \
+         <a href=\"javascript:alert(1)\">this</a>, file:///etc/passwd, \
+         mailto:thief@evil.example, ftp://evil.example/x",
+    ))
+    .await
+    .unwrap();
+    displayed(1).await;
+    // Nothing in the menu matches this: it is read and nothing is picked.
+    let menu = pick_action("(nothing to pick)").await;
+    // dunst's menu: `#label (summary) [id,action]` per action, and
+    // `[summary] address` per link it found. Only the toast's own actions:
+    for line in menu.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(line.starts_with('#'), "dunst offers a link: {line}\n{menu}");
+    }
+    for address in [
+        "https://",
+        "http://",
+        "ftp://",
+        "file://",
+        "mailto:",
+        "javascript:",
+    ] {
+        assert!(!menu.contains(address), "{address} in {menu}");
+    }
+    assert!(
+        menu.contains("#Open"),
+        "the toast's own actions stay: {menu}"
+    );
+    dunstctl(&["close-all"]);
 }
 
 #[tokio::test]

@@ -69,6 +69,11 @@ impl Shown {
 pub(super) struct Caps {
     /// It renders a markup subset in bodies: escape it.
     pub markup: bool,
+    /// It renders markup in titles too (dunst's and mako's formats wrap
+    /// the summary in markup): escape those as well. The specification
+    /// makes the summary plain text, and the daemons that keep to it
+    /// (GNOME Shell, Plasma, Xfce) would show an escaped title's `&lt;`.
+    pub title_markup: bool,
     /// It shows action buttons.
     pub actions: bool,
     /// It keeps toasts in a list of its own once they leave the screen
@@ -78,11 +83,23 @@ pub(super) struct Caps {
     pub persistence: bool,
 }
 
+/// Daemons known to show the summary as plain text, by the name
+/// `GetServerInformation` gives; any other daemon that renders body markup
+/// gets its titles escaped too (a literal `&lt;` is the safe mistake).
+const PLAIN_TITLES: &[&str] = &[
+    "gnome-shell",
+    "Plasma",
+    "Xfce Notify Daemon",
+    "notification-daemon",
+];
+
 impl Caps {
-    fn of(caps: &[String]) -> Self {
+    fn of(caps: &[String], server: Option<&str>) -> Self {
         let has = |c: &str| caps.iter().any(|x| x == c);
+        let markup = has("body-markup");
         Self {
-            markup: has("body-markup"),
+            markup,
+            title_markup: markup && !server.is_some_and(|s| PLAIN_TITLES.contains(&s)),
             actions: has("actions"),
             persistence: has("persistence"),
         }
@@ -116,7 +133,20 @@ async fn capabilities(
         .deserialize()
         .map_err(|e| bus_error("capabilities", &e))?;
     let from = reply.header().sender().map(|s| s.to_string());
-    Ok((Caps::of(&caps), from))
+    // Which daemon it is, for how it treats titles; one that does not say
+    // is treated as rendering markup there.
+    let server = match conn
+        .call_method(Some(service), PATH, Some(BUS), "GetServerInformation", &())
+        .await
+    {
+        Ok(reply) => reply
+            .body()
+            .deserialize::<(String, String, String, String)>()
+            .ok()
+            .map(|(name, ..)| name),
+        Err(_) => None,
+    };
+    Ok((Caps::of(&caps, server.as_deref()), from))
 }
 
 impl Freedesktop {
@@ -218,7 +248,9 @@ impl Freedesktop {
                         shown.caps = now;
                         shown.caps_from = from;
                     }
-                    if now.markup != caps.markup || now.actions != caps.actions {
+                    if (now.markup, now.title_markup, now.actions)
+                        != (caps.markup, caps.title_markup, caps.actions)
+                    {
                         id = self.notify(toast, now, id).await?.0;
                     }
                 }
@@ -271,6 +303,11 @@ impl Freedesktop {
             escape_markup(&body)
         } else {
             body
+        };
+        let title = if caps.title_markup {
+            escape_markup(&title)
+        } else {
+            title
         };
         let item = matches!(toast.body, ToastBody::Item(_));
         // Actions come in key/label pairs; "default" is a click on the toast.

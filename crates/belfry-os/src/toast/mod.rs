@@ -4,9 +4,15 @@
 //! backends ([`native`]), built only on those platforms. Differences are
 //! written down in `docs/platforms.md`.
 //!
-//! The text is always plain: where the service renders markup in bodies
-//! (the `body-markup` capability), `<`, `>` and `&` are escaped so that a
-//! hostile title or body shows as typed.
+//! The text is always plain: where the service renders markup (the
+//! `body-markup` capability; dunst's default format applies it to the
+//! title too), `<`, `>` and `&` are escaped in the title and the body, so
+//! that hostile text shows as typed. And no address in a toast's text can
+//! become a link: daemons find URLs in the text themselves (dunst offers
+//! them in its context menu, GNOME Shell underlines them), so each one is
+//! broken where their patterns look ([`unlinked`]); the toast's own Open
+//! goes to the item through the app, which opens only the instance's
+//! origins.
 
 use belfry_core::router::{Toast, ToastBody, ToastKey};
 use belfry_core::sinks::{OnToastEvent, SinkError, SinkFuture, Toaster};
@@ -48,12 +54,55 @@ pub fn sanitize(s: &str) -> String {
     s.chars().filter(|c| !hidden(*c)).collect()
 }
 
+/// U+2060 WORD JOINER: invisible, and not a character of any URL pattern.
+const JOINER: char = '\u{2060}';
+
+/// Schemes a daemon turns into links without `//` after them.
+const BARE_SCHEMES: &[&str] = &["mailto", "javascript", "data", "file", "tel", "sms", "news"];
+
+/// The text with every address made unmatchable by the URL patterns of
+/// notification daemons, and looking the same: a word joiner goes before
+/// the `:` of a scheme (`https://`, any `scheme://`, `mailto:`,
+/// `javascript:`, …) and after a `www` that starts a host. Written here:
+/// no crate defangs text for display without changing what it shows.
+pub fn unlinked(s: &str) -> String {
+    let chars: Vec<char> = s.chars().collect();
+    // Whether `chars[from..to]`, lower-cased, is `word` and starts a word.
+    let word_at = |from: usize, to: usize, word: &str| {
+        chars
+            .get(from..to)
+            .is_some_and(|w| w.iter().map(char::to_ascii_lowercase).eq(word.chars()))
+            && (from == 0 || !chars[from - 1].is_alphanumeric())
+    };
+    let mut out = String::with_capacity(s.len() + 8);
+    for (i, &c) in chars.iter().enumerate() {
+        let scheme = c == ':' && {
+            let run = chars[..i]
+                .iter()
+                .rev()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+                .count();
+            let slashes = chars.get(i + 1..i + 3) == Some(&['/', '/'][..]);
+            (slashes && chars[i - run..i].iter().any(char::is_ascii_alphabetic))
+                || BARE_SCHEMES
+                    .iter()
+                    .any(|b| i >= b.len() && word_at(i - b.len(), i, b))
+        };
+        let www = c == '.' && i >= 3 && word_at(i - 3, i, "www");
+        if scheme || www {
+            out.push(JOINER);
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// The title and body a toast shows.
 pub fn text(toast: &Toast) -> (String, String) {
     match &toast.body {
         ToastBody::Item(n) => (
-            clip(&sanitize(&n.title), MAX_TITLE),
-            clip(&sanitize(&n.body), MAX_BODY),
+            unlinked(&clip(&sanitize(&n.title), MAX_TITLE)),
+            unlinked(&clip(&sanitize(&n.body), MAX_BODY)),
         ),
         ToastBody::Burst { count } => (
             "Belfry".to_owned(),
@@ -239,6 +288,37 @@ impl Toaster for Toasts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_address_in_toast_text_can_become_a_link() {
+        let j = JOINER;
+        assert_eq!(
+            unlinked("see https://evil.example/x and HTTP://a.b"),
+            format!("see https{j}://evil.example/x and HTTP{j}://a.b")
+        );
+        assert_eq!(
+            unlinked("mailto:a@b.c javascript:alert(1) x.file:///etc www.evil.example WWW.X"),
+            format!(
+                "mailto{j}:a@b.c javascript{j}:alert(1) x.file{j}:///etc www{j}.evil.example WWW{j}.X"
+            )
+        );
+        assert_eq!(unlinked("a.www.b"), format!("a.www{j}.b"));
+        // Plain text is left as it was: times, ratios, "Note:".
+        for plain in [
+            "Note: 12:30, ratio 3:1",
+            "wwwx.y",
+            "awww.b",
+            "ticket #42: done",
+            "",
+        ] {
+            assert_eq!(unlinked(plain), plain);
+        }
+        // Nothing visible changes.
+        assert_eq!(
+            unlinked("go to https://x.y now").replace(j, ""),
+            "go to https://x.y now"
+        );
+    }
 
     #[test]
     fn hostile_text_is_made_plain() {
