@@ -572,6 +572,65 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         StatusCode::BAD_REQUEST,
         "links off the instance's origin are refused"
     );
+    // The ids the instance puts into links are identifiers; anything else
+    // is refused, naming the field (it would link to something other than
+    // the ticket or chat, still on the instance's origin).
+    let emit = |data: serde_json::Value| json!({"operator": OPERATOR.0, "type": "ticket_created", "data": data});
+    for bad in [
+        json!({"ticket_id": "../../etc"}),
+        json!({"ticket_id": "1/../../admin"}),
+        json!({"ticket_id": "42?next=https://evil.example"}),
+        json!({"ticket_id": ""}),
+        json!({"ticket_id": ".."}),
+        json!({"ticket_id": "7\u{202E}"}),
+        json!({"ticket_id": {"id": 7}}),
+    ] {
+        let a = admin
+            .call(
+                Method::POST,
+                "/api/v1/admin/events",
+                Some(&emit(bad.clone())),
+            )
+            .await;
+        assert_eq!(
+            reasons(&a),
+            vec![("data.ticket_id".to_owned(), Reason::NotAnIdentifier)],
+            "{bad}"
+        );
+    }
+    let a = admin
+        .call(
+            Method::POST,
+            "/api/v1/admin/events",
+            Some(&emit(json!({"chat_id": "9#frag"}))),
+        )
+        .await;
+    assert_eq!(
+        reasons(&a),
+        vec![("data.chat_id".to_owned(), Reason::NotAnIdentifier)]
+    );
+    for dots in ["/tickets/1/../../admin", "/tickets/%2E%2E/admin", "/./x"] {
+        let a = admin
+            .call(
+                Method::POST,
+                "/api/v1/admin/events",
+                Some(&json!({"operator": OPERATOR.0, "type": "ticket_created", "path": dots})),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{dots}");
+    }
+    // An id in another script is one: percent-encoded in the link.
+    let n: belfry_proto::inbox::Notification = admin
+        .send(
+            Method::POST,
+            "/api/v1/admin/events",
+            &emit(json!({"ticket_id": "ТК-7"})),
+        )
+        .await;
+    assert_eq!(
+        n.link.as_deref(),
+        Some(format!("{}/tickets/%D0%A2%D0%9A-7", t.url()).as_str())
+    );
     let a = admin
         .call(
             Method::PUT,
@@ -584,9 +643,10 @@ async fn bad_requests_get_clear_errors_and_the_server_keeps_serving() {
         vec![("mandatory_types.0".to_owned(), Reason::UnknownType)]
     );
 
-    // After all that, the server still serves.
+    // After all that, the server still serves, and only the one event it
+    // accepted (the ticket id in another script) reached the inbox.
     let count: UnreadCount = api.get("/api/v1/inbox/unread-count").await;
-    assert_eq!(count.unread, 0);
+    assert_eq!(count.unread, 1);
 }
 
 #[tokio::test]

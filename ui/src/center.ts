@@ -64,6 +64,7 @@ export function reasonText(reason: Reason): string {
     unknown_melody: "reason.invalid",
     out_of_range: "reason.outOfRange",
     duplicate: "reason.invalid",
+    not_an_identifier: "reason.invalid",
   };
   return t(keys[reason]);
 }

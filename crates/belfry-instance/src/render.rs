@@ -8,6 +8,7 @@ use belfry_proto::api::EmitEvent;
 use belfry_proto::catalogue::{self, TEST_NOTIFICATION};
 pub use belfry_proto::inbox::clip;
 use belfry_proto::inbox::{MAX_BODY_CHARS, MAX_LINK_BYTES, MAX_TITLE_CHARS};
+use belfry_proto::settings::{FieldError, Reason};
 use serde_json::{Map, Value};
 
 fn text(data: &Map<String, Value>, key: &str) -> Option<String> {
@@ -52,11 +53,64 @@ fn default_body(type_id: &str, data: &Map<String, Value>) -> String {
     parts.join(" · ")
 }
 
-fn default_path(data: &Map<String, Value>) -> Option<String> {
-    if let Some(t) = text(data, "ticket_id") {
-        return Some(format!("/tickets/{t}"));
+/// Longest ticket or chat id put into a link, in characters.
+const MAX_ID_CHARS: usize = 128;
+
+/// Whether `id` can be a link's last segment as it is meant: letters and
+/// digits of any script, `-`, `_`, `.`, `~`, not starting with a dot (so
+/// never `.` or `..`). Slashes, `?`, `#`, spaces, control and bidi
+/// characters are refused: `1/../../admin` or `42?next=…` would make a
+/// link to something other than the ticket.
+fn is_identifier(id: &str) -> bool {
+    !id.is_empty()
+        && id.chars().count() <= MAX_ID_CHARS
+        && !id.starts_with('.')
+        && id
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_' | '.' | '~'))
+}
+
+/// A path segment with every byte outside ASCII letters, digits and
+/// `-_.~` percent-encoded (RFC 3986's unreserved characters).
+fn segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for b in id.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
     }
-    text(data, "chat_id").map(|c| format!("/chats/{c}"))
+    out
+}
+
+/// The link made from `data.ticket_id` (or else `data.chat_id`); a 400
+/// naming the field when the id is no identifier.
+fn default_path(data: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    for (key, prefix) in [("ticket_id", "/tickets/"), ("chat_id", "/chats/")] {
+        let Some(value) = data.get(key) else {
+            continue;
+        };
+        return match text(data, key) {
+            Some(id) if is_identifier(&id) => Ok(Some(format!("{prefix}{}", segment(&id)))),
+            _ if value.is_null() => continue,
+            _ => Err(ApiError::InvalidFields(vec![FieldError::new(
+                format!("data.{key}"),
+                Reason::NotAnIdentifier,
+            )])),
+        };
+    }
+    Ok(None)
+}
+
+/// Whether a path has a `.` or `..` segment (also percent-encoded), which
+/// a browser resolves to another path than the one written.
+fn has_dot_segment(path: &str) -> bool {
+    let path = path.split(['?', '#']).next().unwrap_or_default();
+    path.split('/').any(|seg| {
+        let seg = seg.to_ascii_lowercase().replace("%2e", ".");
+        seg == "." || seg == ".."
+    })
 }
 
 /// Checks and renders one event. `public_url` has no trailing slash.
@@ -71,9 +125,14 @@ pub fn render(event: EmitEvent, public_url: &str) -> Result<NewNotification, Api
         })?;
     let path = match event.path {
         Some(p) => Some(p),
-        None => default_path(&event.data),
+        None => default_path(&event.data)?,
     };
     let link = match path {
+        Some(p) if has_dot_segment(&p) => {
+            return Err(ApiError::Invalid(
+                "path must not have '.' or '..' segments".into(),
+            ));
+        }
         // Only paths on our own origin: no scheme, no `//host`, no backslashes.
         Some(p) if p.starts_with('/') && !p.starts_with("//") && !p.contains('\\') => {
             let link = format!("{public_url}{p}");
@@ -139,6 +198,48 @@ mod tests {
         e.path = Some("//evil.example/".into());
         assert!(render(e, "http://x").is_err());
         assert!(render(event("nope", Value::Null), "http://x").is_err());
+    }
+
+    #[test]
+    fn ids_in_links_are_identifiers_and_encoded() {
+        let link = |data: Value| render(event("ticket_created", data), "http://x").map(|n| n.link);
+        assert_eq!(
+            link(serde_json::json!({"ticket_id": 42}))
+                .unwrap()
+                .as_deref(),
+            Some("http://x/tickets/42")
+        );
+        assert_eq!(
+            link(serde_json::json!({"chat_id": "c-1.a_b~"}))
+                .unwrap()
+                .as_deref(),
+            Some("http://x/chats/c-1.a_b~")
+        );
+        assert_eq!(
+            link(serde_json::json!({"ticket_id": "ТК"}))
+                .unwrap()
+                .as_deref(),
+            Some("http://x/tickets/%D0%A2%D0%9A")
+        );
+        assert_eq!(link(serde_json::json!({"ticket_id": null})).unwrap(), None);
+        for bad in [
+            "../x",
+            "1/2",
+            "a b",
+            "",
+            ".",
+            "..",
+            ".x",
+            "7\u{2067}",
+            "42?next=/",
+        ] {
+            assert!(
+                link(serde_json::json!({ "ticket_id": bad })).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(has_dot_segment("/a/../b") && has_dot_segment("/a/%2e/b"));
+        assert!(!has_dot_segment("/a/..b/c?x=../y") && !has_dot_segment("/tickets/7"));
     }
 
     #[test]

@@ -413,6 +413,9 @@ pub enum Reason {
     OutOfRange,
     /// The same channel twice in one type.
     Duplicate,
+    /// Not an identifier (a ticket or chat id put into a link): letters,
+    /// digits, `-`, `_`, `.`, `~`, not starting with a dot.
+    NotAnIdentifier,
 }
 
 impl Reason {
@@ -434,6 +437,9 @@ impl Reason {
             Reason::UnknownMelody => "unknown melody",
             Reason::OutOfRange => "value out of range",
             Reason::Duplicate => "channel listed twice",
+            Reason::NotAnIdentifier => {
+                "not an identifier: letters, digits, '-', '_', '.' or '~', not starting with '.'"
+            }
         }
     }
 }
@@ -452,7 +458,8 @@ pub struct FieldError {
 }
 
 impl FieldError {
-    fn new(path: impl Into<String>, reason: Reason) -> Self {
+    /// A refused field at `path` (dotted), with the reason's sentence.
+    pub fn new(path: impl Into<String>, reason: Reason) -> Self {
         Self {
             path: path.into(),
             reason,

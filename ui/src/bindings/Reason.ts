@@ -3,4 +3,4 @@
 /**
  * Why a field of a settings write was refused.
  */
-export type Reason = "bell_locked" | "mandatory_channel" | "mandatory_type" | "view_only" | "unavailable" | "notification_center_off" | "unknown_type" | "not_listed" | "unknown_channel" | "channel_not_enabled" | "unknown_melody" | "out_of_range" | "duplicate";
+export type Reason = "bell_locked" | "mandatory_channel" | "mandatory_type" | "view_only" | "unavailable" | "notification_center_off" | "unknown_type" | "not_listed" | "unknown_channel" | "channel_not_enabled" | "unknown_melody" | "out_of_range" | "duplicate" | "not_an_identifier";
