@@ -423,14 +423,18 @@ async fn after_a_freeze_it_reconnects_and_shows_what_it_missed_as_one_summary() 
     let connected = app.count("Connected");
     let pid = app.child.id().to_string();
     Command::new("kill").args(["-STOP", &pid]).status().unwrap();
-    let _ = admin.emit_many(OPERATOR.0, "ticket_created", 30).await;
+    assert_eq!(
+        admin
+            .emit_many(OPERATOR.0, "ticket_created", 30)
+            .await
+            .len(),
+        30
+    );
     tokio::time::sleep(Duration::from_secs(4)).await;
     Command::new("kill").args(["-CONT", &pid]).status().unwrap();
-    eventually("connected again", Duration::from_secs(10), || {
-        app.count("Connected") > connected
-    })
-    .await;
-    eventually("one summary", Duration::from_secs(10), || {
+    app.until("connected again", || app.count("Connected") > connected)
+        .await;
+    app.until("one summary", || {
         dunst_history().contains("30 new while you were away")
     })
     .await;

@@ -377,19 +377,15 @@ async fn run_session(
     refill.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut ping_id = 0u64;
     loop {
+        // In this order, not at random: the timers and commands come before
+        // the stream so a flood cannot starve them (each is ready at most
+        // once a tick).
         tokio::select! {
-            msg = ws.next() => {
-                s.last_heard = Instant::now();
-                let mut batch = vec![msg];
-                // Drain everything already received: one transaction for a burst.
-                while batch.len() < BATCH {
-                    match ws.next().now_or_never() {
-                        Some(m) => batch.push(m),
-                        None => break,
-                    }
-                }
-                process(ctx, ws, &mut s, batch).await?;
-            }
+            biased;
+            cmd = cmds.recv() => match cmd {
+                Some(ConnCmd::RetryNow) => {}
+                Some(ConnCmd::Shutdown) | None => return Ok(Outcome::Shutdown),
+            },
             _ = beat.tick() => {
                 if s.last_heard.elapsed() > s.heartbeat * 2 {
                     return Ok(Outcome::Lost { welcomed: true, offline: false, now: true, why: "heartbeat timeout".into() });
@@ -414,9 +410,28 @@ async fn run_session(
                     }
                 }
             }
-            cmd = cmds.recv() => match cmd {
-                Some(ConnCmd::RetryNow) => {}
-                Some(ConnCmd::Shutdown) | None => return Ok(Outcome::Shutdown),
+            msg = ws.next() => {
+                if s.last_heard.elapsed() > s.heartbeat * 2 {
+                    // Frames that waited in the socket while the process was
+                    // stopped or the machine slept: the stream is past its
+                    // heartbeat whichever woke first. They are not applied
+                    // (the position stays), so the reconnect replays them
+                    // as one "while you were away" summary, not a toast each.
+                    return Ok(Outcome::Lost { welcomed: true, offline: false, now: true, why: "heartbeat timeout".into() });
+                }
+                s.last_heard = Instant::now();
+                let mut batch = vec![msg];
+                // Drain everything already received: one transaction for a burst.
+                while batch.len() < BATCH {
+                    match ws.next().now_or_never() {
+                        Some(m) => batch.push(m),
+                        None => break,
+                    }
+                }
+                process(ctx, ws, &mut s, batch).await?;
+                // Time spent storing (or resyncing, up to `rest_limit`) is
+                // not silence from the server.
+                s.last_heard = Instant::now();
             }
         }
     }
