@@ -419,17 +419,22 @@ async fn after_a_freeze_it_reconnects_and_shows_what_it_missed_as_one_summary() 
         app.logged("Connected")
     })
     .await;
-    let _ = Command::new("dunstctl").arg("history-clear").status();
     let connected = app.count("Connected");
     let pid = app.child.id().to_string();
     Command::new("kill").args(["-STOP", &pid]).status().unwrap();
-    assert_eq!(
-        admin
-            .emit_many(OPERATOR.0, "ticket_created", 30)
-            .await
-            .len(),
-        30
-    );
+    // Titles of this test's own (the rig's dunst keeps other tests' toasts
+    // in its history; its 1.9 has no history-clear).
+    let missed = (0..30)
+        .map(|i| belfry_proto::api::EmitEvent {
+            operator: OPERATOR.0.into(),
+            type_id: "ticket_created".into(),
+            title: Some(format!("while frozen {i}")),
+            body: None,
+            path: Some(format!("/tickets/{i}")),
+            data: Default::default(),
+        })
+        .collect();
+    assert_eq!(admin.emit_batch(missed).await.len(), 30);
     tokio::time::sleep(Duration::from_secs(4)).await;
     Command::new("kill").args(["-CONT", &pid]).status().unwrap();
     app.until("connected again", || app.count("Connected") > connected)
@@ -440,7 +445,7 @@ async fn after_a_freeze_it_reconnects_and_shows_what_it_missed_as_one_summary() 
     .await;
     let history = dunst_history();
     assert!(
-        !(0..30).any(|i| history.contains(&format!("\"event {i}\""))),
+        !history.contains("while frozen"),
         "no toast per missed notification: {history}"
     );
     app.stop().await;
