@@ -382,6 +382,7 @@ impl Store {
         // store's benchmarks hold their budgets by a wide margin with it.
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        register_fold(&conn)?;
         conn.execute_batch(SCHEMA)?;
         // A store made before the counts were kept: count once.
         if Self::meta(&conn, "unread_counts")?.is_none() {
@@ -881,8 +882,35 @@ fn limit(f: &Filter) -> i64 {
     i64::from(f.limit.max(1))
 }
 
+/// The SQL function the scan compares folded text with.
+const FOLD: &str = "belfry_fold";
+
+/// Case folding for every script, as the trigram index folds and as the
+/// window's own filter (JavaScript's `toLowerCase`) does: SQLite's `LIKE`
+/// and `lower` fold ASCII only, so "пр" would not find "Привіт" in a scan
+/// while the index and the window did.
+fn fold(text: &str) -> String {
+    text.to_lowercase()
+}
+
+fn register_fold(conn: &Connection) -> Result<()> {
+    use rusqlite::functions::FunctionFlags;
+    conn.create_scalar_function(
+        FOLD,
+        1,
+        FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
+        |ctx| {
+            Ok(match ctx.get_raw(0) {
+                rusqlite::types::ValueRef::Text(t) => fold(&String::from_utf8_lossy(t)),
+                _ => String::new(),
+            })
+        },
+    )?;
+    Ok(())
+}
+
 /// A page by reading the rows newest first: no text, or one the index
-/// cannot answer. `LIKE` folds only ASCII case; the index folds all case.
+/// cannot answer (shorter than a trigram). Folded as the index folds.
 fn scan(conn: &Connection, f: &Filter, text: Option<&str>) -> Result<Vec<Notification>> {
     let mut args = Vec::new();
     let mut sql = format!(
@@ -890,14 +918,10 @@ fn scan(conn: &Connection, f: &Filter, text: Option<&str>) -> Result<Vec<Notific
         conditions(f, &mut args)
     );
     if let Some(text) = text {
-        let escaped = text
-            .replace('\\', "\\\\")
-            .replace('%', "\\%")
-            .replace('_', "\\_");
-        args.push(format!("%{escaped}%").into());
+        args.push(fold(text).into());
         let n = args.len();
         sql.push_str(&format!(
-            " AND (n.title LIKE ?{n} ESCAPE '\\' OR n.body LIKE ?{n} ESCAPE '\\')"
+            " AND (instr({FOLD}(n.title), ?{n}) > 0 OR instr({FOLD}(n.body), ?{n}) > 0)"
         ));
     }
     args.push(limit(f).into());
@@ -1343,6 +1367,29 @@ mod search_tests {
         // The index folds case beyond ASCII too (LIKE folds only ASCII).
         let s = store_with(vec![note(1, "ÉCOLE fermée", "")]);
         assert_eq!(ids(&s.page(&text("école")).unwrap()), vec![1]);
+    }
+
+    #[test]
+    fn ukrainian_text_is_found_in_any_case_through_the_index_and_the_scan() {
+        let s = store_with(vec![
+            note(1, "Привіт, Їжаку", "Клієнт чекає на ҐАНОК"),
+            note(2, "ЄДИНИЙ запит", "ще одне"),
+            note(3, "Hello", "world"),
+        ]);
+        // Through the trigram index (three characters or more).
+        assert_eq!(ids(&s.page(&text("ПРИВІТ")).unwrap()), vec![1]);
+        assert_eq!(ids(&s.page(&text("їжак")).unwrap()), vec![1]);
+        assert_eq!(ids(&s.page(&text("ґанок")).unwrap()), vec![1]);
+        assert_eq!(ids(&s.page(&text("єдиний")).unwrap()), vec![2]);
+        // Shorter ones are scanned, folded the same way.
+        assert_eq!(ids(&s.page(&text("пр")).unwrap()), vec![1]);
+        assert_eq!(ids(&s.page(&text("Ї")).unwrap()), vec![1]);
+        assert_eq!(ids(&s.page(&text("єд")).unwrap()), vec![2]);
+        // And the two paths agree.
+        for t in ["ПРИВІТ", "їжак", "ґанок", "єдиний", "ще"] {
+            let (indexed, scanned) = both(&s, &text(t));
+            assert_eq!(indexed, scanned, "{t}");
+        }
     }
 
     #[test]
