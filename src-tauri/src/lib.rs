@@ -97,44 +97,16 @@ pub struct SignInForm {
     pub reason: Option<String>,
 }
 
-/// A pause of toasts and melodies, as the tray menu and the General tab
-/// offer it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(rename_all = "snake_case")]
-pub enum Pause {
-    /// For 30 minutes.
-    HalfHour,
-    /// For an hour.
-    Hour,
-    /// Until 08:00 tomorrow.
-    Tomorrow,
-    /// Resume now.
-    Resume,
-}
-
-impl Pause {
-    /// When the pause ends, from `now`; `None` resumes.
-    fn until(self, now: chrono::DateTime<chrono::Local>) -> Option<chrono::DateTime<chrono::Utc>> {
-        let utc = now.with_timezone(&chrono::Utc);
-        match self {
-            Self::HalfHour => Some(utc + chrono::Duration::minutes(30)),
-            Self::Hour => Some(utc + chrono::Duration::hours(1)),
-            Self::Tomorrow => Some(belfry_app::glance::tomorrow_morning(now)),
-            Self::Resume => None,
-        }
-    }
-}
+pub use belfry_app::menu::Pause;
 
 /// Pauses or resumes toasts and melodies, and keeps the choice across
 /// restarts; the core's `Quiet` event tells the tray and the window.
 async fn pause<R: Runtime>(app: &AppHandle<R>, choice: Pause) -> Result<(), String> {
     let shell = app.state::<Shell>();
     let session = shell.session().await?;
-    let until = choice.until(chrono::Local::now());
-    session.engine.pause_until(until);
-    shell.save_config(|c| c.paused_until = until);
-    tracing::info!(?choice, "pause");
+    shell
+        .act(belfry_app::menu::MenuId::Pause(choice), &session)
+        .await;
     Ok(())
 }
 
@@ -228,6 +200,24 @@ impl Shell {
 
     /// Saves a change to the device settings; a failure is logged (the
     /// change still holds for this run).
+    /// Does what the tray's shared entries ask, and a pause (from the tray
+    /// or the General tab) with the device settings this shell keeps.
+    async fn act(
+        &self,
+        id: belfry_app::menu::MenuId,
+        session: &Session,
+    ) -> belfry_app::menu::Acted {
+        use belfry_app::menu::{self, Acted, MenuId};
+        match menu::act(id, session).await {
+            Acted::Yours(MenuId::Pause(choice)) => {
+                let mut cfg = self.config.lock().unwrap_or_else(PoisonError::into_inner);
+                menu::pause(session, choice, &mut cfg, &self.paths.config_file());
+                Acted::Done
+            }
+            acted => acted,
+        }
+    }
+
     fn save_config(&self, f: impl FnOnce(&mut DeviceConfig)) {
         let mut cfg = self.config.lock().unwrap_or_else(PoisonError::into_inner);
         f(&mut cfg);

@@ -6,8 +6,9 @@
 //! The icon is one of five glyphs ([`TrayState`]), rendered from
 //! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
-use crate::{Pause, Shell, Status, open_inbox};
-use belfry_app::glance::{self, AVAILABILITY, Glance, TrayState};
+use crate::{Shell, Status, open_inbox};
+use belfry_app::glance::{self, Glance, TrayState};
+use belfry_app::menu::{self as tray_menu, Acted, MenuId};
 use belfry_app::session::Session;
 use belfry_os::menu::Entry;
 use std::sync::{Mutex, PoisonError};
@@ -331,7 +332,7 @@ fn menu<R: Runtime>(
     status: &Status,
     recent: &[(String, String)],
 ) -> tauri::Result<Menu<R>> {
-    let entries = glance::menu(&glance::MenuOf {
+    let entries = tray_menu::menu(&tray_menu::MenuOf {
         glance: &glance(status),
         recent,
         availability: status.availability,
@@ -393,40 +394,25 @@ fn label(text: &str) -> String {
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    let pause = match id {
-        glance::id::OPEN => return open_inbox(app),
-        glance::id::SETTINGS => return crate::open_settings(app),
-        glance::id::QUIT => return app.exit(0),
-        "update:install" | "update:restart" => return crate::updates::on_tray(app, id),
-        "pause:30" => Some(Pause::HalfHour),
-        "pause:60" => Some(Pause::Hour),
-        "pause:tomorrow" => Some(Pause::Tomorrow),
-        glance::id::RESUME => Some(Pause::Resume),
-        _ => None,
+    let Some(id) = MenuId::parse(id) else {
+        return;
     };
+    match id {
+        MenuId::Open => return open_inbox(app),
+        MenuId::Settings => return crate::open_settings(app),
+        MenuId::Quit => return app.exit(0),
+        MenuId::Update(step) => return crate::updates::on_tray(app, step),
+        _ => {}
+    }
     let app = app.clone();
-    let id = id.to_owned();
     tauri::async_runtime::spawn(async move {
         let shell = app.state::<Shell>();
         let Ok(session) = shell.session().await else {
             return;
         };
-        if let Some(choice) = pause {
-            if let Err(e) = crate::pause(&app, choice).await {
-                tracing::warn!(error = %e, "pausing from the tray");
-            }
-        } else if let Some((_, a)) = AVAILABILITY.iter().find(|(x, _)| *x == id) {
-            // A failure reaches the menu's first line as the core's problem.
-            if session.engine.set_status(*a).await.is_err() {
-                // Rebuilt, the menu puts the check back where it holds.
-                show(&app, &shell.status());
-            }
-        } else if id == glance::id::RETRY {
-            session.engine.retry_now();
-        } else if let Some(item) = id.strip_prefix("item:")
-            && let Err(e) = session.open_item(item).await
-        {
-            tracing::warn!(error = format!("{e:#}"), "opening from the tray");
+        if shell.act(id, &session).await == Acted::ShowAgain {
+            // Rebuilt, the menu puts the check back where it holds.
+            show(&app, &shell.status());
         }
     });
 }

@@ -12,6 +12,7 @@
 //! schedule, are `belfry_app::updates`', which the small tray shares.
 
 use crate::Shell;
+use belfry_app::menu::UpdateStep;
 use belfry_app::updates::{self as shared, BuiltIn, Schedule, Source};
 use belfry_core::config::UpdateChannel;
 use chrono::{DateTime, Utc};
@@ -424,20 +425,21 @@ pub fn updates_info<R: Runtime>(app: &AppHandle<R>) -> UpdateInfo {
     app.state::<Updates>().info()
 }
 
-/// What the tray shows about updates: a label and whether it is a
-/// clickable action (`Some(id)`).
-pub fn tray_entry<R: Runtime>(app: &AppHandle<R>) -> Option<(String, Option<&'static str>)> {
+/// What the tray shows about updates: a label and the step a click takes
+/// (`None`: it only says).
+pub fn tray_entry<R: Runtime>(app: &AppHandle<R>) -> Option<(String, Option<UpdateStep>)> {
     let updates = app.try_state::<Updates>()?;
     match updates.info().state {
-        UpdateState::Available { version, .. } => {
-            Some((format!("Install update {version}…"), Some("update:install")))
-        }
+        UpdateState::Available { version, .. } => Some((
+            format!("Install update {version}…"),
+            Some(UpdateStep::Install),
+        )),
         UpdateState::Installing { version } => {
             Some((format!("Installing update {version}…"), None))
         }
         UpdateState::Installed { version } => Some((
             format!("Restart to finish updating to {version}"),
-            Some("update:restart"),
+            Some(UpdateStep::Restart),
         )),
         UpdateState::Refused { version, .. } => Some((
             format!("Update {version} refused: its signature does not verify"),
@@ -446,16 +448,16 @@ pub fn tray_entry<R: Runtime>(app: &AppHandle<R>) -> Option<(String, Option<&'st
         // Offered again: the cause (a full disk, say) may be gone.
         UpdateState::InstallFailed { version, .. } => Some((
             format!("Update {version} failed: try again…"),
-            Some("update:install"),
+            Some(UpdateStep::Install),
         )),
         _ => None,
     }
 }
 
 /// The tray's update items.
-pub fn on_tray<R: Runtime>(app: &AppHandle<R>, id: &str) {
-    match id {
-        "update:install" => {
+pub fn on_tray<R: Runtime>(app: &AppHandle<R>, step: UpdateStep) {
+    match step {
+        UpdateStep::Install => {
             let app = app.clone();
             tauri::async_runtime::spawn(async move {
                 if let Err(e) = install(&app).await {
@@ -463,7 +465,6 @@ pub fn on_tray<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 }
             });
         }
-        "update:restart" => app.request_restart(),
-        _ => {}
+        UpdateStep::Restart => app.request_restart(),
     }
 }

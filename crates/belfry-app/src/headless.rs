@@ -5,8 +5,8 @@
 
 use crate::cli::Cli;
 use crate::demo::Starter;
-use crate::glance::Asked;
 use crate::logging;
+use crate::menu::Asked;
 use crate::session::{self, Session, Target, effective_config};
 #[cfg(all(unix, not(target_os = "macos")))]
 use crate::tray::{self, Tray};
@@ -378,7 +378,7 @@ async fn next_click(tray: &mut Option<Tray>) -> Option<String> {
 /// has no tray: its tray is the desktop shell's.
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 mod tray {
-    use crate::glance::Asked;
+    use crate::menu::Asked;
     use crate::session::Session;
     use belfry_core::config::{DeviceConfig, Paths};
     use belfry_core::event::CoreEvent;

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod glance;
 pub mod headless;
 pub mod logging;
+pub mod menu;
 pub mod session;
 /// The headless tray is a StatusNotifierItem: Linux and the BSDs.
 #[cfg(all(unix, not(target_os = "macos")))]

@@ -10,14 +10,14 @@
 //! verifies. This tray never downloads or installs anything.
 
 use crate::cli::Cli;
-use crate::glance::{self, Asked, Glance, TrayState};
+use crate::glance::{self, Glance, TrayState};
+use crate::menu::{self, Acted, Asked, MenuId, UpdateStep};
 use crate::session::Session;
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent, Quiet};
 use belfry_os::menu::Entry;
-use belfry_os::tray::{ACTIVATE, Look, OnClick, StatusItem};
+use belfry_os::tray::{Look, OnClick, StatusItem};
 use belfry_proto::api::OperatorStatus;
-use chrono::Local;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,13 +49,6 @@ const GLYPHS: [(TrayState, &[u8]); 5] = [
         include_bytes!("../../../icons/tray/light/idle-22.png"),
     ),
 ];
-
-/// The ids of the menu's entries this tray handles itself, the shared
-/// ones ([`glance::id`]) and its update line's.
-mod id {
-    pub use crate::glance::id::*;
-    pub const UPDATE: &str = "update";
-}
 
 /// The tray and what it shows.
 pub struct Tray {
@@ -173,14 +166,15 @@ impl Tray {
     }
 
     fn menu(&self, g: &Glance<'_>) -> Vec<Entry> {
-        glance::menu(&glance::MenuOf {
+        menu::menu(&menu::MenuOf {
             glance: g,
             recent: &self.recent,
             availability: self.availability,
+            // This tray installs nothing: the full app does, handed over.
             update: self
                 .update
                 .as_ref()
-                .map(|v| (format!("Update to {v}…"), Some(id::UPDATE))),
+                .map(|v| (format!("Update to {v}…"), Some(UpdateStep::Install))),
             // Settings are in the full app's window: Open inbox hands over.
             settings: false,
         })
@@ -194,32 +188,22 @@ impl Tray {
         cfg: &mut DeviceConfig,
         config_file: &Path,
     ) -> Option<Asked> {
-        match id {
-            id::QUIT => return Some(Asked::Quit),
-            id::OPEN | ACTIVATE => return Some(Asked::Open),
-            id::UPDATE => return Some(Asked::Update),
-            id::RETRY => session.engine.retry_now(),
-            _ => {}
-        }
-        if let Some(until) = glance::pause_until(id, Local::now()) {
-            session.engine.pause_until(until);
-            cfg.paused_until = until;
-            if let Err(e) = cfg.save(config_file) {
-                tracing::warn!(error = %e, "could not save the pause");
+        let id = MenuId::parse(id)?;
+        match menu::act(id, session).await {
+            Acted::Done => None,
+            Acted::Yours(MenuId::Pause(choice)) => {
+                menu::pause(session, choice, cfg, config_file);
+                None
             }
-            tracing::info!(?until, "pause from the tray");
-        } else if let Some((_, a)) = glance::AVAILABILITY.iter().find(|(x, _)| *x == id) {
-            // A failure reaches the menu's first line as the core's problem;
-            // shown again, the menu puts the check back where it holds.
-            if session.engine.set_status(*a).await.is_err() {
+            Acted::ShowAgain => {
                 self.show().await;
+                None
             }
-        } else if let Some(item) = id.strip_prefix("item:")
-            && let Err(e) = session.open_item(item).await
-        {
-            tracing::warn!(error = format!("{e:#}"), "opening from the tray");
+            Acted::Yours(MenuId::Quit) => Some(Asked::Quit),
+            Acted::Yours(MenuId::Open) => Some(Asked::Open),
+            Acted::Yours(MenuId::Update(_)) => Some(Asked::Update),
+            Acted::Yours(_) => None,
         }
-        None
     }
 }
 

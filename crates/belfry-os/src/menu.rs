@@ -1,9 +1,12 @@
 //! A tray menu as plain data: what each line says and the id a click on it
-//! reports. Built once by the app's glance for every tray, then drawn by
+//! reports. Built once by the app's menu for every tray, then drawn by
 //! whichever tray the platform has: the StatusNotifierItem server in
 //! `tray` (Linux and the BSDs) or the desktop shell's Tauri tray
 //! (every platform). Compiled everywhere, so the menu's rules are checked on
 //! Windows and macOS too; only the D-Bus server stays Linux-only.
+
+/// What a tray reports when the icon itself is clicked (not an entry).
+pub const ACTIVATE: &str = "activate";
 
 /// One entry of the tray's menu.
 #[derive(Debug, Clone, PartialEq, Eq)]

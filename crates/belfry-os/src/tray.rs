@@ -60,8 +60,7 @@ pub struct Look {
 /// What is clicked: the entry's id, or `"activate"` for the icon itself.
 pub type OnClick = Arc<dyn Fn(String) + Send + Sync>;
 
-/// What the icon reports when the icon itself is clicked.
-pub const ACTIVATE: &str = "activate";
+pub use crate::menu::ACTIVATE;
 
 /// The menu as laid out for dbusmenu: each entry gets a number, in order,
 /// from 1 (0 is the root).
