@@ -15,12 +15,11 @@ mod updates;
 
 use anyhow::Context as _;
 use belfry_app::cli::Cli;
+use belfry_app::front::{Change, Front};
 use belfry_app::session::{self, FromOs, Password, Session, SignInNeeded, Target};
 use belfry_core::config::{DeviceConfig, Paths};
-use belfry_core::event::{ConnState, CoreEvent, Quiet};
+use belfry_core::event::{ConnState, CoreEvent};
 use belfry_core::managed::Managed;
-use belfry_core::store::Unread;
-use belfry_proto::api::OperatorStatus;
 use serde::Serialize;
 use std::sync::{Arc, Mutex, PoisonError};
 use tauri::{AppHandle, Emitter, Manager, RunEvent, Runtime, WebviewUrl, WebviewWindowBuilder};
@@ -34,53 +33,21 @@ pub const NAVIGATE_EVENT: &str = "navigate";
 /// The event the UI listens to: every [`CoreEvent`], as the core emits it.
 pub const CORE_EVENT: &str = "core";
 
-/// What the tray and the window's status line show.
+/// What the tray and the window's status line show: the session's
+/// [`Front`] and what only the window has.
 #[derive(Debug, Clone, Default, Serialize)]
 #[cfg_attr(test, derive(ts_rs::TS))]
 pub struct Status {
-    /// The connection; `None` before the session started.
-    pub connection: Option<ConnState>,
-    /// Why toasts and sounds are held back, if they are.
-    pub quiet: Option<Quiet>,
-    /// Unread counts.
-    pub unread: Unread,
+    /// The state at a glance, as the core's events left it.
+    #[serde(flatten)]
+    #[cfg_attr(test, ts(flatten))]
+    pub front: Front,
     /// Why the session did not start.
     pub problem: Option<String>,
-    /// What is wrong now while the app goes on (the disk is full, no sound
-    /// device, …), oldest first; each goes once what failed works again.
-    pub problems: Vec<Problem>,
     /// The instance and login, once signed in.
     pub account: Option<String>,
     /// Not signed in: what the sign-in form starts with.
     pub sign_in: Option<SignInForm>,
-    /// The operator's availability, once the instance said it.
-    pub availability: Option<OperatorStatus>,
-}
-
-/// One thing that is wrong now, as [`Status::problems`] lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-pub struct Problem {
-    /// What failed, which also keys it: "storing notifications".
-    pub what: String,
-    /// For people: what failed and why.
-    pub message: String,
-}
-
-impl Status {
-    /// Records `what` as failing with `message` (replacing what it said before).
-    pub fn set_problem(&mut self, what: &str, message: String) {
-        self.problems.retain(|p| p.what != what);
-        self.problems.push(Problem {
-            what: what.to_owned(),
-            message,
-        });
-    }
-
-    /// `what` works again.
-    pub fn clear_problem(&mut self, what: &str) {
-        self.problems.retain(|p| p.what != what);
-    }
 }
 
 /// What the sign-in form starts with.
@@ -529,17 +496,12 @@ async fn run_session<R: Runtime>(
     // it started, and what it said before this would otherwise be lost
     // (the welcome's status was, until a test of the tray caught it).
     let mut events = session.engine.events();
-    let unread = session.engine.store().unread().unwrap_or_default();
     let status = shell.update(|s| {
         *s = Status {
+            front: Front::of(&session.engine),
             account: Some(format!("{}@{}", session.login, session.base)),
-            connection: Some(session.engine.state().borrow().clone()),
-            quiet: session.engine.quiet(),
-            unread,
             problem: None,
-            problems: Vec::new(),
             sign_in: None,
-            availability: session.engine.status(),
         };
     });
     tray::show(app, &status);
@@ -593,26 +555,15 @@ async fn run_session<R: Runtime>(
                 _ => {}
             }
             session.on_core_event(&ev);
-            let changed = match &ev {
-                CoreEvent::State(c) => Some(shell.update(|s| s.connection = Some(c.clone()))),
-                CoreEvent::Unread(u) => Some(shell.update(|s| s.unread = *u)),
-                CoreEvent::Quiet { quiet } => Some(shell.update(|s| s.quiet = quiet.clone())),
-                CoreEvent::Status(a) => Some(shell.update(|s| s.availability = Some(*a))),
-                CoreEvent::Problem { what, message } => {
-                    Some(shell.update(|s| s.set_problem(what, message.clone())))
+            let mut change = Change::Nothing;
+            let status = shell.update(|s| change = s.front.apply(&ev));
+            match change {
+                Change::State => {
+                    tray::show(&app, &status);
+                    let _ = app.emit("status", &status);
                 }
-                CoreEvent::Resolved { what } => Some(shell.update(|s| s.clear_problem(what))),
-                _ => None,
-            };
-            if let Some(status) = changed {
-                tray::show(&app, &status);
-                let _ = app.emit("status", &status);
-            }
-            if matches!(
-                ev,
-                CoreEvent::Added { .. } | CoreEvent::Read { .. } | CoreEvent::ReadAll { .. }
-            ) {
-                tray::show_recent(&app, &session).await;
+                Change::Items => tray::show_recent(&app, &session).await,
+                Change::Nothing => {}
             }
             let _ = app.emit(CORE_EVENT, &ev);
         }

@@ -107,7 +107,8 @@ pub fn show<R: Runtime>(app: &AppHandle<R>, status: &Status) {
         .lock()
         .unwrap_or_else(PoisonError::into_inner)
         .clone();
-    let title = (status.unread.total > 0).then(|| status.unread.total.to_string());
+    let unread = status.front.unread.total;
+    let title = (unread > 0).then(|| unread.to_string());
     let results = [
         ("tooltip", tray.set_tooltip(Some(tooltip(status)))),
         ("title", tray.set_title(title)),
@@ -138,13 +139,9 @@ pub async fn show_recent<R: Runtime>(app: &AppHandle<R>, session: &Session) {
 
 /// What the tray shows of `status`, in the words both trays use.
 fn glance(status: &Status) -> Glance<'_> {
-    Glance {
-        connection: status.connection.as_ref(),
-        signed_out: status.problem.is_some() || status.sign_in.is_some(),
-        quiet: status.quiet.as_ref(),
-        unread: status.unread.total,
-        problems: status.problems.iter().map(|p| p.message.as_str()).collect(),
-    }
+    status
+        .front
+        .glance(status.problem.is_some() || status.sign_in.is_some())
 }
 
 fn state_of(status: &Status) -> TrayState {
@@ -335,7 +332,7 @@ fn menu<R: Runtime>(
     let entries = tray_menu::menu(&tray_menu::MenuOf {
         glance: &glance(status),
         recent,
-        availability: status.availability,
+        availability: status.front.availability,
         update: crate::updates::tray_entry(app),
         settings: true,
     });
@@ -420,6 +417,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use belfry_app::front::Front;
     use belfry_core::event::{ConnState, Quiet};
 
     /// The menu's first line for `status`.
@@ -431,13 +429,13 @@ mod tests {
 
     #[test]
     fn the_state_line_says_why_it_is_quiet() {
-        let status = Status {
+        let status = shown(Front {
             connection: Some(ConnState::Connected),
             quiet: Some(Quiet::DoNotDisturb {
                 source: "dunst is paused".into(),
             }),
-            ..Status::default()
-        };
+            ..Front::default()
+        });
         assert_eq!(state_line(&status), "Connected · quiet: dunst is paused");
         let signed_out = Status {
             problem: Some("no login".into()),
@@ -448,8 +446,8 @@ mod tests {
 
     #[test]
     fn the_state_line_says_what_is_wrong_until_it_works_again() {
-        let mut status = connected();
-        status.set_problem(
+        let mut status = shown(connected());
+        status.front.set_problem(
             "storing notifications",
             "storing notifications: disk full".into(),
         );
@@ -457,8 +455,10 @@ mod tests {
             state_line(&status),
             "Connected · storing notifications: disk full"
         );
-        status.set_problem("playing sounds", "playing sounds: no device".into());
-        status.set_problem(
+        status
+            .front
+            .set_problem("playing sounds", "playing sounds: no device".into());
+        status.front.set_problem(
             "storing notifications",
             "storing notifications: read-only".into(),
         );
@@ -466,19 +466,27 @@ mod tests {
             state_line(&status),
             "Connected · storing notifications: read-only (and 1 more)"
         );
-        status.clear_problem("storing notifications");
+        status.front.clear_problem("storing notifications");
         assert_eq!(state_line(&status), "Connected · playing sounds: no device");
-        status.clear_problem("playing sounds");
+        status.front.clear_problem("playing sounds");
         assert_eq!(state_line(&status), "Connected");
         assert_eq!(state_of(&status), TrayState::Idle);
     }
 
     const STATES: [TrayState; 5] = TrayState::ALL;
 
-    fn connected() -> Status {
+    /// The status of a session whose front is `front`.
+    fn shown(front: Front) -> Status {
         Status {
-            connection: Some(ConnState::Connected),
+            front,
             ..Status::default()
+        }
+    }
+
+    fn connected() -> Front {
+        Front {
+            connection: Some(ConnState::Connected),
+            ..Front::default()
         }
     }
 
@@ -492,11 +500,11 @@ mod tests {
 
     #[test]
     fn connected_is_idle_until_something_is_unread() {
-        assert_eq!(state_of(&connected()), TrayState::Idle);
-        let status = Status {
+        assert_eq!(state_of(&shown(connected())), TrayState::Idle);
+        let status = shown(Front {
             unread: unread(3),
             ..connected()
-        };
+        });
         assert_eq!(state_of(&status), TrayState::Unread);
     }
 
@@ -509,11 +517,11 @@ mod tests {
                 source: "dunst is paused".into(),
             },
         ] {
-            let status = Status {
+            let status = shown(Front {
                 quiet: Some(quiet),
                 unread: unread(2),
                 ..connected()
-            };
+            });
             assert_eq!(state_of(&status), TrayState::Paused);
         }
     }
@@ -534,14 +542,14 @@ mod tests {
             }),
             Some(ConnState::Stopped),
         ] {
-            let status = Status {
+            let status = shown(Front {
                 connection,
                 quiet: Some(Quiet::Paused {
                     until: next_attempt,
                 }),
                 unread: unread(4),
-                ..Status::default()
-            };
+                ..Front::default()
+            });
             assert_eq!(state_of(&status), TrayState::Offline, "{status:?}");
         }
     }
@@ -565,11 +573,11 @@ mod tests {
                 reason: "protocol 9".into(),
             },
         ] {
-            let status = Status {
+            let status = shown(Front {
                 connection: Some(connection),
                 unread: unread(1),
-                ..Status::default()
-            };
+                ..Front::default()
+            });
             assert_eq!(state_of(&status), TrayState::SignedOut);
         }
     }
@@ -577,11 +585,14 @@ mod tests {
     #[test]
     fn the_tooltip_says_the_state_and_the_count_once_connected() {
         assert_eq!(tooltip(&Status::default()), "Belfry — Starting…");
-        assert_eq!(tooltip(&connected()), "Belfry — nothing unread — Connected");
-        let status = Status {
+        assert_eq!(
+            tooltip(&shown(connected())),
+            "Belfry — nothing unread — Connected"
+        );
+        let status = shown(Front {
             unread: unread(12),
             ..connected()
-        };
+        });
         assert_eq!(tooltip(&status), "Belfry — 12 unread — Connected");
     }
 

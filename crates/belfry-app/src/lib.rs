@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod demo;
+pub mod front;
 pub mod glance;
 pub mod headless;
 pub mod logging;

@@ -10,14 +10,14 @@
 //! verifies. This tray never downloads or installs anything.
 
 use crate::cli::Cli;
+use crate::front::{Change, Front};
 use crate::glance::{self, Glance, TrayState};
 use crate::menu::{self, Acted, Asked, MenuId, UpdateStep};
 use crate::session::Session;
 use belfry_core::config::{DeviceConfig, Paths};
-use belfry_core::event::{ConnState, CoreEvent, Quiet};
+use belfry_core::event::CoreEvent;
 use belfry_os::menu::Entry;
 use belfry_os::tray::{Look, OnClick, StatusItem};
-use belfry_proto::api::OperatorStatus;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,12 +55,7 @@ pub struct Tray {
     item: StatusItem,
     clicks: mpsc::UnboundedReceiver<String>,
     icons: Option<PathBuf>,
-    connection: Option<ConnState>,
-    quiet: Option<Quiet>,
-    unread: u64,
-    /// (what, message), oldest first.
-    problems: Vec<(String, String)>,
-    availability: Option<OperatorStatus>,
+    front: Front,
     recent: Vec<(String, String)>,
     /// The newer version the update feed offers.
     update: Option<String>,
@@ -81,17 +76,11 @@ impl Tray {
         match StatusItem::start("belfry", look, Vec::new(), on_click).await {
             Ok(item) => {
                 tracing::info!("tray icon shown");
-                let engine = &session.engine;
-                let unread = engine.store().unread().map_or(0, |u| u.total);
                 let tray = Self {
                     item,
                     clicks: rx,
                     icons,
-                    connection: Some(engine.state().borrow().clone()),
-                    quiet: engine.quiet(),
-                    unread,
-                    problems: Vec::new(),
-                    availability: engine.status(),
+                    front: Front::of(&session.engine),
                     recent: glance::recent_unread(session).await.unwrap_or_default(),
                     update: None,
                 };
@@ -116,35 +105,16 @@ impl Tray {
         self.item.settle().await;
     }
 
-    fn glance(&self) -> Glance<'_> {
-        Glance {
-            connection: self.connection.as_ref(),
-            signed_out: false,
-            quiet: self.quiet.as_ref(),
-            unread: self.unread,
-            problems: self.problems.iter().map(|(_, m)| m.as_str()).collect(),
-        }
-    }
-
     /// Follows the core; the menu's unread list is read again from the
     /// store when notifications came or were read.
     pub async fn on_event(&mut self, ev: &CoreEvent, session: &Session) {
-        match ev {
-            CoreEvent::State(c) => self.connection = Some(c.clone()),
-            CoreEvent::Unread(u) => self.unread = u.total,
-            CoreEvent::Quiet { quiet } => self.quiet = quiet.clone(),
-            CoreEvent::Status(a) => self.availability = Some(*a),
-            CoreEvent::Problem { what, message } => {
-                self.problems.retain(|(w, _)| w != what);
-                self.problems.push((what.clone(), message.clone()));
-            }
-            CoreEvent::Resolved { what } => self.problems.retain(|(w, _)| w != what),
-            CoreEvent::Added { .. } | CoreEvent::Read { .. } | CoreEvent::ReadAll { .. } => {
-                if let Some(recent) = glance::recent_unread(session).await {
-                    self.recent = recent;
-                }
-            }
-            _ => return,
+        match self.front.apply(ev) {
+            Change::Nothing => return,
+            Change::State => {}
+            Change::Items => match glance::recent_unread(session).await {
+                Some(recent) => self.recent = recent,
+                None => return,
+            },
         }
         self.show().await;
     }
@@ -159,7 +129,7 @@ impl Tray {
     }
 
     async fn show(&self) {
-        let glance = self.glance();
+        let glance = self.front.glance(false);
         self.item
             .set(look(self.icons.as_deref(), &glance), self.menu(&glance))
             .await;
@@ -169,7 +139,7 @@ impl Tray {
         menu::menu(&menu::MenuOf {
             glance: g,
             recent: &self.recent,
-            availability: self.availability,
+            availability: self.front.availability,
             // This tray installs nothing: the full app does, handed over.
             update: self
                 .update
@@ -412,7 +382,7 @@ mod tests {
     fn the_glyphs_are_written_once_and_named_by_state() {
         let dir = tempfile::tempdir().unwrap();
         let icons = write_icons(&dir.path().join("tray")).unwrap();
-        let connected = ConnState::Connected;
+        let connected = belfry_core::event::ConnState::Connected;
         let g = Glance {
             connection: Some(&connected),
             unread: 2,

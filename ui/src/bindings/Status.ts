@@ -7,9 +7,22 @@ import type { SignInForm } from "./SignInForm";
 import type { Unread } from "./Unread";
 
 /**
- * What the tray and the window's status line show.
+ * What the tray and the window's status line show: the session's
+ * [`Front`] and what only the window has.
  */
 export type Status = { 
+/**
+ * Why the session did not start.
+ */
+problem: string | null, 
+/**
+ * The instance and login, once signed in.
+ */
+account: string | null, 
+/**
+ * Not signed in: what the sign-in form starts with.
+ */
+sign_in: SignInForm | null, 
 /**
  * The connection; `None` before the session started.
  */
@@ -23,22 +36,10 @@ quiet: Quiet | null,
  */
 unread: Unread, 
 /**
- * Why the session did not start.
- */
-problem: string | null, 
-/**
  * What is wrong now while the app goes on (the disk is full, no sound
  * device, …), oldest first; each goes once what failed works again.
  */
 problems: Array<Problem>, 
-/**
- * The instance and login, once signed in.
- */
-account: string | null, 
-/**
- * Not signed in: what the sign-in form starts with.
- */
-sign_in: SignInForm | null, 
 /**
  * The operator's availability, once the instance said it.
  */
