@@ -2,6 +2,7 @@
 //! decides anything. Errors reach the UI as text for the status line.
 
 use crate::{Shell, Status};
+use belfry_app::start_at_login::{self, Starts};
 use belfry_core::engine::EditError;
 use belfry_core::managed::ManagedLanguage;
 use belfry_core::store::Filter;
@@ -9,6 +10,7 @@ use belfry_proto::catalogue::{Catalogue, Category};
 use belfry_proto::inbox::Notification;
 use belfry_proto::settings::{FieldError, Preferences, SettingsDocument};
 use serde::{Deserialize, Serialize};
+use std::sync::PoisonError;
 use tauri::{AppHandle, Manager, State};
 
 /// Longest page the UI may ask for.
@@ -147,19 +149,9 @@ pub struct General {
     pub version: String,
 }
 
-/// The login item for the tray app: it starts in the tray, window closed.
-fn login_item() -> Result<belfry_os::autostart::Autostart, String> {
-    belfry_os::autostart::Autostart::for_this_app(&[]).map_err(|e| e.to_string())
-}
-
 fn general_now(shell: &Shell) -> General {
-    let saved = shell.config().autostart;
     General {
-        // The OS's entry is the truth (the user may have removed it in the
-        // desktop's own settings); the saved choice where it cannot be read.
-        start_at_login: login_item()
-            .and_then(|i| i.is_enabled().map_err(|e| e.to_string()))
-            .unwrap_or(saved),
+        start_at_login: start_at_login::is_on(shell.config().autostart),
         start_at_login_locked: shell.managed.autostart_locked(),
         language: shell.managed.language(),
         version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -175,12 +167,18 @@ pub fn general(shell: State<'_, Shell>) -> General {
 /// Turns start at login on or off, unless the organization decides it.
 #[tauri::command]
 pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, String> {
-    if shell.managed.autostart_locked() {
-        return Err("your organization manages start at login".into());
+    {
+        // The login entry starts the tray app, window closed.
+        let mut cfg = shell.config.lock().unwrap_or_else(PoisonError::into_inner);
+        start_at_login::set(
+            &shell.managed,
+            on,
+            Starts::Tray,
+            &mut cfg,
+            &shell.paths.config_file(),
+        )
+        .map_err(|e| e.to_string())?;
     }
-    login_item()?.set(on).map_err(|e| e.to_string())?;
-    shell.save_config(|c| c.autostart = on);
-    tracing::info!(on, "start at login");
     Ok(general_now(&shell))
 }
 

@@ -216,14 +216,11 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     let fresh_install = !paths.config_file().exists();
     let config = session::effective_config(&paths.config_file());
     let managed = session::managed();
-    // The organization's start-at-login: enforced always, a default on the
-    // first run only.
-    if let Some(on) = managed.autostart_at_start(fresh_install)
-        && let Err(e) =
-            belfry_os::autostart::Autostart::for_this_app(&[]).and_then(|item| item.set(on))
-    {
-        tracing::warn!(error = %e, "could not apply the organization's start-at-login");
-    }
+    belfry_app::start_at_login::apply_organizations(
+        &managed,
+        fresh_install,
+        belfry_app::start_at_login::Starts::Tray,
+    );
     let open_window = !cli.autostarted;
     let install_update = cli.install_update;
     let shell = Shell {

@@ -8,6 +8,7 @@ use crate::demo::Starter;
 use crate::logging;
 use crate::menu::Asked;
 use crate::session::{self, Session, Target, effective_config};
+use crate::start_at_login::{self, StartAtLoginError, Starts};
 #[cfg(all(unix, not(target_os = "macos")))]
 use crate::tray::{self, Tray};
 use crate::updates::{self, Build};
@@ -15,8 +16,6 @@ use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
 use belfry_core::managed::Managed;
-use belfry_os::autostart::Autostart;
-use std::path::Path;
 use std::process::ExitCode;
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 use tray::Tray;
@@ -78,15 +77,33 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
     // The organization's start at login holds here as in the full app: on
     // many machines the small tray at login, or headless, is the only
     // Belfry that ever runs.
-    apply_managed_autostart(&managed, fresh_install, cli.headless);
+    // A new entry starts what this run is: headless, or the tray (whose
+    // small form this binary is at login).
+    let starts = if cli.headless {
+        Starts::Headless
+    } else {
+        Starts::Tray
+    };
+    start_at_login::apply_organizations(&managed, fresh_install, starts);
     if let Some(on) = cli.start_at_login {
-        if let Some(set) = managed.enforced.autostart {
-            let state = if set { "on" } else { "off" };
-            bail!(
-                "your organization manages start at login (it is {state}): --start-at-login cannot change it"
-            );
-        }
-        return start_at_login(on, cli.headless, &mut cfg, &config_file);
+        return match start_at_login::set(&managed, on, starts, &mut cfg, &config_file) {
+            Ok(()) => {
+                match (on, starts) {
+                    (true, Starts::Headless) => {
+                        tracing::info!("Belfry will start at login (headless)")
+                    }
+                    (true, Starts::Tray) => {
+                        tracing::info!("Belfry will start at login (in the tray)")
+                    }
+                    (false, _) => tracing::info!("Belfry will not start at login"),
+                }
+                Ok(())
+            }
+            Err(e @ StartAtLoginError::Locked { .. }) => {
+                bail!("{e}: --start-at-login cannot change it")
+            }
+            Err(e) => Err(e.into()),
+        };
     }
     let target = Target::resolve(&cli, &paths, &cfg, demo).await?;
     if cli.sign_out {
@@ -230,58 +247,6 @@ async fn next_offer(
     match offers {
         Some(rx) => rx.recv().await,
         None => std::future::pending().await,
-    }
-}
-
-/// Writes or removes the login entry, and keeps the choice in the
-/// settings: the entry starts headless Belfry when asked with
-/// `--headless`, the tray app otherwise (`belfry --start-at-login on`,
-/// which needs no display).
-fn start_at_login(
-    on: bool,
-    headless: bool,
-    cfg: &mut DeviceConfig,
-    config_file: &Path,
-) -> anyhow::Result<()> {
-    let args: &[&str] = if headless { &["--headless"] } else { &[] };
-    let entry = Autostart::for_this_app(args)?;
-    entry.set(on)?;
-    cfg.autostart = on;
-    cfg.save(config_file)
-        .context("while saving the start-at-login choice")?;
-    if on && headless {
-        tracing::info!("Belfry will start at login (headless)");
-    } else if on {
-        tracing::info!("Belfry will start at login (in the tray)");
-    } else {
-        tracing::info!("Belfry will not start at login");
-    }
-    Ok(())
-}
-
-/// Makes or removes the login entry as the organization asks at this
-/// start (enforced always, a default on a fresh install); a failure is
-/// logged and the run goes on.
-fn apply_managed_autostart(managed: &Managed, fresh_install: bool, headless: bool) {
-    let Some(on) = managed.autostart_at_start(fresh_install) else {
-        return;
-    };
-    // A new entry starts what this run is: headless, or the tray (whose
-    // small form this binary is at login).
-    let args: &[&str] = if headless { &["--headless"] } else { &[] };
-    let applied = Autostart::for_this_app(args).and_then(|entry| {
-        // An entry already there stays as it is: it may start the full
-        // app's tray rather than headless.
-        if on && entry.is_enabled()? {
-            return Ok(());
-        }
-        entry.set(on)
-    });
-    match applied {
-        Ok(()) => tracing::info!(on, "start at login as the organization set it"),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not apply the organization's start-at-login")
-        }
     }
 }
 

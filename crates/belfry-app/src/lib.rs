@@ -11,6 +11,7 @@ pub mod headless;
 pub mod logging;
 pub mod menu;
 pub mod session;
+pub mod start_at_login;
 /// The headless tray is a StatusNotifierItem: Linux and the BSDs.
 #[cfg(all(unix, not(target_os = "macos")))]
 pub mod tray;
