@@ -5,6 +5,7 @@ mod connection;
 mod delivery;
 mod outbox;
 mod reminder;
+mod resync;
 
 use crate::backoff::Backoff;
 use crate::event::{ConnState, CoreEvent, Quiet};
