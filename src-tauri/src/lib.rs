@@ -380,32 +380,15 @@ pub(crate) async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
 }
 
 /// Rewrites the own sounds an older Belfry kept in their chosen format as
-/// the WAV copies the player reads (`belfry_os::sounds::upgrade`): this app
-/// links the decoders, `belfry-headless` does not. One that cannot be
+/// the WAV copies the player reads (`belfry_os::sounds::upgrade_old`) and
+/// keeps where they are now: this app links the decoders,
+/// `belfry-headless` does not. One that cannot be
 /// rewritten is logged and its melody plays, as for any unusable file.
 async fn upgrade_old_sounds(shell: &Shell) {
-    let old: Vec<(String, std::path::PathBuf)> = shell
-        .config()
-        .sound
-        .custom
-        .into_iter()
-        .filter(|(_, path)| {
-            !path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
-        })
-        .collect();
-    if old.is_empty() {
-        return;
-    }
+    let custom = shell.config().sound.custom;
     let data_dir = shell.paths.data_dir.clone();
     let upgraded = tauri::async_runtime::spawn_blocking(move || {
-        old.into_iter()
-            .map(|(type_id, path)| {
-                let result = belfry_os::sounds::upgrade(&type_id, &path, &data_dir);
-                (type_id, result)
-            })
-            .collect::<Vec<_>>()
+        belfry_os::sounds::upgrade_old(&custom, &data_dir)
     })
     .await
     .unwrap_or_default();

@@ -184,6 +184,26 @@ pub fn upgrade(type_id: &str, path: &Path, data_dir: &Path) -> Result<PathBuf, S
     Ok(store(type_id, clip, Name::Unchanged, path, data_dir)?.path)
 }
 
+/// The own sounds an older Belfry kept in their chosen format (`custom`:
+/// type id → file), each rewritten as the WAV the player reads
+/// ([`upgrade`]); WAVs are left alone and not listed. For each: where its
+/// copy is now, or why it could not be rewritten (its melody then plays,
+/// as for any unusable file). Blocking: file reads and decoding.
+pub fn upgrade_old<'a>(
+    custom: impl IntoIterator<Item = (&'a String, &'a PathBuf)>,
+    data_dir: &Path,
+) -> Vec<(String, Result<PathBuf, SoundError>)> {
+    custom
+        .into_iter()
+        .filter(|(_, path)| {
+            !path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+        })
+        .map(|(type_id, path)| (type_id.clone(), upgrade(type_id, path, data_dir)))
+        .collect()
+}
+
 /// The file name the user chose `type_id`'s sound by ([`import_named`]), if
 /// it was kept.
 pub fn chosen_name(type_id: &str, data_dir: &Path) -> Option<String> {
