@@ -613,7 +613,7 @@ async fn the_operators_status_follows_the_stream_and_a_change_here_reaches_the_i
     let desk = Desk::start(t.url(), OPERATOR.0, OPERATOR.1, quick_config()).await;
     desk.connected().await;
     eventually("the welcome's status", Duration::from_secs(10), || {
-        desk.engine.status().is_some()
+        desk.engine.availability().is_some()
     })
     .await;
     // Changed elsewhere (the operator panel): the desktop follows.
@@ -625,14 +625,14 @@ async fn the_operators_status_follows_the_stream_and_a_change_here_reaches_the_i
         )
         .await;
     eventually("away here", Duration::from_secs(10), || {
-        desk.engine.status().map(|s| s.status) == Some(Availability::Away)
+        desk.engine.availability().map(|s| s.status) == Some(Availability::Away)
     })
     .await;
     // Changed here (the tray's menu): the instance has it, and setting the
     // same status again keeps when it began.
     let first = desk
         .engine
-        .set_status(Availability::NotReady)
+        .set_availability(Availability::NotReady)
         .await
         .unwrap();
     let server: OperatorStatus = api.get("/api/v1/status").await;
@@ -640,7 +640,7 @@ async fn the_operators_status_follows_the_stream_and_a_change_here_reaches_the_i
     assert_eq!(server.status, Availability::NotReady);
     let again = desk
         .engine
-        .set_status(Availability::NotReady)
+        .set_availability(Availability::NotReady)
         .await
         .unwrap();
     assert_eq!(again.since, first.since, "the stretch keeps its start");

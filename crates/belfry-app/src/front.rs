@@ -58,7 +58,7 @@ impl Front {
             quiet: engine.quiet(),
             unread: engine.store().unread().unwrap_or_default(),
             problems: Vec::new(),
-            availability: engine.status(),
+            availability: engine.availability(),
         }
     }
 

@@ -183,7 +183,7 @@ pub async fn act(id: MenuId, session: &Session) -> Acted {
     match id {
         MenuId::Availability(a) => {
             // A failure reaches the menu's first line as the core's problem.
-            if session.engine.set_status(a).await.is_err() {
+            if session.engine.set_availability(a).await.is_err() {
                 return Acted::ShowAgain;
             }
         }

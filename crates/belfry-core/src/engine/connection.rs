@@ -48,7 +48,7 @@ enum Place {
 }
 
 /// Checks a sequenced frame against the position and moves the position on.
-fn place(s: &mut Session, seq: u64, what: &str) -> Place {
+fn place(s: &mut Stream, seq: u64, what: &str) -> Place {
     if seq == 0 || i64::try_from(seq).is_err() {
         tracing::warn!(
             seq,
@@ -252,7 +252,9 @@ async fn session(ctx: &Ctx, cmds: &mut mpsc::Receiver<ConnCmd>) -> Outcome {
     }
 }
 
-struct Session {
+/// One stream connection's state: where it stands in the operator's
+/// sequence and how it is kept alive.
+struct Stream {
     /// Frames before `replay_done` are history, not live.
     replaying: bool,
     /// The last sequence applied on this connection: every sequenced frame
@@ -328,7 +330,7 @@ async fn run_session(
     else {
         return Ok(lost(false, "no welcome"));
     };
-    ctx.set_status(status);
+    ctx.set_availability(status);
     let heartbeat = Duration::from_secs(u64::from(heartbeat_s.max(1)));
     // REST work while the stream waits must not outlast what a heartbeat
     // would tolerate by much, or a stalled network hides behind it.
@@ -352,7 +354,7 @@ async fn run_session(
         Ok(p) => p,
         Err(_) => last_seq.or(Some(server_seq)),
     };
-    let mut s = Session {
+    let mut s = Stream {
         replaying: true,
         position,
         unsaved: false,
@@ -439,7 +441,7 @@ async fn run_session(
 async fn process(
     ctx: &Ctx,
     ws: &mut Ws,
-    s: &mut Session,
+    s: &mut Stream,
     batch: Vec<Option<Result<Message, tungstenite::Error>>>,
 ) -> Result<(), Outcome> {
     let mut pending: Vec<Event> = Vec::new();
@@ -564,7 +566,7 @@ async fn process(
                 ctx.report("saving settings", saved);
                 ctx.refresh_settings().await;
             }
-            ServerFrame::Status { status } => ctx.set_status(status),
+            ServerFrame::Status { status } => ctx.set_availability(status),
             ServerFrame::Error { code, message } => {
                 tracing::warn!(%code, %message, "the server did not accept a frame")
             }
@@ -583,7 +585,7 @@ async fn process(
 
 /// Stores events, then tells the router (history and reads; live
 /// notifications were routed as they arrived), the front end and the server.
-async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Session, events: Vec<Event>) -> Result<(), Outcome> {
+async fn store(ctx: &Ctx, ws: &mut Ws, s: &mut Stream, events: Vec<Event>) -> Result<(), Outcome> {
     if events.is_empty() {
         return Ok(());
     }
@@ -683,7 +685,7 @@ fn checked(mut doc: SettingsDocument) -> SettingsDocument {
 
 /// Stores what arrived before a gap and ends the session: the next one
 /// says hello from the stored position and the server replays the rest.
-async fn gap(ctx: &Ctx, ws: &mut Ws, s: &mut Session, pending: Vec<Event>) -> Result<(), Outcome> {
+async fn gap(ctx: &Ctx, ws: &mut Ws, s: &mut Stream, pending: Vec<Event>) -> Result<(), Outcome> {
     store(ctx, ws, s, pending).await?;
     Err(lost(true, "a gap in the stream"))
 }

@@ -120,7 +120,7 @@ impl Ctx {
     }
 
     /// The operator's availability changed (or was confirmed).
-    pub fn set_status(&self, status: OperatorStatus) {
+    pub fn set_availability(&self, status: OperatorStatus) {
         self.status.send_replace(Some(status));
         self.emit(CoreEvent::Status(status));
     }
@@ -460,7 +460,7 @@ impl Engine {
     }
 
     /// The operator's availability, once the stream said it.
-    pub fn status(&self) -> Option<OperatorStatus> {
+    pub fn availability(&self) -> Option<OperatorStatus> {
         *self.ctx.status.borrow()
     }
 
@@ -468,14 +468,14 @@ impl Engine {
     /// status menu, a reminder's Set ready). The stream's `status` frame
     /// confirms it to every device; this one shows it at once. A failure
     /// is also reported as a problem until a change goes through.
-    pub async fn set_status(
+    pub async fn set_availability(
         &self,
         status: Availability,
     ) -> Result<OperatorStatus, crate::net::ApiError> {
         let result = self.ctx.api.put_status(status).await;
         let reported = result.as_ref().map_err(|e| e.to_string());
         if let Some(now) = self.ctx.report("changing your status", reported) {
-            self.ctx.set_status(*now);
+            self.ctx.set_availability(*now);
         }
         result
     }
@@ -576,8 +576,8 @@ impl Engine {
                 Ok(None)
             }
             ToastEvent::SetReady(_) => {
-                // Reported as a problem by `set_status` when it fails.
-                let _ = self.set_status(Availability::Ready).await;
+                // Reported as a problem by `set_availability` when it fails.
+                let _ = self.set_availability(Availability::Ready).await;
                 Ok(None)
             }
             ToastEvent::Closed(key) => {
