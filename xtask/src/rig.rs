@@ -184,19 +184,16 @@ fn quiet(cmd: &mut Command) -> &mut Command {
 }
 
 /// Inside `dbus-run-session`: start the services, run the command.
-pub fn inner(command: &[String]) -> Result<()> {
-    let Some((program, args)) = command.split_first() else {
-        bail!("rig-inner needs a command");
-    };
-    let mut services = Services(Vec::new());
-
+/// A private Xvfb on a free display number: its `DISPLAY` and the
+/// process (the caller stops it).
+pub fn xvfb() -> Result<(String, Child)> {
     let display = (99..400)
         .find(|n| {
             !Path::new(&format!("/tmp/.X11-unix/X{n}")).exists()
                 && !Path::new(&format!("/tmp/.X{n}-lock")).exists()
         })
         .context("no free X display number")?;
-    let xvfb = quiet(Command::new("Xvfb").arg(format!(":{display}")).args([
+    let mut xvfb = quiet(Command::new("Xvfb").arg(format!(":{display}")).args([
         "-screen",
         "0",
         "1280x800x24",
@@ -205,11 +202,24 @@ pub fn inner(command: &[String]) -> Result<()> {
     ]))
     .spawn()
     .context("while starting Xvfb")?;
-    services.0.push(("Xvfb", xvfb));
-    wait_until("Xvfb", Duration::from_secs(15), || {
+    if let Err(e) = wait_until("Xvfb", Duration::from_secs(15), || {
         Path::new(&format!("/tmp/.X11-unix/X{display}")).exists()
-    })?;
-    let display = format!(":{display}");
+    }) {
+        let _ = xvfb.kill();
+        let _ = xvfb.wait();
+        return Err(e);
+    }
+    Ok((format!(":{display}"), xvfb))
+}
+
+pub fn inner(command: &[String]) -> Result<()> {
+    let Some((program, args)) = command.split_first() else {
+        bail!("rig-inner needs a command");
+    };
+    let mut services = Services(Vec::new());
+
+    let (display, xvfb) = xvfb()?;
+    services.0.push(("Xvfb", xvfb));
 
     // Start dunst ourselves and wait for its bus name; asking dunstctl first
     // would D-Bus-activate a second dunst.

@@ -35,6 +35,8 @@ const PACKAGES: &[&str] = &[
     "gcc-mingw-w64-x86-64",
     "wine",
     "wine64",
+    // The display Wine draws the desktop app's hidden windows on.
+    "xvfb",
 ];
 
 /// Debian's toolchain (`rustc-web` installs here).
@@ -44,6 +46,7 @@ const CARGO: &str = "/usr/bin/cargo";
 const CLIPPY_DRIVER: &str = "/usr/bin/clippy-driver";
 /// Wine's 64-bit loader (package wine64).
 const WINE: &str = "/usr/lib/wine/wine64";
+const WINESERVER: &str = "/usr/lib/wine/wineserver";
 
 /// The crates that are not built for Windows, and why: the bare window is
 /// a floor of a Linux benchmark, and xtask runs on the build machine.
@@ -68,8 +71,27 @@ pub fn pass(test_args: &[String]) -> Result<()> {
         "</usr/share/alsa/alsa.conf>\npcm.!default { type null }\nctl.!default { type hw card 0 }\n",
     )
     .context("while writing the Wine pass's ALSA configuration")?;
-    eprintln!("xtask: windows: running the tests under Wine");
-    let counts = run_counting(cargo_test(&dlls).env("WINEPREFIX", &prefix).args(test_args))?;
+    no_crash_dialogs(&prefix)?;
+    // The desktop app's own test (src-tauri/tests/windows_app.rs) runs
+    // belfry.exe, whose hidden windows and tray need a display under
+    // Wine: a private Xvfb, never the build machine's desktop.
+    let (display, mut xvfb) = crate::rig::xvfb()?;
+    eprintln!("xtask: windows: running the tests under Wine (DISPLAY={display})");
+    let counts = run_counting(
+        cargo_test(&dlls)
+            .env("WINEPREFIX", &prefix)
+            .env("DISPLAY", &display)
+            .args(test_args),
+    );
+    // Wine's own processes the app started (its desktop, the tray's
+    // host) go before their display does.
+    let _ = Command::new(WINESERVER)
+        .arg("-k")
+        .env("WINEPREFIX", &prefix)
+        .status();
+    let _ = xvfb.kill();
+    let _ = xvfb.wait();
+    let counts = counts?;
     eprintln!(
         "xtask: windows: {} passed, {} failed, {} ignored in {} test binaries \
          (built and linted in {} s, {} s in all)",
@@ -232,6 +254,30 @@ fn wine_prefix() -> Result<PathBuf> {
         .env_remove("DISPLAY"))
     .context("while creating the Wine prefix")?;
     Ok(prefix)
+}
+
+/// With a display, Wine would answer a crashed test binary with a dialog
+/// and wait for a click that never comes: it says so on stderr instead.
+fn no_crash_dialogs(prefix: &Path) -> Result<()> {
+    run(Command::new(WINE)
+        .args([
+            "reg",
+            "add",
+            "HKCU\\Software\\Wine\\WineDbg",
+            "/v",
+            "ShowCrashDialog",
+            "/t",
+            "REG_DWORD",
+            "/d",
+            "0",
+            "/f",
+        ])
+        .env("WINEPREFIX", prefix)
+        .env("WINEARCH", "win64")
+        .env("WINEDEBUG", "-all")
+        .env_remove("DISPLAY")
+        .stdout(Stdio::null()))
+    .context("while turning Wine's crash dialog off")
 }
 
 /// Test counts summed over the binaries' `test result:` lines.
