@@ -29,9 +29,6 @@ pub const UPDATE_EVENT: &str = "update";
 /// which a check changes nothing cannot spin.
 const MIN_NAP: Duration = Duration::from_secs(60);
 
-/// Longest a check may take.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
-
 /// Longest a download may take (a few megabytes on a slow office link).
 const DOWNLOAD_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -53,47 +50,7 @@ pub struct UpdateInfo {
     pub state: UpdateState,
 }
 
-/// Why the app does not look for updates.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[cfg_attr(test, derive(ts_rs::TS))]
-#[serde(tag = "reason", rename_all = "snake_case")]
-pub enum Off {
-    /// The organization turned them off (it deploys new versions itself).
-    Organization,
-    /// This build carries no update key (a package manager updates it).
-    NoKey,
-    /// This build names no feed.
-    NoFeed,
-    /// The feed address is not a usable https URL.
-    BadFeed {
-        /// What is wrong with it.
-        message: String,
-    },
-}
-
-/// The shared reason, as the UI gets it (this type's TypeScript binding is
-/// generated here, with the shell's other UI types).
-impl From<shared::Off> for Off {
-    fn from(off: shared::Off) -> Self {
-        match off {
-            shared::Off::Organization => Self::Organization,
-            shared::Off::NoKey => Self::NoKey,
-            shared::Off::NoFeed => Self::NoFeed,
-            shared::Off::BadFeed { message } => Self::BadFeed { message },
-        }
-    }
-}
-
-impl std::fmt::Display for Off {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Organization => f.write_str("the organization turned updates off"),
-            Self::NoKey => f.write_str("this build carries no update key"),
-            Self::NoFeed => f.write_str("this build names no update feed"),
-            Self::BadFeed { message } => f.write_str(message),
-        }
-    }
-}
+pub use belfry_app::updates::Off;
 
 /// Where updating stands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -179,7 +136,7 @@ fn built_in<R: Runtime>(app: &AppHandle<R>) -> BuiltIn {
 /// one; `Err` says why updates are off.
 fn source<R: Runtime>(app: &AppHandle<R>, channel: UpdateChannel) -> Result<Source, Off> {
     let managed = &app.state::<Shell>().managed;
-    shared::source(managed, &built_in(app), channel).map_err(Off::from)
+    shared::source(managed, &built_in(app), channel)
 }
 
 /// Sets up the update state; call once, in `setup`.
@@ -271,7 +228,7 @@ fn updater<R: Runtime>(
         .endpoints(vec![source.feed.clone()])
         .and_then(|b| {
             b.pubkey(source.pubkey.clone())
-                .timeout(CHECK_TIMEOUT)
+                .timeout(shared::CHECK_TIMEOUT)
                 .configure_client(move |client| client.use_preconfigured_tls((*tls).clone()))
                 .build()
         })

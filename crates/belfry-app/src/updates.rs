@@ -19,8 +19,12 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
 
+// One reason for both apps: the full app shows it in the General tab, the
+// small tray says it in its log.
 /// Why the app does not look for updates.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize)]
+#[cfg_attr(feature = "ts", derive(ts_rs::TS))]
+#[serde(tag = "reason", rename_all = "snake_case")]
 pub enum Off {
     /// The organization turned them off (it deploys new versions itself).
     #[error("the organization turned updates off")]
@@ -181,7 +185,7 @@ pub fn single_channel(managed: &Managed, built_in: &BuiltIn) -> bool {
 pub const MAX_FEED_BYTES: usize = 1 << 20;
 
 /// Longest a check may take.
-const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
+pub const CHECK_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Why asking the feed failed.
 #[derive(Debug, thiserror::Error)]
