@@ -38,6 +38,9 @@ pub const PACKAGES: &[&str] = &[
     "gsettings-desktop-schemas",
     // Reads the .rpm's metadata in the packaging test.
     "rpm",
+    // The instance's second engine: its tests run again on a throwaway
+    // cluster (tests/src/pg.rs), and the several-node tests need it.
+    "postgresql",
 ];
 
 fn missing_packages<'a>(wanted: &[&'a str]) -> Vec<&'a str> {

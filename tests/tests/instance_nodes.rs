@@ -1,0 +1,142 @@
+//! Several instance nodes on one PostgreSQL database (a throwaway cluster
+//! from Debian's packages, `belfry_tests::pg`): what one node stores
+//! reaches the streams of the other, sequences stay gap-free when both
+//! write for one operator at once, and a node whose relay lost the database
+//! catches up from the rows.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use belfry_instance::Config;
+use belfry_proto::api::{Availability, OperatorStatus};
+use belfry_proto::stream::{ServerFrame, close};
+use belfry_tests::{Ended, Stream, TestInstance, pg};
+use reqwest::Method;
+use std::sync::Arc;
+
+async fn two_nodes() -> (TestInstance, TestInstance) {
+    let db = Arc::new(pg::Database::create());
+    let a = TestInstance::start_on(Config::default(), Some(db)).await;
+    let b = a.another_node().await;
+    (a, b)
+}
+
+async fn replay_done(s: &mut Stream) -> u64 {
+    match s.next().await {
+        ServerFrame::ReplayDone { seq } => seq,
+        other => panic!("expected replay_done, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_one_node_stores_reaches_the_streams_of_the_other() {
+    let (a, b) = two_nodes().await;
+    let admin_on_a = a.admin().await;
+    // Signed in on B, the token works on A too: sessions live in the rows.
+    let olga_on_b = b.operator().await;
+    let mut olga_on_a = olga_on_b.clone();
+    olga_on_a.base = a.url().to_owned();
+    let (mut s, _) = Stream::connect(b.url(), &olga_on_b.token, None).await;
+    let start = replay_done(&mut s).await;
+
+    let n = admin_on_a
+        .emit("ticket_message", "stored on A", "body", "/t/1")
+        .await;
+    match s.next().await {
+        ServerFrame::Notification { seq, notification } => {
+            assert_eq!(seq, start + 1);
+            assert_eq!(notification.id, n.id);
+            assert_eq!(notification.title, "stored on A");
+        }
+        other => panic!("{other:?}"),
+    }
+
+    let _: OperatorStatus = olga_on_a
+        .send(
+            Method::PUT,
+            "/api/v1/status",
+            &serde_json::json!({"status": "away"}),
+        )
+        .await;
+    match s.next().await {
+        ServerFrame::Status { status } => assert_eq!(status.status, Availability::Away),
+        other => panic!("{other:?}"),
+    }
+
+    // Signing out on A closes the stream on B as signed out.
+    let out = olga_on_a
+        .call(Method::POST, "/api/v1/auth/logout", None::<&()>)
+        .await;
+    assert!(out.status.is_success(), "{out:?}");
+    loop {
+        match s.next_or_end().await {
+            Ok(_) => {}
+            Err(end) => {
+                assert_eq!(end, Ended::Close(close::SIGNED_OUT));
+                break;
+            }
+        }
+    }
+}
+
+/// How many events the two nodes publish together for one operator.
+fn concurrent_events() -> usize {
+    std::env::var("BELFRY_TEST_CONCURRENT_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_nodes_publishing_for_one_operator_at_once_keep_its_sequence_gap_free() {
+    let (a, b) = two_nodes().await;
+    let total = concurrent_events();
+    let olga = a.operator().await;
+    let (mut on_a, _) = Stream::connect(a.url(), &olga.token, None).await;
+    let (mut on_b, _) = Stream::connect(b.url(), &olga.token, None).await;
+    let start = replay_done(&mut on_a).await;
+    assert_eq!(replay_done(&mut on_b).await, start);
+
+    // Four publishers per node, each one event per request, all at once.
+    let mut publishers = Vec::new();
+    for node in [&a, &b] {
+        let admin = node.admin().await;
+        for p in 0..4 {
+            let admin = admin.clone();
+            let n = total / 8 + usize::from(p < total % 8 / 2);
+            publishers.push(tokio::spawn(async move {
+                let mut seqs = Vec::with_capacity(n);
+                for i in 0..n {
+                    let stored = admin
+                        .emit("ticket_message", &format!("{p}/{i}"), "", "/t")
+                        .await;
+                    seqs.push(stored.seq);
+                }
+                seqs
+            }));
+        }
+    }
+    // The streams read while the publishers run, as a desktop would.
+    let readers = [&mut on_a, &mut on_b].map(|s| async move {
+        let mut got = Vec::with_capacity(total);
+        while got.len() < total {
+            match s.next().await {
+                ServerFrame::Notification { seq, .. } => got.push(seq),
+                other => panic!("{other:?}"),
+            }
+        }
+        got
+    });
+    let [got_a, got_b] = readers;
+    let (got_a, got_b) = tokio::join!(got_a, got_b);
+
+    let mut stored = Vec::new();
+    for p in publishers {
+        stored.extend(p.await.unwrap());
+    }
+    let expected: Vec<u64> = (start + 1..=start + stored.len() as u64).collect();
+    stored.sort_unstable();
+    assert_eq!(stored.len(), total);
+    assert_eq!(stored, expected, "every sequence used once, none skipped");
+    assert_eq!(got_a, expected, "node A's stream: all, in order, once");
+    assert_eq!(got_b, expected, "node B's stream: all, in order, once");
+}
