@@ -174,6 +174,10 @@ fn uid_of(user: &str) -> u32 {
 pub struct Database {
     /// `postgresql://…` for the instance's `--db`.
     pub url: String,
+    /// The cluster's socket directory.
+    pub host: PathBuf,
+    /// The database's name.
+    pub name: String,
     /// The cluster, when this test started its own.
     pub cluster: Option<Arc<Cluster>>,
 }
@@ -211,8 +215,27 @@ impl Database {
         );
         Self {
             url: url(host, &name),
+            host: host.to_owned(),
+            name,
             cluster,
         }
+    }
+
+    /// Runs `sql` in this database with `psql`; what it printed (unaligned,
+    /// tuples only).
+    pub fn psql(&self, sql: &str) -> String {
+        let out = Command::new(bin_dir().join("psql"))
+            .arg("-h")
+            .arg(&self.host)
+            .args(["-p", PORT, "-U", USER, "-d", &self.name, "-XAtq", "-c", sql])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "psql {sql}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
     }
 }
 

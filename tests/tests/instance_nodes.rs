@@ -9,7 +9,7 @@
 use belfry_instance::Config;
 use belfry_proto::api::{Availability, OperatorStatus};
 use belfry_proto::stream::{ServerFrame, close};
-use belfry_tests::{Ended, Stream, TestInstance, pg};
+use belfry_tests::{Ended, OPERATOR, Stream, TestInstance, pg};
 use reqwest::Method;
 use std::sync::Arc;
 
@@ -139,4 +139,46 @@ async fn two_nodes_publishing_for_one_operator_at_once_keep_its_sequence_gap_fre
     assert_eq!(stored, expected, "every sequence used once, none skipped");
     assert_eq!(got_a, expected, "node A's stream: all, in order, once");
     assert_eq!(got_b, expected, "node B's stream: all, in order, once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_whose_relay_lost_the_database_catches_up_from_the_rows() {
+    let (a, b) = two_nodes().await;
+    let db = a.pg.clone().unwrap();
+    let admin_on_a = a.admin().await;
+    let olga = b.operator().await;
+    let (mut s, _) = Stream::connect(b.url(), &olga.token, None).await;
+    let start = replay_done(&mut s).await;
+    admin_on_a.emit("ticket_message", "before", "", "/t").await;
+    match s.next().await {
+        ServerFrame::Notification { seq, .. } => assert_eq!(seq, start + 1),
+        other => panic!("{other:?}"),
+    }
+
+    // Both relays lose their connection; what A stores meanwhile sends
+    // notifies nobody hears. B's relay reads it from the rows once back.
+    let killed = db.psql(&format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+         WHERE application_name = '{}' AND datname = current_database()",
+        belfry_instance::relay::APPLICATION
+    ));
+    assert_eq!(killed.trim(), "2", "one relay per node");
+    let during = admin_on_a.emit_many(OPERATOR.0, "ticket_message", 3).await;
+    let mut got = Vec::new();
+    while got.len() < 3 {
+        match s.next().await {
+            ServerFrame::Notification { seq, notification } => {
+                got.push(seq);
+                assert!(during.contains(&notification.id));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    assert_eq!(got, vec![start + 2, start + 3, start + 4]);
+    // And the relay listens again: a later event arrives as usual.
+    admin_on_a.emit("ticket_message", "after", "", "/t").await;
+    match s.next().await {
+        ServerFrame::Notification { seq, .. } => assert_eq!(seq, start + 5),
+        other => panic!("{other:?}"),
+    }
 }

@@ -283,6 +283,15 @@ pub struct PgConn {
     /// Always `Some` until dropped (see `Drop`).
     client: Option<postgres::Client>,
     url: String,
+    application: String,
+}
+
+fn pg_connect(url: &str, application: &str) -> DbResult<postgres::Client> {
+    let mut config: postgres::Config = url.parse()?;
+    if config.get_application_name().is_none() {
+        config.application_name(application);
+    }
+    Ok(config.connect(postgres::NoTls)?)
 }
 
 impl PgConn {
@@ -362,12 +371,14 @@ impl Db {
         Ok(Db::Sqlite(conn))
     }
 
-    /// Connects to PostgreSQL. Blocking: call it off the async threads.
-    pub fn postgres(url: &str) -> DbResult<Self> {
-        let client = postgres::Client::connect(url, postgres::NoTls)?;
+    /// Connects to PostgreSQL as `application` (what `pg_stat_activity`
+    /// shows the admin). Blocking: call it off the async threads.
+    pub fn postgres(url: &str, application: &str) -> DbResult<Self> {
+        let client = pg_connect(url, application)?;
         Ok(Db::Postgres(Box::new(PgConn {
             client: Some(client),
             url: url.to_owned(),
+            application: application.to_owned(),
         })))
     }
 
@@ -386,7 +397,7 @@ impl Db {
         if let Db::Postgres(pg) = self
             && pg.client.as_ref().is_none_or(postgres::Client::is_closed)
         {
-            match postgres::Client::connect(&pg.url, postgres::NoTls) {
+            match pg_connect(&pg.url, &pg.application) {
                 Ok(client) => {
                     tracing::info!("database connection re-established");
                     pg.client = Some(client);

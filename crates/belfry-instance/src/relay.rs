@@ -22,6 +22,9 @@ use std::time::Duration;
 /// The `LISTEN` channel.
 pub const CHANNEL: &str = "belfry";
 
+/// The relay's connection in `pg_stat_activity`.
+pub const APPLICATION: &str = "belfry-relay";
+
 /// How often the relay looks whether its instance is gone, between notifies.
 const POLL: Duration = Duration::from_millis(250);
 /// Events read per query while catching up.
@@ -62,7 +65,7 @@ impl Relay {
     /// One connection's life: listen, catch up, relay until the instance
     /// is gone (`Ok`) or the connection fails (`Err`).
     fn session(&mut self, url: &str, node: &str, hub: &Weak<Hub>) -> Result<(), DbError> {
-        let mut db = Db::postgres(url)?;
+        let mut db = Db::postgres(url, APPLICATION)?;
         if let Some(client) = db.pg_client() {
             client.batch_execute(&format!("LISTEN {CHANNEL}"))?;
         }

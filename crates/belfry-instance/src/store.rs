@@ -307,7 +307,7 @@ impl Store {
     /// Connects to PostgreSQL at `url` (a `postgres://…` URL or key=value
     /// string) and brings its schema up to date. Blocking.
     pub fn open_postgres(url: &str, hub: Arc<Hub>, replay_window: u64) -> Result<Self> {
-        Self::with_db(Db::postgres(url)?, hub, replay_window)
+        Self::with_db(Db::postgres(url, "belfry-instance")?, hub, replay_window)
     }
 
     /// Opens `location`: a PostgreSQL URL, a file path, or memory for `None`.
