@@ -4,6 +4,8 @@
 //! write for one operator at once, and a node whose relay lost the database
 //! catches up from the rows.
 
+// PostgreSQL from Debian's packages: Linux only (not in the Windows pass).
+#![cfg(unix)]
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use belfry_instance::Config;
