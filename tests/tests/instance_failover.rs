@@ -9,7 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use belfry_proto::api::Role;
-use belfry_proto::stream::{ClientFrame, ServerFrame};
+use belfry_proto::stream::{ClientFrame, ServerFrame, close};
 use belfry_tests::{Api, Ended, PATIENCE, Stream, pg};
 use futures_util::SinkExt;
 use std::io::{BufRead, BufReader};
@@ -177,13 +177,12 @@ async fn desktop(url: String, token: String, total: usize) -> (Vec<u64>, usize, 
     (seqs, reconnects, longest)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_node_killed_mid_stream_loses_and_duplicates_nothing_for_its_desktops() {
-    const OPERATORS: usize = 4;
-    const EVENTS: usize = 100;
+/// A fresh database with `admin` and operators `op0`…, all with the
+/// password `password-1`, made through the store as `create-operator`
+/// makes them.
+async fn accounts(operators: usize) -> pg::Database {
     let db = pg::Database::create();
     let url = db.url.clone();
-    // Accounts first, through the store, as `create-operator` makes them.
     tokio::task::spawn_blocking(move || {
         let store = belfry_instance::store::Store::open_at(
             Some(&url),
@@ -195,7 +194,7 @@ async fn a_node_killed_mid_stream_loses_and_duplicates_nothing_for_its_desktops(
         store
             .create_operator("admin", "admin", Role::Admin, &hash)
             .unwrap();
-        for i in 0..OPERATORS {
+        for i in 0..operators {
             let login = format!("op{i}");
             store
                 .create_operator(&login, &login, Role::Operator, &hash)
@@ -204,6 +203,41 @@ async fn a_node_killed_mid_stream_loses_and_duplicates_nothing_for_its_desktops(
     })
     .await
     .unwrap();
+    db
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_asked_to_stop_closes_its_streams_with_1001() {
+    let db = accounts(1).await;
+    let node = Node::start(&db.url);
+    until_serving(&node.url).await;
+    let api = Api::login(&node.url, "op0", "password-1").await;
+    let (mut s, _) = Stream::connect(&node.url, &api.token, None).await;
+    assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
+    // SIGTERM, as systemd or a rolling restart sends it.
+    let term = Command::new("kill")
+        .args(["-TERM", &node.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    assert_eq!(s.closed().await, Ended::Close(close::GOING_AWAY));
+    let mut node = node;
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = node.child.try_wait().unwrap() {
+            assert!(status.success(), "{status}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the node did not exit");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_mid_stream_loses_and_duplicates_nothing_for_its_desktops() {
+    const OPERATORS: usize = 4;
+    const EVENTS: usize = 100;
+    let db = accounts(OPERATORS).await;
     let a = Node::start(&db.url);
     let b = Node::start(&db.url);
     let lb = Balancer::start(&[&a, &b]);

@@ -152,6 +152,36 @@ pub enum StartError {
     Store(#[from] store::StoreError),
 }
 
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or, on
+/// Unix, SIGTERM (what systemd, container runtimes and rolling restarts
+/// send), so the streams close with 1001 instead of dropping.
+pub async fn stop_signal() {
+    // A signal that cannot be watched never resolves: never stop for it.
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "SIGTERM cannot be watched; Ctrl-C still stops");
+                interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}
+
 impl Instance {
     /// Binds `127.0.0.1:0` and serves `config`.
     pub async fn start(config: Config) -> Result<Self, StartError> {

@@ -224,10 +224,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let stop = instance.shutdown_handle();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::info!("stopping");
-                    let _ = stop.send(true);
-                }
+                belfry_instance::stop_signal().await;
+                tracing::info!("stopping");
+                let _ = stop.send(true);
             });
             instance.wait().await.context("while serving")
         }

@@ -3,7 +3,8 @@
 //! library's `Instance::serve` on a loopback port, on the database given
 //! (`instance-node DB`), printing `listening ADDR` once it serves.
 //! Built with the tests, so it is always the code under test (the
-//! `belfry-instance` binary may be older in the target directory).
+//! `belfry-instance` binary may be older in the target directory). It
+//! stops on SIGINT and SIGTERM as that binary does (`stop_signal`).
 
 use anyhow::Context;
 use belfry_instance::{Config, Instance};
@@ -23,6 +24,11 @@ async fn main() -> anyhow::Result<()> {
     )
     .await
     .context("while starting")?;
+    let stop = instance.shutdown_handle();
+    tokio::spawn(async move {
+        belfry_instance::stop_signal().await;
+        let _ = stop.send(true);
+    });
     let mut out = std::io::stdout().lock();
     writeln!(out, "listening {addr}")?;
     out.flush()?;
