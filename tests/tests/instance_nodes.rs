@@ -184,3 +184,67 @@ async fn a_node_whose_relay_lost_the_database_catches_up_from_the_rows() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_left_to_map_are_mapped_once_when_two_nodes_start_together() {
+    use belfry_instance::connectors::sources::NewSource;
+    use belfry_instance::connectors::{Kind, Secret};
+    const N: usize = 40;
+    let t = TestInstance::start_on(Config::default(), Some(Arc::new(pg::Database::create()))).await;
+    let stopped = t.pause().await;
+    let url = stopped.pg.as_ref().unwrap().url.clone();
+    // Stored while every node is down, as a node that died after its 202
+    // leaves them; both nodes find them pending when they start.
+    tokio::task::spawn_blocking(move || {
+        let store = belfry_instance::store::Store::open_at(
+            Some(&url),
+            Arc::new(belfry_instance::hub::Hub::default()),
+            1000,
+        )
+        .unwrap();
+        let new = NewSource {
+            name: "gen".into(),
+            kind: Kind::Generic,
+            base_url: "https://x.example".into(),
+            users: Default::default(),
+            secret: None,
+        };
+        let source = store
+            .create_source(
+                &new,
+                &Secret::new("whs_test_secret_0123456789abcdef".into()),
+            )
+            .unwrap();
+        for i in 0..N {
+            let body = format!(
+                r#"{{"type": "ticket_created", "operator": "{}", "title": "left {i}"}}"#,
+                OPERATOR.0
+            );
+            store
+                .store_delivery(source.id, Some(&format!("d{i}")), None, body.as_bytes())
+                .unwrap();
+        }
+    })
+    .await
+    .unwrap();
+    let config = stopped.config.clone();
+    let (a, b) = tokio::join!(
+        belfry_instance::Instance::start(config.clone()),
+        belfry_instance::Instance::start(config.clone())
+    );
+    let (a, _b) = (a.unwrap(), b.unwrap());
+    let olga = belfry_tests::Api::login(&a.url, OPERATOR.0, OPERATOR.1).await;
+    let deadline = std::time::Instant::now() + belfry_tests::PATIENCE;
+    loop {
+        let count: belfry_proto::inbox::UnreadCount = olga.get("/api/v1/inbox/unread-count").await;
+        if count.unread >= N as u64 {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{count:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    // Give a second mapping the time to show, then count.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let count: belfry_proto::inbox::UnreadCount = olga.get("/api/v1/inbox/unread-count").await;
+    assert_eq!(count.unread, N as u64, "one notification per delivery");
+}

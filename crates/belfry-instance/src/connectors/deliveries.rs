@@ -129,6 +129,31 @@ fn prune(conn: &mut Db, source_id: i64, row: i64) -> Result<(), DbError> {
     Ok(())
 }
 
+/// The advisory lock key of a delivery: its id in a range of its own
+/// (bit 62 set), apart from the migration lock's.
+fn claim_key(id: i64) -> i64 {
+    (1 << 62) | (id & ((1 << 62) - 1))
+}
+
+/// Delivery `id` held for mapping by this node; released on drop.
+pub struct DeliveryClaim {
+    store: Store,
+    id: i64,
+}
+
+impl Drop for DeliveryClaim {
+    fn drop(&mut self) {
+        let mut conn = self.store.lock();
+        if conn.engine() == crate::db::Engine::Postgres
+            && let Err(error) =
+                conn.execute("SELECT pg_advisory_unlock(?1)", params![claim_key(self.id)])
+        {
+            // A lost connection released it already.
+            tracing::debug!(delivery = self.id, %error, "releasing the claim failed");
+        }
+    }
+}
+
 impl Store {
     /// Records a refusal (no body) for the admin to see.
     pub fn record_refusal(
@@ -203,7 +228,29 @@ impl Store {
         )?)
     }
 
-    /// A delivery to map, if it still waits.
+    /// Takes delivery `id` for mapping on this node, or `None` when another
+    /// node holds it. On PostgreSQL a session advisory lock: two nodes that
+    /// both find it pending at start map it once, and the lock goes with
+    /// the connection of a node that dies. SQLite has one node.
+    pub fn claim_delivery(&self, id: i64) -> Result<Option<DeliveryClaim>, StoreError> {
+        let mut conn = self.lock();
+        if conn.engine() == crate::db::Engine::Postgres {
+            let got = conn.query_opt(
+                "SELECT 1 WHERE pg_try_advisory_lock(?1)",
+                params![claim_key(id)],
+                |_| Ok(()),
+            )?;
+            if got.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(DeliveryClaim {
+            store: self.clone(),
+            id,
+        }))
+    }
+
+    /// A delivery to map, if it still waits (read it under its claim).
     pub fn pending_delivery(&self, id: i64) -> Result<Option<Pending>, StoreError> {
         let mut conn = self.lock();
         Ok(conn.query_opt(
