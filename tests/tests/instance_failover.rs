@@ -10,10 +10,11 @@
 
 use belfry_proto::api::Role;
 use belfry_proto::stream::{ClientFrame, ServerFrame, close};
-use belfry_tests::{Api, Ended, PATIENCE, Stream, pg};
+use belfry_tests::{Api, Ended, PATIENCE, Stream, TestInstance, pg};
 use futures_util::SinkExt;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -298,4 +299,36 @@ async fn a_node_killed_mid_stream_loses_and_duplicates_nothing_for_its_desktops(
         reconnected >= OPERATORS,
         "the killed node's desktops (one per operator) reconnected: {reconnected}"
     );
+}
+
+#[tokio::test]
+async fn a_node_that_lost_its_database_fails_the_balancers_probe() {
+    // A cluster of its own: this test stops it.
+    let cluster = Arc::new(pg::Cluster::start());
+    let db = Arc::new(pg::Database::on_cluster(&cluster));
+    let t = TestInstance::start_on(belfry_instance::Config::default(), Some(db)).await;
+    let probe = || async {
+        reqwest::get(format!("{}/api/v1/info", t.url()))
+            .await
+            .unwrap()
+            .status()
+    };
+    assert!(probe().await.is_success());
+    let stopped = Command::new("kill")
+        .args(["-INT", &cluster.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        let status = probe().await;
+        if status == reqwest::StatusCode::INTERNAL_SERVER_ERROR {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still {status} without a database"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
