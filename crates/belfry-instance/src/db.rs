@@ -554,8 +554,11 @@ pub struct Tx<'a> {
 impl Tx<'_> {
     /// Makes the transaction's writes durable (and sends its notifies).
     pub fn commit(mut self) -> DbResult<()> {
+        // Marked done only once committed: an SQLite COMMIT that fails
+        // (busy) leaves the transaction open, and the drop rolls it back.
+        self.db.execute_batch("COMMIT")?;
         self.done = true;
-        self.db.execute_batch("COMMIT")
+        Ok(())
     }
 }
 
