@@ -251,3 +251,66 @@ async fn deliveries_left_to_map_are_mapped_once_when_two_nodes_start_together() 
     let count: belfry_proto::inbox::UnreadCount = olga.get("/api/v1/inbox/unread-count").await;
     assert_eq!(count.unread, N as u64, "one notification per delivery");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn settings_versions_and_webhook_retries_hold_across_nodes() {
+    use belfry_instance::connectors::deliveries::Outcome;
+    use belfry_proto::settings::{SettingsDocument, SettingsWrite};
+    use belfry_tests::hooks;
+    let (a, b) = two_nodes().await;
+
+    // A settings write on A moves the version; one on B from the old
+    // version is refused as stale, and B serves what A saved.
+    let olga_on_a = a.operator().await;
+    let mut olga_on_b = olga_on_a.clone();
+    olga_on_b.base = b.url().to_owned();
+    let doc: SettingsDocument = olga_on_a.get("/api/v1/settings").await;
+    let mut prefs = doc.preferences.clone();
+    prefs.channels.sound.enabled = !prefs.channels.sound.enabled;
+    let write = SettingsWrite {
+        base_version: doc.version,
+        preferences: prefs,
+    };
+    let saved: SettingsDocument = olga_on_a
+        .send(Method::PUT, "/api/v1/settings", &write)
+        .await;
+    assert_eq!(saved.version, doc.version + 1);
+    let stale = olga_on_b
+        .call(Method::PUT, "/api/v1/settings", Some(&write))
+        .await;
+    assert_eq!(stale.status, reqwest::StatusCode::CONFLICT, "{stale:?}");
+    let on_b: SettingsDocument = olga_on_b.get("/api/v1/settings").await;
+    assert_eq!(on_b, saved);
+
+    // A webhook delivered to A and retried at B (the helpdesk's retry
+    // landed on the other node): one delivery, one duplicate, one
+    // notification.
+    let admin = a.admin().await;
+    let source = hooks::add_source(&admin, "gen", "generic", "https://x.example", &[]).await;
+    let body = format!(
+        r#"{{"type": "ticket_created", "operator": "{}", "title": "once"}}"#,
+        OPERATOR.0
+    );
+    for node in [&a, &b] {
+        let at = hooks::now_s();
+        let signature = hooks::dotted_signature(&source.secret, &at, body.as_bytes());
+        let answer = hooks::post(
+            &format!("{}/api/v1/hooks/gen", node.url()),
+            &[
+                ("x-belfry-timestamp", at),
+                ("x-belfry-signature", signature),
+                ("x-belfry-delivery", "delivery-1".into()),
+            ],
+            body.as_bytes(),
+        )
+        .await;
+        assert!(answer.status.is_success(), "{answer:?}");
+    }
+    let list = hooks::settled(&admin, "gen").await;
+    let mut outcomes: Vec<Outcome> = list.iter().map(|d| d.outcome).collect();
+    outcomes.sort_by_key(|o| format!("{o:?}"));
+    assert_eq!(outcomes, vec![Outcome::Accepted, Outcome::Duplicate]);
+    let page: belfry_proto::inbox::InboxPage = olga_on_b.get("/api/v1/inbox?limit=100").await;
+    let once = page.items.iter().filter(|n| n.title == "once").count();
+    assert_eq!(once, 1);
+}
