@@ -495,6 +495,10 @@ impl Store {
     ) -> Result<OperatorStatus> {
         let mut conn = self.lock();
         let mut tx = conn.transaction()?;
+        // The row locked first: a change on another node at the same
+        // moment waits, then sees this one (the stretch's start is read
+        // and written here).
+        head_seq_for_append(&mut tx, operator_id)?;
         let now = Utc::now();
         let current = load_status(&mut tx, operator_id)?;
         let since = match since {
