@@ -3,9 +3,12 @@
 //! operator's replayable event log.
 //!
 //! Every write that creates a stream event publishes it to the [`Hub`] while
-//! the connection lock is still held, so live frames leave in sequence order;
-//! on PostgreSQL it also notifies the other nodes (`relay.rs`) in the same
-//! transaction.
+//! its connection is still held: on SQLite (one connection) live frames
+//! leave in sequence order. PostgreSQL has [`POSTGRES_CONNECTIONS`] per
+//! node and other nodes beside, so a frame may overtake an earlier one;
+//! streams then fill the gap from the log and skip the late one
+//! (`stream.rs`). Each write also notifies the other nodes (`relay.rs`) in
+//! its transaction.
 
 use crate::db::{Db, DbError, Migration, Row, params};
 use crate::hub::{Hub, HubEvent};
@@ -19,7 +22,8 @@ use belfry_proto::stream::ServerFrame;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 
 /// What can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
@@ -101,11 +105,56 @@ pub struct LogState {
 /// The store. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    conn: Arc<Mutex<Db>>,
+    conns: Arc<Pool>,
     hub: Arc<Hub>,
     replay_window: u64,
     /// This node's name in the notifies it sends, so its relay skips its own.
     node: Arc<str>,
+}
+
+/// Connections a node keeps to PostgreSQL: requests that wait on another
+/// node's row lock do not hold up the rest. (SQLite keeps one: its writes
+/// are one at a time anyway.)
+pub const POSTGRES_CONNECTIONS: usize = 4;
+
+/// How the store's connections show in `pg_stat_activity`.
+const APPLICATION: &str = "belfry-instance";
+
+struct Pool {
+    slots: Vec<Mutex<Db>>,
+    /// Where the next search for a free connection starts.
+    next: AtomicUsize,
+}
+
+/// One of the store's connections, held; derefs to it.
+pub(crate) struct Conn<'a> {
+    guard: MutexGuard<'a, Db>,
+    slot: usize,
+}
+
+impl<'a> Conn<'a> {
+    fn ready(mut guard: MutexGuard<'a, Db>, slot: usize) -> Self {
+        guard.heal();
+        Self { guard, slot }
+    }
+
+    /// Which connection this is (see [`Store::lock_slot`]).
+    pub(crate) fn slot(&self) -> usize {
+        self.slot
+    }
+}
+
+impl std::ops::Deref for Conn<'_> {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.guard
+    }
+}
+
+impl std::ops::DerefMut for Conn<'_> {
+    fn deref_mut(&mut self) -> &mut Db {
+        &mut self.guard
+    }
 }
 
 impl From<rusqlite::Error> for StoreError {
@@ -301,13 +350,16 @@ impl Store {
     /// one for `None`. `replay_window` is how many events per operator the
     /// stream can replay before a client must resync over REST.
     pub fn open(path: Option<&Path>, hub: Arc<Hub>, replay_window: u64) -> Result<Self> {
-        Self::with_db(Db::sqlite(path)?, hub, replay_window)
+        Self::with_db(vec![Db::sqlite(path)?], hub, replay_window)
     }
 
     /// Connects to PostgreSQL at `url` (a `postgres://…` URL or key=value
     /// string) and brings its schema up to date. Blocking.
     pub fn open_postgres(url: &str, hub: Arc<Hub>, replay_window: u64) -> Result<Self> {
-        Self::with_db(Db::postgres(url, "belfry-instance")?, hub, replay_window)
+        let conns = (0..POSTGRES_CONNECTIONS)
+            .map(|_| Db::postgres(url, APPLICATION))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        Self::with_db(conns, hub, replay_window)
     }
 
     /// Opens `location`: a PostgreSQL URL, a file path, or memory for `None`.
@@ -321,22 +373,47 @@ impl Store {
         }
     }
 
-    fn with_db(mut db: Db, hub: Arc<Hub>, replay_window: u64) -> Result<Self> {
-        crate::db::migrate(&mut db, MIGRATIONS)?;
+    fn with_db(mut conns: Vec<Db>, hub: Arc<Hub>, replay_window: u64) -> Result<Self> {
+        if let Some(first) = conns.first_mut() {
+            crate::db::migrate(first, MIGRATIONS)?;
+        }
         Ok(Self {
-            conn: Arc::new(Mutex::new(db)),
+            conns: Arc::new(Pool {
+                slots: conns.into_iter().map(Mutex::new).collect(),
+                next: AtomicUsize::new(0),
+            }),
             hub,
             replay_window: replay_window.max(1),
             node: Arc::from(uuid::Uuid::now_v7().simple().to_string()),
         })
     }
 
-    /// The connection, for the modules that keep their own tables here
-    /// (`connectors`). Held briefly: every store call takes it.
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Db> {
-        let mut db = self.conn.lock().unwrap_or_else(PoisonError::into_inner);
-        db.heal();
-        db
+    /// A free connection (the next one's turn when all are busy), for the
+    /// modules that keep their own tables here (`connectors`) too. Held
+    /// briefly: every store call takes one.
+    pub(crate) fn lock(&self) -> Conn<'_> {
+        let slots = &self.conns.slots;
+        let start = self.conns.next.fetch_add(1, Ordering::Relaxed) % slots.len().max(1);
+        for i in 0..slots.len() {
+            let slot = (start + i) % slots.len();
+            let guard = match slots[slot].try_lock() {
+                Ok(g) => g,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => continue,
+            };
+            return Conn::ready(guard, slot);
+        }
+        self.lock_slot(start)
+    }
+
+    /// Connection `slot`, waiting for it (a session lock lives there).
+    pub(crate) fn lock_slot(&self, slot: usize) -> Conn<'_> {
+        let slots = &self.conns.slots;
+        let slot = slot % slots.len().max(1);
+        Conn::ready(
+            slots[slot].lock().unwrap_or_else(PoisonError::into_inner),
+            slot,
+        )
     }
 
     /// Which engine the store runs on.

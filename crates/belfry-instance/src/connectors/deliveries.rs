@@ -139,11 +139,13 @@ fn claim_key(id: i64) -> i64 {
 pub struct DeliveryClaim {
     store: Store,
     id: i64,
+    /// The connection whose session holds the lock.
+    slot: usize,
 }
 
 impl Drop for DeliveryClaim {
     fn drop(&mut self) {
-        let mut conn = self.store.lock();
+        let mut conn = self.store.lock_slot(self.slot);
         if conn.engine() == crate::db::Engine::Postgres
             && let Err(error) =
                 conn.execute("SELECT pg_advisory_unlock(?1)", params![claim_key(self.id)])
@@ -247,6 +249,7 @@ impl Store {
         Ok(Some(DeliveryClaim {
             store: self.clone(),
             id,
+            slot: conn.slot(),
         }))
     }
 
