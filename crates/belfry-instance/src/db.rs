@@ -482,6 +482,33 @@ impl Db {
         }
     }
 
+    /// Inserts rows of `width` values each (`values` holds them one after
+    /// the other) with `insert` (`INSERT INTO t (a, b)`), a hundred rows
+    /// per statement: a 10,000-event batch is a hundred round trips to
+    /// PostgreSQL instead of ten thousand.
+    pub fn insert_rows(&mut self, insert: &str, width: usize, values: &[Value]) -> DbResult<()> {
+        const ROWS: usize = 100;
+        if width == 0 {
+            return Ok(());
+        }
+        for chunk in values.chunks(width * ROWS) {
+            let mut sql = format!("{insert} VALUES ");
+            for row in 0..chunk.len() / width {
+                if row > 0 {
+                    sql.push_str(", ");
+                }
+                let cells: Vec<String> = (1..=width)
+                    .map(|c| format!("?{}", row * width + c))
+                    .collect();
+                sql.push('(');
+                sql.push_str(&cells.join(", "));
+                sql.push(')');
+            }
+            self.execute(&sql, chunk)?;
+        }
+        Ok(())
+    }
+
     /// Runs an `INSERT` and gives the new row's `id`.
     pub fn insert(&mut self, sql: &str, params: &[Value]) -> DbResult<i64> {
         self.query_opt(&format!("{sql} RETURNING id"), params, |r| r.get(0))?

@@ -734,6 +734,7 @@ impl Store {
         let now = Utc::now();
         let mut out = Vec::with_capacity(batch.len());
         let mut frames = Vec::with_capacity(batch.len());
+        let mut rows = Vec::with_capacity(batch.len() * 10);
         for n in batch {
             head += 1;
             let notification = Notification {
@@ -748,22 +749,18 @@ impl Store {
                 read_at: None,
                 data: n.data,
             };
-            tx.execute(
-                "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    notification.id.as_str(),
-                    operator_id,
-                    head,
-                    notification.type_id.as_str(),
-                    notification.category.as_str(),
-                    notification.title.as_str(),
-                    notification.body.as_str(),
-                    notification.link.as_deref(),
-                    serde_json::to_string(&notification.data)?,
-                    ts(now),
-                ],
-            )?;
+            rows.extend_from_slice(params![
+                notification.id.as_str(),
+                operator_id,
+                head,
+                notification.type_id.as_str(),
+                notification.category.as_str(),
+                notification.title.as_str(),
+                notification.body.as_str(),
+                notification.link.as_deref(),
+                serde_json::to_string(&notification.data)?,
+                ts(now),
+            ]);
             let frame = ServerFrame::Notification {
                 seq: head,
                 notification: notification.clone(),
@@ -771,6 +768,11 @@ impl Store {
             frames.push(HubEvent::frame(&frame));
             out.push(notification);
         }
+        tx.insert_rows(
+            "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)",
+            10,
+            &rows,
+        )?;
         if head >= first {
             self.append_log(&mut tx, operator_id, first, head, &frames)?;
         }
@@ -792,14 +794,13 @@ impl Store {
         head: u64,
         frames: &[HubEvent],
     ) -> Result<()> {
+        let mut rows = Vec::with_capacity(frames.len() * 3);
         for f in frames {
             if let HubEvent::Seq { seq, frame } = f {
-                tx.execute(
-                    "INSERT INTO events (operator_id, seq, frame) VALUES (?1, ?2, ?3)",
-                    params![operator_id, *seq, frame.as_str()],
-                )?;
+                rows.extend_from_slice(params![operator_id, *seq, frame.as_str()]);
             }
         }
+        tx.insert_rows("INSERT INTO events (operator_id, seq, frame)", 3, &rows)?;
         let prune_through = head.saturating_sub(self.replay_window);
         tx.execute(
             "UPDATE operators SET head_seq = ?2,
