@@ -6,6 +6,7 @@
 
 pub mod disk;
 pub mod hooks;
+pub mod pg;
 pub mod proxy;
 pub mod sound;
 pub mod tls;
@@ -17,6 +18,7 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::{Method, StatusCode};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -32,11 +34,14 @@ pub const OPERATOR: (&str, &str) = ("olga", "olga-password");
 /// Wine's server, and a 10,000-event batch took 11 s where Linux takes 2.
 pub const PATIENCE: Duration = Duration::from_secs(if cfg!(windows) { 30 } else { 10 });
 
-/// An instance with a temp database, an admin and an operator.
+/// An instance with a temp database, an admin and an operator. The
+/// database is SQLite in `dir`, or with `BELFRY_TEST_DB=postgres` a fresh
+/// PostgreSQL database (`pg`), which lives as long as this.
 pub struct TestInstance {
     pub instance: Instance,
     pub dir: tempfile::TempDir,
     pub config: Config,
+    pub pg: Option<Arc<pg::Database>>,
 }
 
 impl TestInstance {
@@ -44,19 +49,45 @@ impl TestInstance {
         Self::start_with(Config::default()).await
     }
 
-    /// Starts with `config`, its database in a fresh temp dir.
-    pub async fn start_with(mut config: Config) -> Self {
+    /// Starts with `config`, its database in a fresh temp dir (or a fresh
+    /// PostgreSQL database, see [`pg::wanted`]).
+    pub async fn start_with(config: Config) -> Self {
+        let pg = pg::wanted().then(|| Arc::new(pg::Database::create()));
+        Self::start_on(config, pg).await
+    }
+
+    /// Starts with `config` on `pg` (another node of the same database),
+    /// or SQLite in a temp dir for `None`.
+    pub async fn start_on(mut config: Config, pg: Option<Arc<pg::Database>>) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        config.db = Some(dir.path().join("instance.db"));
+        config.db = Some(match &pg {
+            Some(db) => db.url.clone().into(),
+            None => dir.path().join("instance.db"),
+        });
         let instance = Instance::start(config.clone()).await.unwrap();
         let this = Self {
             instance,
             dir,
             config,
+            pg,
         };
         this.create_account(ADMIN.0, ADMIN.1, true).await;
         this.create_account(OPERATOR.0, OPERATOR.1, false).await;
         this
+    }
+
+    /// Another node on the same PostgreSQL database (and config), with the
+    /// accounts this one made.
+    pub async fn another_node(&self) -> Self {
+        let pg = self.pg.clone().expect("another node needs PostgreSQL");
+        let dir = tempfile::tempdir().unwrap();
+        let instance = Instance::start(self.config.clone()).await.unwrap();
+        Self {
+            instance,
+            dir,
+            config: self.config.clone(),
+            pg: Some(pg),
+        }
     }
 
     pub async fn create_account(&self, login: &str, password: &str, admin: bool) {
@@ -81,6 +112,7 @@ impl TestInstance {
             instance,
             dir,
             config,
+            pg,
         } = self;
         instance.stop().await.unwrap();
         let instance = Instance::start(config.clone()).await.unwrap();
@@ -88,6 +120,7 @@ impl TestInstance {
             instance,
             dir,
             config,
+            pg,
         }
     }
 
@@ -97,10 +130,16 @@ impl TestInstance {
             instance,
             dir,
             config,
+            pg,
         } = self;
         let addr = instance.addr;
         instance.stop().await.unwrap();
-        Stopped { addr, dir, config }
+        Stopped {
+            addr,
+            dir,
+            config,
+            pg,
+        }
     }
 
     pub fn url(&self) -> &str {
@@ -121,6 +160,7 @@ pub struct Stopped {
     pub addr: std::net::SocketAddr,
     pub dir: tempfile::TempDir,
     pub config: Config,
+    pub pg: Option<Arc<pg::Database>>,
 }
 
 impl Stopped {
@@ -145,6 +185,7 @@ impl Stopped {
             instance,
             dir: self.dir,
             config: self.config,
+            pg: self.pg,
         }
     }
 }

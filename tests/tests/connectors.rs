@@ -1133,9 +1133,16 @@ async fn deliveries_stored_but_not_mapped_are_mapped_at_the_next_start() {
     let src = add_source(&admin, "gen", "generic", "https://x.example", &[]).await;
     drop(admin);
     let stopped = t.pause().await;
-    {
-        let store = belfry_instance::store::Store::open(
-            stopped.config.db.as_deref(),
+    let db = stopped
+        .config
+        .db
+        .as_deref()
+        .map(|p| p.to_string_lossy().into_owned());
+    // Blocking, as the instance's own store calls are (PostgreSQL's client
+    // runs a runtime of its own).
+    tokio::task::spawn_blocking(move || {
+        let store = belfry_instance::store::Store::open_at(
+            db.as_deref(),
             std::sync::Arc::new(belfry_instance::hub::Hub::default()),
             1000,
         )
@@ -1145,7 +1152,9 @@ async fn deliveries_stored_but_not_mapped_are_mapped_at_the_next_start() {
         store
             .store_delivery(source.id, Some("d1"), None, body)
             .unwrap();
-    }
+    })
+    .await
+    .unwrap();
     let t = stopped.resume().await;
     let admin = t.admin().await;
     let list = settled(&admin, "gen").await;

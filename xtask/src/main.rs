@@ -169,9 +169,45 @@ fn test(args: &[String]) -> Result<()> {
             ("BELFRY_PACKAGES", packages.as_os_str()),
         ],
     )?;
+    if args.is_empty() {
+        postgres_pass(&nextest)?;
+    } else {
+        // A filtered run is for speed; the PostgreSQL pass runs alone with
+        // the command in the README.
+        eprintln!("xtask: a filtered run: the PostgreSQL pass is skipped");
+    }
     // Most operators are on Windows: the same workspace built for it,
     // linted, and tested under Wine.
     windows::pass(&[])
+}
+
+/// The instance's tests that need no desktop, which run a second time with
+/// the instance on PostgreSQL.
+const INSTANCE_TESTS: &str = "binary(instance_api) | binary(instance_stream) \
+     | binary(instance_hostile) | binary(instance_shutdown) | binary(connectors) \
+     | binary(connectors_log)";
+
+/// The instance's tests again on PostgreSQL: one throwaway cluster for the
+/// pass (`pg-cluster`), a database per test. Outside the rig: they talk
+/// to the instance over loopback only.
+fn postgres_pass(nextest: &std::path::Path) -> Result<()> {
+    let mut cmd = cargo();
+    cmd.args([
+        "run",
+        "-q",
+        "-p",
+        "belfry-tests",
+        "--bin",
+        "pg-cluster",
+        "--",
+    ])
+    .arg(nextest)
+    .args(["nextest", "run", "-p", "belfry-tests", "-E", INSTANCE_TESTS]);
+    if std::env::var_os("CI").is_some() {
+        cmd.args(["--profile", "ci"]);
+    }
+    cmd.env("BELFRY_TEST_DB", "postgres");
+    run(&mut cmd)
 }
 
 /// The cargo target directory.

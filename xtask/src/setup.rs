@@ -38,6 +38,11 @@ pub const PACKAGES: &[&str] = &[
     "gsettings-desktop-schemas",
     // Reads the .rpm's metadata in the packaging test.
     "rpm",
+    // The instance's second engine: its tests run again on a throwaway
+    // cluster (tests/src/pg.rs), and the several-node tests need it.
+    "postgresql",
+    // The load balancer of the failover test (tests/tests/instance_failover.rs).
+    "haproxy",
 ];
 
 fn missing_packages<'a>(wanted: &[&'a str]) -> Vec<&'a str> {

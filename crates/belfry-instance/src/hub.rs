@@ -180,6 +180,16 @@ impl Hub {
         }
     }
 
+    /// The operators with at least one stream open here.
+    pub fn operators_with_streams(&self) -> Vec<i64> {
+        self.lock()
+            .operators
+            .iter()
+            .filter(|(_, e)| e.streams > 0)
+            .map(|(id, _)| *id)
+            .collect()
+    }
+
     /// Open streams of `operator_id`.
     pub fn streams(&self, operator_id: i64) -> usize {
         self.lock()

@@ -1,6 +1,7 @@
 //! The Belfry reference instance: a real Notification Center server that
 //! speaks the protocol in `docs/protocol.md`, over REST and a WebSocket
-//! stream, with a persistent SQLite store.
+//! stream, with a persistent store: SQLite, or PostgreSQL shared by several
+//! nodes (`db.rs`, `relay.rs`).
 //!
 //! Run it as the `belfry-instance` binary, or in-process with
 //! [`Instance::start`] on a port of its own (the demo and the tests do).
@@ -8,10 +9,12 @@
 pub mod api;
 pub mod auth;
 pub mod connectors;
+pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod hub;
+pub mod relay;
 pub mod render;
 pub mod serve;
 pub mod state;
@@ -149,6 +152,36 @@ pub enum StartError {
     Store(#[from] store::StoreError),
 }
 
+/// Resolves when the process is asked to stop: SIGINT (Ctrl-C) or, on
+/// Unix, SIGTERM (what systemd, container runtimes and rolling restarts
+/// send), so the streams close with 1001 instead of dropping.
+pub async fn stop_signal() {
+    // A signal that cannot be watched never resolves: never stop for it.
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    () = interrupt => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "SIGTERM cannot be watched; Ctrl-C still stops");
+                interrupt.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    interrupt.await;
+}
+
 impl Instance {
     /// Binds `127.0.0.1:0` and serves `config`.
     pub async fn start(config: Config) -> Result<Self, StartError> {
@@ -166,11 +199,21 @@ impl Instance {
             .trim_end_matches('/')
             .to_owned();
         let hub = Arc::new(Hub::default());
-        let db = config.db.clone();
+        let db = config
+            .db
+            .as_deref()
+            .map(|p| p.to_string_lossy().into_owned());
         let window = config.replay_window;
-        let store = tokio::task::spawn_blocking(move || Store::open(db.as_deref(), hub, window))
-            .await
-            .map_err(std::io::Error::other)??;
+        let location = db.clone();
+        let relay_hub = Arc::clone(&hub);
+        let store =
+            tokio::task::spawn_blocking(move || Store::open_at(location.as_deref(), hub, window))
+                .await
+                .map_err(std::io::Error::other)??;
+        if let Some(url) = db.filter(|d| db::is_postgres_url(d)) {
+            relay::start(url, Arc::from(store.node()), &relay_hub)?;
+        }
+        drop(relay_hub);
         let (shutdown, shutdown_rx) = watch::channel(false);
         let gateway = connectors::worker::Gateway::start(
             store.clone(),

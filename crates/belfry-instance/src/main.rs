@@ -24,7 +24,8 @@ enum Command {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8700", env = "BELFRY_LISTEN")]
         listen: String,
-        /// SQLite database file (created if missing).
+        /// SQLite database file (created if missing), or a PostgreSQL URL
+        /// (`postgres://user@host/db`) that several nodes may share.
         #[arg(long, default_value = "belfry-instance.db", env = "BELFRY_DB")]
         db: PathBuf,
         /// Public origin for links; http://<listen> when absent.
@@ -53,7 +54,7 @@ enum Command {
     /// Create an account. The password is read from BELFRY_PASSWORD, or else
     /// from the first line of standard input.
     CreateOperator {
-        /// SQLite database file.
+        /// SQLite database file, or a PostgreSQL URL.
         #[arg(long, default_value = "belfry-instance.db", env = "BELFRY_DB")]
         db: PathBuf,
         /// Login.
@@ -167,12 +168,16 @@ async fn main() -> anyhow::Result<()> {
             name,
             admin,
             email,
-        } => create_operator(db, login, name, admin, email),
-        Command::Source(args) => belfry_instance::connectors::cli::run(
-            args,
-            &mut std::io::stdout().lock(),
-            &mut std::io::stdin().lock(),
-        ),
+            // Blocking work (PostgreSQL's client runs its own runtime) off
+            // the async threads.
+        } => tokio::task::block_in_place(|| create_operator(db, login, name, admin, email)),
+        Command::Source(args) => tokio::task::block_in_place(|| {
+            belfry_instance::connectors::cli::run(
+                args,
+                &mut std::io::stdout().lock(),
+                &mut std::io::stdin().lock(),
+            )
+        }),
         Command::Serve {
             listen,
             db,
@@ -219,10 +224,9 @@ async fn main() -> anyhow::Result<()> {
             }
             let stop = instance.shutdown_handle();
             tokio::spawn(async move {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    tracing::info!("stopping");
-                    let _ = stop.send(true);
-                }
+                belfry_instance::stop_signal().await;
+                tracing::info!("stopping");
+                let _ = stop.send(true);
             });
             instance.wait().await.context("while serving")
         }
@@ -253,8 +257,12 @@ fn create_operator(
     if !(8..=256).contains(&password.chars().count()) {
         bail!("password: 8-256 characters");
     }
-    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000)
-        .context("while opening the database")?;
+    let store = Store::open_at(
+        Some(&db.to_string_lossy()),
+        Arc::new(Hub::default()),
+        100_000,
+    )
+    .context("while opening the database")?;
     let hash = auth::hash_password(&password).context("while hashing")?;
     let role = if admin { Role::Admin } else { Role::Operator };
     let name = name.unwrap_or_else(|| login.clone());

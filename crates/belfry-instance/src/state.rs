@@ -9,7 +9,8 @@ use std::time::Duration;
 /// How an instance runs. `Default` is what the binary uses without flags.
 #[derive(Debug, Clone)]
 pub struct Config {
-    /// SQLite file; `None` keeps everything in memory (tests that need no restart).
+    /// SQLite file, or a PostgreSQL URL (`postgres://…`, several nodes may
+    /// share one); `None` keeps everything in memory (tests that need no restart).
     pub db: Option<PathBuf>,
     /// Origin that notification links and `/info` advertise; the listening
     /// address over http when `None`.

@@ -18,7 +18,7 @@ use std::sync::Arc;
 /// `belfry-instance source`: where the database is, and what to do.
 #[derive(Debug, Args)]
 pub struct SourceArgs {
-    /// SQLite database file.
+    /// SQLite database file, or a PostgreSQL URL.
     #[arg(
         long,
         default_value = "belfry-instance.db",
@@ -160,8 +160,12 @@ pub fn run(args: SourceArgs, out: &mut dyn Write, stdin: &mut dyn BufRead) -> an
         action,
     } = args;
     let public_url = public_url.trim_end_matches('/');
-    let store = Store::open(Some(&db), Arc::new(Hub::default()), 100_000)
-        .context("while opening the database")?;
+    let store = Store::open_at(
+        Some(&db.to_string_lossy()),
+        Arc::new(Hub::default()),
+        100_000,
+    )
+    .context("while opening the database")?;
     match action {
         SourceAction::Add {
             name,

@@ -3,9 +3,9 @@
 //! (why; the refused body itself is not kept). The admin API and CLI list
 //! them; the seen delivery ids make retries harmless.
 
+use crate::db::{Db, DbError, params};
 use crate::store::{Store, StoreError, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 
 /// Deliveries kept per source; older ones (and their ids, so a retry older
@@ -112,7 +112,7 @@ const PRUNE_EVERY: i64 = 128;
 
 /// Drops a source's oldest deliveries beyond what is kept, when `row` (the
 /// delivery just written) is due for it.
-fn prune(conn: &rusqlite::Connection, source_id: i64, row: i64) -> rusqlite::Result<()> {
+fn prune(conn: &mut Db, source_id: i64, row: i64) -> Result<(), DbError> {
     if row % PRUNE_EVERY != 0 {
         return Ok(());
     }
@@ -129,6 +129,33 @@ fn prune(conn: &rusqlite::Connection, source_id: i64, row: i64) -> rusqlite::Res
     Ok(())
 }
 
+/// The advisory lock key of a delivery: its id in a range of its own
+/// (bit 62 set), apart from the migration lock's.
+fn claim_key(id: i64) -> i64 {
+    (1 << 62) | (id & ((1 << 62) - 1))
+}
+
+/// Delivery `id` held for mapping by this node; released on drop.
+pub struct DeliveryClaim {
+    store: Store,
+    id: i64,
+    /// The connection whose session holds the lock.
+    slot: usize,
+}
+
+impl Drop for DeliveryClaim {
+    fn drop(&mut self) {
+        let mut conn = self.store.lock_slot(self.slot);
+        if conn.engine() == crate::db::Engine::Postgres
+            && let Err(error) =
+                conn.execute("SELECT pg_advisory_unlock(?1)", params![claim_key(self.id)])
+        {
+            // A lost connection released it already.
+            tracing::debug!(delivery = self.id, %error, "releasing the claim failed");
+        }
+    }
+}
+
 impl Store {
     /// Records a refusal (no body) for the admin to see.
     pub fn record_refusal(
@@ -137,12 +164,12 @@ impl Store {
         delivery_id: Option<&str>,
         reason: &str,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
-        conn.execute(
+        let mut conn = self.lock();
+        let id = conn.insert(
             "INSERT INTO deliveries (source_id, delivery_id, received_at, outcome, reason) VALUES (?1, ?2, ?3, 'refused', ?4)",
             params![source_id, delivery_id, ts(Utc::now()), reason],
         )?;
-        prune(&conn, source_id, conn.last_insert_rowid())?;
+        prune(&mut conn, source_id, id)?;
         Ok(())
     }
 
@@ -155,66 +182,92 @@ impl Store {
         body: &[u8],
     ) -> Result<Stored, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let mut tx = conn.transaction()?;
         let now = ts(Utc::now());
         if let Some(d) = delivery_id {
-            let first: Option<i64> = tx
-                .query_row(
-                    "SELECT id FROM deliveries WHERE source_id = ?1 AND delivery_id = ?2 AND outcome IN ('accepted', 'ignored')",
-                    params![source_id, d],
-                    |r| r.get(0),
-                )
-                .optional()?;
+            let first: Option<i64> = tx.query_opt(
+                "SELECT id FROM deliveries WHERE source_id = ?1 AND delivery_id = ?2 AND outcome IN ('accepted', 'ignored')",
+                params![source_id, d],
+                |r| r.get(0),
+            )?;
             if let Some(first) = first {
-                tx.execute(
+                let id = tx.insert(
                     "INSERT INTO deliveries (source_id, delivery_id, received_at, outcome, reason, hint, processed_at)
                      VALUES (?1, ?2, ?3, 'duplicate', ?4, ?5, ?3)",
-                    params![source_id, d, now, format!("the same delivery id as #{first}"), hint],
+                    params![source_id, d, now.as_str(), format!("the same delivery id as #{first}"), hint],
                 )?;
-                prune(&tx, source_id, tx.last_insert_rowid())?;
+                prune(&mut tx, source_id, id)?;
                 tx.commit()?;
                 return Ok(Stored::Duplicate(first));
             }
         }
-        tx.execute(
+        let inserted = tx.insert(
             "INSERT INTO deliveries (source_id, delivery_id, received_at, outcome, hint, body) VALUES (?1, ?2, ?3, 'accepted', ?4, ?5)",
             params![source_id, delivery_id, now, hint, body],
-        )?;
-        let id = tx.last_insert_rowid();
-        prune(&tx, source_id, id)?;
+        );
+        let id = match inserted {
+            // Another node stored the same delivery id between our check
+            // and our insert (the unique index `deliveries_seen`): a retry.
+            Err(e) if e.is_conflict() => {
+                drop(tx);
+                drop(conn);
+                return self.store_delivery(source_id, delivery_id, hint, body);
+            }
+            other => other?,
+        };
+        prune(&mut tx, source_id, id)?;
         tx.commit()?;
         Ok(Stored::New(id))
     }
 
     /// Accepted deliveries not mapped yet, oldest first (after a restart).
     pub fn pending_deliveries(&self) -> Result<Vec<i64>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut conn = self.lock();
+        Ok(conn.query(
             "SELECT id FROM deliveries WHERE outcome = 'accepted' AND processed_at IS NULL ORDER BY id",
-        )?;
-        let ids = stmt
-            .query_map([], |r| r.get(0))?
-            .collect::<rusqlite::Result<_>>()?;
-        Ok(ids)
+            &[],
+            |r| r.get(0),
+        )?)
     }
 
-    /// A delivery to map, if it still waits.
+    /// Takes delivery `id` for mapping on this node, or `None` when another
+    /// node holds it. On PostgreSQL a session advisory lock: two nodes that
+    /// both find it pending at start map it once, and the lock goes with
+    /// the connection of a node that dies. SQLite has one node.
+    pub fn claim_delivery(&self, id: i64) -> Result<Option<DeliveryClaim>, StoreError> {
+        let mut conn = self.lock();
+        if conn.engine() == crate::db::Engine::Postgres {
+            let got = conn.query_opt(
+                "SELECT 1 WHERE pg_try_advisory_lock(?1)",
+                params![claim_key(id)],
+                |_| Ok(()),
+            )?;
+            if got.is_none() {
+                return Ok(None);
+            }
+        }
+        Ok(Some(DeliveryClaim {
+            store: self.clone(),
+            id,
+            slot: conn.slot(),
+        }))
+    }
+
+    /// A delivery to map, if it still waits (read it under its claim).
     pub fn pending_delivery(&self, id: i64) -> Result<Option<Pending>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT id, source_id, hint, body FROM deliveries WHERE id = ?1 AND outcome = 'accepted' AND processed_at IS NULL",
-                [id],
-                |r| {
-                    Ok(Pending {
-                        id: r.get(0)?,
-                        source_id: r.get(1)?,
-                        hint: r.get(2)?,
-                        body: r.get::<_, Option<Vec<u8>>>(3)?.unwrap_or_default(),
-                    })
-                },
-            )
-            .optional()?)
+        let mut conn = self.lock();
+        Ok(conn.query_opt(
+            "SELECT id, source_id, hint, body FROM deliveries WHERE id = ?1 AND outcome = 'accepted' AND processed_at IS NULL",
+            params![id],
+            |r| {
+                Ok(Pending {
+                    id: r.get(0)?,
+                    source_id: r.get(1)?,
+                    hint: r.get(2)?,
+                    body: r.get::<Option<Vec<u8>>>(3)?.unwrap_or_default(),
+                })
+            },
+        )?)
     }
 
     /// Records what a delivery became: `Some(reason)` with nothing made is
@@ -226,7 +279,7 @@ impl Store {
         made: &[Made],
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
+        let mut conn = self.lock();
         let outcome = if made.is_empty() && reason.is_some() {
             Outcome::Ignored
         } else {
@@ -248,28 +301,28 @@ impl Store {
 
     /// A source's latest deliveries, newest first.
     pub fn deliveries(&self, source_id: i64, limit: u32) -> Result<Vec<DeliveryView>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut conn = self.lock();
+        Ok(conn.query(
             "SELECT id, delivery_id, received_at, outcome, reason, hint, processed_at, notifications
              FROM deliveries WHERE source_id = ?1 ORDER BY id DESC LIMIT ?2",
-        )?;
-        let rows = stmt.query_map(params![source_id, limit.clamp(1, 1000)], |r| {
-            let received: String = r.get(2)?;
-            let outcome: String = r.get(3)?;
-            let processed: Option<String> = r.get(6)?;
-            let made: String = r.get(7)?;
-            Ok(DeliveryView {
-                id: r.get(0)?,
-                delivery_id: r.get(1)?,
-                received_at: parse_ts(&received)?,
-                outcome: Outcome::from_name(&outcome),
-                reason: r.get(4)?,
-                event: r.get(5)?,
-                processed_at: processed.as_deref().map(parse_ts).transpose()?,
-                notifications: serde_json::from_str(&made).unwrap_or_default(),
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+            params![source_id, limit.clamp(1, 1000)],
+            |r| {
+                let received: String = r.get(2)?;
+                let outcome: String = r.get(3)?;
+                let processed: Option<String> = r.get(6)?;
+                let made: String = r.get(7)?;
+                Ok(DeliveryView {
+                    id: r.get(0)?,
+                    delivery_id: r.get(1)?,
+                    received_at: parse_ts(&received)?,
+                    outcome: Outcome::from_name(&outcome),
+                    reason: r.get(4)?,
+                    event: r.get(5)?,
+                    processed_at: processed.as_deref().map(parse_ts).transpose()?,
+                    notifications: serde_json::from_str(&made).unwrap_or_default(),
+                })
+            },
+        )?)
     }
 
     /// The last state seen of a ticket (kinds that send whole tickets).
@@ -278,14 +331,12 @@ impl Store {
         source_id: i64,
         ticket: &str,
     ) -> Result<Option<serde_json::Value>, StoreError> {
-        let conn = self.lock();
-        let raw: Option<String> = conn
-            .query_row(
-                "SELECT state FROM ticket_states WHERE source_id = ?1 AND ticket = ?2",
-                params![source_id, ticket],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let mut conn = self.lock();
+        let raw: Option<String> = conn.query_opt(
+            "SELECT state FROM ticket_states WHERE source_id = ?1 AND ticket = ?2",
+            params![source_id, ticket],
+            |r| r.get(0),
+        )?;
         Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
     }
 
@@ -296,7 +347,7 @@ impl Store {
         ticket: &str,
         state: &serde_json::Value,
     ) -> Result<(), StoreError> {
-        let conn = self.lock();
+        let mut conn = self.lock();
         conn.execute(
             "INSERT INTO ticket_states (source_id, ticket, state) VALUES (?1, ?2, ?3)
              ON CONFLICT (source_id, ticket) DO UPDATE SET state = excluded.state",
@@ -307,11 +358,11 @@ impl Store {
 
     /// A source's row id, by name.
     pub fn source_id(&self, name: &str) -> Result<Option<i64>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row("SELECT id FROM sources WHERE name = ?1", [name], |r| {
-                r.get(0)
-            })
-            .optional()?)
+        let mut conn = self.lock();
+        Ok(conn.query_opt(
+            "SELECT id FROM sources WHERE name = ?1",
+            params![name],
+            |r| r.get(0),
+        )?)
     }
 }

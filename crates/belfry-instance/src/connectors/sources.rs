@@ -4,9 +4,9 @@
 //! falls back on.
 
 use super::{Kind, Secret};
+use crate::db::{Db, DbError, Row, params};
 use crate::store::{Store, StoreError, parse_ts, ts};
 use chrono::{DateTime, Utc};
-use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -208,7 +208,7 @@ impl Source {
     }
 }
 
-fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
+fn source_from_row(row: &Row<'_>) -> Result<Source, DbError> {
     let kind: String = row.get("kind")?;
     let created: String = row.get("created_at")?;
     let secret_set: String = row.get("secret_set_at")?;
@@ -226,50 +226,53 @@ fn source_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Source> {
     })
 }
 
-fn load_users(conn: &rusqlite::Connection, source: &mut Source) -> rusqlite::Result<()> {
-    let mut stmt =
-        conn.prepare_cached("SELECT external, login FROM source_users WHERE source_id = ?1")?;
-    source.info.users = stmt
-        .query_map([source.id], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+fn load_users(conn: &mut Db, source: &mut Source) -> Result<(), DbError> {
+    source.info.users = conn
+        .query(
+            "SELECT external, login FROM source_users WHERE source_id = ?1",
+            params![source.id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .into_iter()
+        .collect();
     Ok(())
 }
 
 fn write_users(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &mut Db,
     source_id: i64,
     users: &BTreeMap<String, String>,
-) -> rusqlite::Result<()> {
-    tx.execute("DELETE FROM source_users WHERE source_id = ?1", [source_id])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT OR REPLACE INTO source_users (source_id, external, login) VALUES (?1, ?2, ?3)",
+) -> Result<(), DbError> {
+    tx.execute(
+        "DELETE FROM source_users WHERE source_id = ?1",
+        params![source_id],
     )?;
     for (external, login) in users {
-        insert.execute(params![source_id, external.trim(), login])?;
+        // Two keys differing only in case are one key: the later wins.
+        tx.execute(
+            "INSERT INTO source_users (source_id, external, login) VALUES (?1, ?2, ?3)
+             ON CONFLICT (source_id, external) DO UPDATE SET login = excluded.login",
+            params![source_id, external.trim(), login],
+        )?;
     }
     Ok(())
-}
-
-fn is_conflict(e: &rusqlite::Error) -> bool {
-    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation)
 }
 
 impl Store {
     /// Adds a source.
     pub fn create_source(&self, new: &NewSource, secret: &Secret) -> Result<Source, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction()?;
+        let mut tx = conn.transaction()?;
         let now = ts(Utc::now());
-        let inserted = tx.execute(
+        let inserted = tx.insert(
             "INSERT INTO sources (name, kind, base_url, secret, created_at, secret_set_at) VALUES (?1, ?2, ?3, ?4, ?5, ?5)",
-            params![new.name, new.kind.as_str(), new.base_url, secret.expose(), now],
+            params![new.name.as_str(), new.kind.as_str(), new.base_url.as_str(), secret.expose(), now],
         );
-        match inserted {
-            Err(e) if is_conflict(&e) => return Err(StoreError::Conflict),
+        let id = match inserted {
+            Err(e) if e.is_conflict() => return Err(StoreError::Conflict),
             other => other?,
         };
-        let id = tx.last_insert_rowid();
-        write_users(&tx, id, &new.users)?;
+        write_users(&mut tx, id, &new.users)?;
         tx.commit()?;
         drop(conn);
         self.source(&new.name)?.ok_or(StoreError::NotFound)
@@ -277,43 +280,38 @@ impl Store {
 
     /// Every source, by name.
     pub fn sources(&self) -> Result<Vec<Source>, StoreError> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare("SELECT * FROM sources ORDER BY name")?;
-        let mut out = stmt
-            .query_map([], source_from_row)?
-            .collect::<rusqlite::Result<Vec<_>>>()?;
+        let mut conn = self.lock();
+        let mut out = conn.query("SELECT * FROM sources ORDER BY name", &[], source_from_row)?;
         for s in &mut out {
-            load_users(&conn, s)?;
+            load_users(&mut conn, s)?;
         }
         Ok(out)
     }
 
     /// One source by name.
     pub fn source(&self, name: &str) -> Result<Option<Source>, StoreError> {
-        self.source_where("name = ?1", &name)
+        self.source_where("name = ?1", name.into())
     }
 
     /// One source by row id.
     pub fn source_by_id(&self, id: i64) -> Result<Option<Source>, StoreError> {
-        self.source_where("id = ?1", &id)
+        self.source_where("id = ?1", id.into())
     }
 
     fn source_where(
         &self,
         condition: &str,
-        value: &dyn rusqlite::ToSql,
+        value: crate::db::Value,
     ) -> Result<Option<Source>, StoreError> {
-        let conn = self.lock();
-        let found = conn
-            .query_row(
-                &format!("SELECT * FROM sources WHERE {condition}"),
-                [value],
-                source_from_row,
-            )
-            .optional()?;
+        let mut conn = self.lock();
+        let found = conn.query_opt(
+            &format!("SELECT * FROM sources WHERE {condition}"),
+            &[value],
+            source_from_row,
+        )?;
         match found {
             Some(mut s) => {
-                load_users(&conn, &mut s)?;
+                load_users(&mut conn, &mut s)?;
                 Ok(Some(s))
             }
             None => Ok(None),
@@ -322,8 +320,8 @@ impl Store {
 
     /// Removes a source with its map, deliveries and ticket states.
     pub fn remove_source(&self, name: &str) -> Result<(), StoreError> {
-        let conn = self.lock();
-        match conn.execute("DELETE FROM sources WHERE name = ?1", [name])? {
+        let mut conn = self.lock();
+        match conn.execute("DELETE FROM sources WHERE name = ?1", params![name])? {
             0 => Err(StoreError::NotFound),
             _ => Ok(()),
         }
@@ -332,7 +330,7 @@ impl Store {
     /// Replaces a source's secret; the old one stops working at once.
     pub fn set_source_secret(&self, name: &str, secret: &Secret) -> Result<Source, StoreError> {
         {
-            let conn = self.lock();
+            let mut conn = self.lock();
             let n = conn.execute(
                 "UPDATE sources SET secret = ?2, secret_set_at = ?3 WHERE name = ?1",
                 params![name, secret.expose(), ts(Utc::now())],
@@ -352,14 +350,15 @@ impl Store {
     ) -> Result<Source, StoreError> {
         {
             let mut conn = self.lock();
-            let tx = conn.transaction()?;
+            let mut tx = conn.transaction()?;
             let id: i64 = tx
-                .query_row("SELECT id FROM sources WHERE name = ?1", [name], |r| {
-                    r.get(0)
-                })
-                .optional()?
+                .query_opt(
+                    "SELECT id FROM sources WHERE name = ?1",
+                    params![name],
+                    |r| r.get(0),
+                )?
                 .ok_or(StoreError::NotFound)?;
-            write_users(&tx, id, users)?;
+            write_users(&mut tx, id, users)?;
             tx.commit()?;
         }
         self.source(name)?.ok_or(StoreError::NotFound)
@@ -367,12 +366,12 @@ impl Store {
 
     /// Sets or clears an operator's email; another operator's email is a conflict.
     pub fn set_operator_email(&self, login: &str, email: Option<&str>) -> Result<(), StoreError> {
-        let conn = self.lock();
+        let mut conn = self.lock();
         match conn.execute(
             "UPDATE operators SET email = ?2 WHERE login = ?1",
             params![login, email],
         ) {
-            Err(e) if is_conflict(&e) => Err(StoreError::Conflict),
+            Err(e) if e.is_conflict() => Err(StoreError::Conflict),
             Ok(0) => Err(StoreError::NotFound),
             Ok(_) => Ok(()),
             Err(e) => Err(e.into()),
@@ -387,26 +386,23 @@ impl Store {
         source_id: i64,
         keys: &[String],
     ) -> Result<Option<(i64, String)>, StoreError> {
-        let conn = self.lock();
-        let mut by_map = conn.prepare_cached(
-            "SELECT o.id, o.login FROM source_users m JOIN operators o ON o.login = m.login
-             WHERE m.source_id = ?1 AND m.external = ?2",
-        )?;
+        let mut conn = self.lock();
         for key in keys {
-            if let Some(found) = by_map
-                .query_row(params![source_id, key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-            {
+            if let Some(found) = conn.query_opt(
+                "SELECT o.id, o.login FROM source_users m JOIN operators o ON o.login = m.login
+                 WHERE m.source_id = ?1 AND m.external = ?2",
+                params![source_id, key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )? {
                 return Ok(Some(found));
             }
         }
-        let mut by_email =
-            conn.prepare_cached("SELECT id, login FROM operators WHERE email = ?1 COLLATE NOCASE")?;
         for key in keys.iter().filter(|k| k.contains('@')) {
-            if let Some(found) = by_email
-                .query_row([key], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?
-            {
+            if let Some(found) = conn.query_opt(
+                "SELECT id, login FROM operators WHERE email = ?1 COLLATE NOCASE",
+                params![key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )? {
                 return Ok(Some(found));
             }
         }
@@ -415,14 +411,12 @@ impl Store {
 
     /// An operator (id, login) by login.
     pub fn operator_id_by_login(&self, login: &str) -> Result<Option<(i64, String)>, StoreError> {
-        let conn = self.lock();
-        Ok(conn
-            .query_row(
-                "SELECT id, login FROM operators WHERE login = ?1",
-                [login],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?)
+        let mut conn = self.lock();
+        Ok(conn.query_opt(
+            "SELECT id, login FROM operators WHERE login = ?1",
+            params![login],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?)
     }
 }
 

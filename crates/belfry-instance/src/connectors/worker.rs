@@ -105,6 +105,10 @@ fn resolve(store: &Store, source: &Source, who: &Who) -> Result<Option<(i64, Str
 
 /// Maps one stored delivery and records the outcome.
 pub fn process(store: &Store, public_url: &str, id: i64) -> Result<(), StoreError> {
+    let Some(_claim) = store.claim_delivery(id)? else {
+        // Another node maps it (both found it pending at start).
+        return Ok(());
+    };
     let Some(pending) = store.pending_delivery(id)? else {
         return Ok(());
     };
