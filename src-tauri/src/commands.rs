@@ -1,6 +1,9 @@
 //! The commands the inbox window may call. Each forwards to the core; none
-//! decides anything. Errors reach the UI as text for the status line.
+//! decides anything. The inbox's and the sign-in's errors reach the UI as
+//! a [`UiError`] kind the window words in the user's language (the chain
+//! goes to the log); the others still as text.
 
+use crate::ui_error::UiError;
 use crate::{Shell, Status};
 use belfry_core::engine::EditError;
 use belfry_core::managed::ManagedLanguage;
@@ -43,8 +46,8 @@ pub fn status(shell: State<'_, Shell>) -> Status {
 pub async fn inbox_page(
     shell: State<'_, Shell>,
     query: PageQuery,
-) -> Result<Vec<Notification>, String> {
-    let session = shell.session().await?;
+) -> Result<Vec<Notification>, UiError> {
+    let session = signed_in(&shell).await?;
     let filter = Filter {
         unread: query.unread,
         category: query.category,
@@ -55,44 +58,51 @@ pub async fn inbox_page(
     let store = session.engine.store().clone();
     tauri::async_runtime::spawn_blocking(move || store.page(&filter))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("reading the inbox", &e.into()))?
+        .map_err(|e| UiError::of("reading the inbox", &e.into()))
+}
+
+/// The session, or [`UiError::NotSignedIn`].
+async fn signed_in(
+    shell: &State<'_, Shell>,
+) -> Result<std::sync::Arc<belfry_app::session::Session>, UiError> {
+    shell.session().await.map_err(|_| UiError::NotSignedIn)
 }
 
 /// Marks these read (synced through the outbox).
 #[tauri::command]
-pub async fn mark_read(shell: State<'_, Shell>, ids: Vec<String>) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn mark_read(shell: State<'_, Shell>, ids: Vec<String>) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .mark_read(ids)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("marking read", &e.into()))
 }
 
 /// Marks everything read.
 #[tauri::command]
-pub async fn mark_all_read(shell: State<'_, Shell>) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn mark_all_read(shell: State<'_, Shell>) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .mark_all_read()
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("marking all read", &e.into()))
 }
 
 /// Opens an item on the instance (only links on its origin) and marks it
 /// read.
 #[tauri::command]
-pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .open_item(&id)
         .await
         .map(|_| ())
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("opening a notification", &e))
 }
 
 /// Reconnects now instead of waiting for the next attempt.
@@ -110,18 +120,20 @@ pub async fn sign_in(
     address: String,
     login: String,
     password: String,
-) -> Result<(), String> {
+) -> Result<(), UiError> {
     let password = belfry_core::secret::Secret::new(password);
     crate::sign_in(&app, &address, &login, password)
         .await
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("signing in", &e))
 }
 
 /// Signs out: revokes the token on the instance and removes it from the
 /// keyring.
 #[tauri::command]
-pub async fn sign_out(app: AppHandle) -> Result<(), String> {
-    crate::sign_out(&app).await.map_err(|e| format!("{e:#}"))
+pub async fn sign_out(app: AppHandle) -> Result<(), UiError> {
+    crate::sign_out(&app)
+        .await
+        .map_err(|e| UiError::of("signing out", &e))
 }
 
 /// Pauses toasts and melodies or resumes them, as the tray menu does.

@@ -11,6 +11,7 @@ mod single_instance;
 #[cfg(target_os = "linux")]
 mod small_tray;
 mod tray;
+mod ui_error;
 mod updates;
 
 use anyhow::Context as _;
