@@ -279,22 +279,22 @@ pub async fn edit_preferences(
 
 /// Asks the instance for its test notification on `channel`.
 #[tauri::command]
-pub async fn send_test(shell: State<'_, Shell>, channel: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn send_test(shell: State<'_, Shell>, channel: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .send_test(&channel)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("sending a test", &e.into()))
 }
 
 /// Plays a melody now (the preview button).
 #[tauri::command]
-pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .preview_melody(&melody)
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("playing a melody", &e))
 }
 
 /// Which view the window shows (`"inbox"`, `"settings"`, `"sign-in"`): toasts
@@ -384,12 +384,11 @@ pub async fn set_sound_output(
 
 /// Opens the instance's web app, where bot channels are linked.
 #[tauri::command]
-pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), String> {
-    shell
-        .session()
+pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), UiError> {
+    signed_in(&shell)
         .await?
         .open_web_profile()
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("opening the web profile", &e))
 }
 
 /// Where updating stands, for the General tab.

@@ -56,6 +56,8 @@ pub enum UiError {
     Gone,
     /// No browser could be started.
     NoBrowser,
+    /// No audio output could be opened.
+    NoAudioDevice,
     /// Anything else: the window says it failed and that the log has why.
     Other,
 }
@@ -87,6 +89,7 @@ impl UiError {
             UiError::BadLink,
             UiError::Gone,
             UiError::NoBrowser,
+            UiError::NoAudioDevice,
             UiError::Other,
         ]
     }
@@ -146,11 +149,13 @@ fn classify(e: &anyhow::Error) -> UiError {
             return UiError::NoBrowser;
         }
     }
-    let text = e.to_string();
+    let text = format!("{e:#}");
     if text.starts_with("already signing in") || text.starts_with("already signed in") {
         UiError::Busy
     } else if text.contains("protocol versions") {
         UiError::Incompatible
+    } else if text.contains("no audio output") {
+        UiError::NoAudioDevice
     } else {
         UiError::Other
     }
@@ -214,6 +219,12 @@ mod tests {
             UiError::ForeignLink {
                 host: "evil.example".into()
             }
+        );
+        assert_eq!(
+            e(anyhow::anyhow!(
+                "sounds are off: no audio output could be opened"
+            )),
+            UiError::NoAudioDevice
         );
         assert_eq!(e(anyhow::anyhow!("something odd")), UiError::Other);
     }

@@ -339,13 +339,13 @@ describe("the channels", () => {
     }
     expect(select("output-device").disabled).toBe(true);
     const notes = [...document.querySelectorAll("[data-testid=channel-off]")].map((e) => e.textContent);
-    expect(notes).toHaveLength(2);
+    expect(notes).toHaveLength(3);
     expect(notes[0]).toMatch(/is off: turn it on/);
     // Turned on: editable again, the note gone.
     box("channel-banner").click();
     await settle();
     expect(box("banner-duration").disabled).toBe(false);
-    expect(document.querySelectorAll("[data-testid=channel-off]")).toHaveLength(1);
+    expect(document.querySelectorAll("[data-testid=channel-off]")).toHaveLength(2);
   });
 
   it("sets this computer's volume and output device, apart from the synced settings", async () => {

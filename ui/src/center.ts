@@ -19,6 +19,7 @@ import type { Reason } from "./bindings/Reason";
 import type { SoundOutput } from "./bindings/SoundOutput";
 import type { TypeInfo } from "./bindings/TypeInfo";
 import { card, el } from "./dom";
+import { userMessage } from "./errors";
 import { GROUP_ICONS, icon } from "./icons";
 import { type Key, locale, t } from "./i18n";
 
@@ -165,7 +166,7 @@ export class CenterView {
       this.center = await this.backend.center();
       this.error = "";
     } catch (e) {
-      this.error = String(e);
+      this.error = userMessage(e);
     }
     this.render();
     // Listing the audio devices can take a moment: the rest shows first.
@@ -205,7 +206,7 @@ export class CenterView {
         .setSoundOutput(Number(volume.value) / 100, device.value === "" ? null : device.value)
         .then((next) => (this.output = next))
         .catch((e: unknown) => {
-          this.error = String(e);
+          this.error = userMessage(e);
           this.renderSync();
         });
     };
@@ -388,7 +389,7 @@ export class CenterView {
           this.renderSync();
         })
         .catch((e: unknown) => {
-          this.error = String(e);
+          this.error = userMessage(e);
           this.renderSync();
         });
     });
@@ -402,7 +403,7 @@ export class CenterView {
     b.setAttribute("data-testid", "open-web-profile");
     b.addEventListener("click", () => {
       this.backend.openWebProfile().catch((e: unknown) => {
-        this.error = String(e);
+        this.error = userMessage(e);
         this.renderSync();
       });
     });
@@ -682,7 +683,7 @@ export class CenterView {
     play.setAttribute("aria-label", t("center.preview"));
     play.addEventListener("click", () => {
       this.backend.previewMelody(sel.value).catch((e: unknown) => {
-        this.error = String(e);
+        this.error = userMessage(e);
         this.renderSync();
       });
     });
@@ -782,6 +783,7 @@ export class CenterView {
         void this.edit((p) => (p.reminders.status.enabled = on)),
       ),
       el(this.doc, "p", "settings__note", t("center.reminderNote")),
+      ...this.offNote(r.enabled ? null : t("center.reminderOff")),
       this.number("reminder-minutes", t("center.reminderMinutes"), r.after_minutes, 1, 240, "preferences.reminders.status.after_minutes", (n) =>
         void this.edit((p) => (p.reminders.status.after_minutes = n)),
         r.enabled ? null : t("center.reminderOff"),

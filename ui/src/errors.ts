@@ -27,6 +27,7 @@ export const ERROR_KEYS: Readonly<Record<UiError["kind"], Key>> = {
   bad_link: "error.badLink",
   gone: "error.gone",
   no_browser: "error.noBrowser",
+  no_audio_device: "error.noAudioDevice",
   other: "error.other",
 };
 

@@ -310,7 +310,9 @@ describe("the keyboard", () => {
     expect(document.activeElement?.getAttribute("aria-selected")).toBe("true");
     // The exact time for screen readers; the row shows it relative, with the exact time on hover.
     const time = root.querySelector<HTMLTimeElement>(".item__time");
-    expect(document.activeElement?.getAttribute("aria-label")).toBe("Unread: t30. body 30. Today, " + formatTime(new Date(time?.dateTime ?? "")));
+    expect(document.activeElement?.getAttribute("aria-label")).toBe(
+      `Unread: t30, ${time?.textContent}. body 30. Today, ${formatTime(new Date(time?.dateTime ?? ""))}`,
+    );
     expect(time?.textContent).toMatch(/ago$|^Just now$|:/);
     expect(time?.title).not.toBe("");
   });
@@ -447,7 +449,7 @@ describe("a row", () => {
     const chat = by("New chat");
     expect(breach?.querySelector("svg")?.getAttribute("data-icon")).toBe("sla");
     expect(breach?.classList.contains("item--critical")).toBe(true);
-    expect(breach?.getAttribute("aria-label")).toMatch(/^Important: Unread: Breach \(Ticket 42\)\./);
+    expect(breach?.getAttribute("aria-label")).toMatch(/^Important: Unread: Breach, 3 min ago\. Ticket 42: body 1\. Today, /);
     expect(breach?.querySelector(".item__ref")?.textContent).toBe("Ticket 42");
     expect(breach?.querySelector(".item__time")?.textContent).toBe("3 min ago");
     // A type the catalogue does not list: the generic icon, not critical.

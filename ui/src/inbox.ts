@@ -162,7 +162,7 @@ interface ItemParts {
   ref: HTMLElement;
   body: HTMLElement;
   time: HTMLTimeElement;
-  read: HTMLButtonElement;
+  read: HTMLElement;
 }
 
 /** The ticket or chat a notification is about, as a short label
@@ -521,13 +521,16 @@ export class Inbox {
     const line = el(doc, "span", "item__line");
     const ref = el(doc, "span", "item__ref");
     const body = el(doc, "span", "item__body");
-    line.append(ref, body);
-    open.append(title, time, line);
-    // The one unread mark, which is also the button that marks it read.
-    const read = el(doc, "button", "item__read");
-    read.type = "button";
-    // One tab stop for the list: the keyboard marks read with Space or R.
-    read.tabIndex = -1;
+    // Spaces between the parts (no box in a grid or flex) keep the words
+    // apart for whatever reads the row's text.
+    line.append(ref, " ", body);
+    open.append(title, " ", time, " ", line);
+    // The one unread mark, which a click also marks read. Not a button: a
+    // control inside an option is nested-interactive for screen readers;
+    // the keyboard marks read with Space or R (the list's hint says so),
+    // and the option's name starts with "Unread".
+    const read = el(doc, "span", "item__read");
+    read.setAttribute("aria-hidden", "true");
     row.append(chip, open);
     this.parts.set(row, { open, kind: chip, icon: svg, title, ref, body, time, read });
     return row;
@@ -562,14 +565,22 @@ export class Inbox {
     p.time.dateTime = n.created_at;
     p.time.title = formatFull(created);
     p.open.title = t("item.open");
-    const vars = { title: ref === "" ? title : `${title} (${ref})`, body, day: dayLabel(n.created_at, now), time: formatTime(created) };
+    // The visible text in its order (title, time, reference, body), then the
+    // day and the exact time: the name a screen reader says contains what
+    // is on screen (WCAG 2.5.3).
+    const vars = {
+      title,
+      ago: p.time.textContent,
+      body: ref === "" ? body : `${ref}: ${body}`,
+      day: dayLabel(n.created_at, now),
+      time: formatTime(created),
+    };
     const label = t(unread ? "item.labelUnread" : "item.label", vars);
     row.setAttribute("aria-label", critical ? `${t("item.critical")} ${label}` : label);
     row.setAttribute("aria-posinset", String(r.pos));
     row.setAttribute("aria-setsize", this.pager.exhausted ? String(this.pager.items.length) : "-1");
     if (unread) {
       p.read.title = t("item.markRead");
-      p.read.setAttribute("aria-label", t("item.markReadLabel", { title }));
       if (p.read.parentNode !== row) row.append(p.read);
     } else {
       p.read.remove();

@@ -12,6 +12,7 @@ import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Status } from "./types";
 import { CenterView } from "./center";
 import { card, el } from "./dom";
+import { userMessage } from "./errors";
 import { icon } from "./icons";
 import { type Key, LOCALES, chooseLocale, formatTime, locale, localeLocked, manageLocale, t } from "./i18n";
 import { THEMES, type ThemeChoice, chooseTheme, theme } from "./theme";
@@ -167,7 +168,7 @@ export class Settings {
       this.backend
         .signOut()
         .then(back)
-        .catch((e: unknown) => (this.error.textContent = String(e)));
+        .catch((e: unknown) => (this.error.textContent = userMessage(e)));
     });
     this.label(() => {
       accountLegend.textContent = t("settings.account");
@@ -291,12 +292,12 @@ export class Settings {
       this.showGeneral(await this.backend.general());
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
     try {
       this.updates = await this.backend.updateInfo();
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
     await this.center.load();
     this.render();
@@ -421,7 +422,7 @@ export class Settings {
       if (u !== undefined && u !== null) this.setUpdates(u as UpdateInfo);
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
   }
 
@@ -431,7 +432,7 @@ export class Settings {
       this.error.textContent = "";
     } catch (e) {
       // The control goes back to what holds, with the reason next to it.
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
       this.renderUpdates();
     }
   }
@@ -452,7 +453,7 @@ export class Settings {
       await this.backend.pause(choice);
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
   }
 
@@ -476,7 +477,7 @@ export class Settings {
       this.error.textContent = "";
     } catch (e) {
       // The control goes back to what holds, with the reason next to it.
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
       if (this.general !== null) this.startAtLogin.checked = this.general.start_at_login;
     }
   }
