@@ -186,11 +186,13 @@ pub fn general(shell: State<'_, Shell>) -> General {
 
 /// Turns start at login on or off, unless the organization decides it.
 #[tauri::command]
-pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, String> {
+pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, UiError> {
     if shell.managed.autostart_locked() {
-        return Err("your organization manages start at login".into());
+        return Err(UiError::Managed);
     }
-    login_item()?.set(on).map_err(|e| e.to_string())?;
+    belfry_os::autostart::Autostart::for_this_app(&[])
+        .and_then(|i| i.set(on))
+        .map_err(|e| UiError::of("setting start at login", &e.into()))?;
     shell.save_config(|c| c.autostart = on);
     tracing::info!(on, "start at login");
     Ok(general_now(&shell))
@@ -252,8 +254,8 @@ async fn center_of(session: &belfry_app::session::Session) -> Center {
 
 /// The Notification Center now.
 #[tauri::command]
-pub async fn center(shell: State<'_, Shell>) -> Result<Center, String> {
-    let session = shell.session().await?;
+pub async fn center(shell: State<'_, Shell>) -> Result<Center, UiError> {
+    let session = signed_in(&shell).await?;
     Ok(center_of(&session).await)
 }
 

@@ -58,6 +58,10 @@ pub enum UiError {
     NoBrowser,
     /// No audio output could be opened.
     NoAudioDevice,
+    /// The organization decides this setting.
+    Managed,
+    /// The start-at-login entry could not be written.
+    NoLoginItem,
     /// Anything else: the window says it failed and that the log has why.
     Other,
 }
@@ -90,6 +94,8 @@ impl UiError {
             UiError::Gone,
             UiError::NoBrowser,
             UiError::NoAudioDevice,
+            UiError::Managed,
+            UiError::NoLoginItem,
             UiError::Other,
         ]
     }
@@ -142,6 +148,12 @@ fn classify(e: &anyhow::Error) -> UiError {
             .is_some()
         {
             return UiError::WrongPassword;
+        }
+        if cause
+            .downcast_ref::<belfry_os::autostart::AutostartError>()
+            .is_some()
+        {
+            return UiError::NoLoginItem;
         }
         if let Some(io) = cause.downcast_ref::<std::io::Error>()
             && io.kind() == std::io::ErrorKind::NotFound

@@ -517,6 +517,17 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(name), shot).unwrap();
 }
 
+/// Shows the window in `theme` ("light" or "dark") as the theme code does.
+async fn show_theme(c: &Client, theme: &str) {
+    c.execute(
+        "const r = document.documentElement; \
+         r.dataset.theme = arguments[0]; r.style.colorScheme = arguments[0];",
+        vec![theme.into()],
+    )
+    .await
+    .unwrap();
+}
+
 /// Runs axe-core (from the UI's npm packages) in the window on what it
 /// shows now, in the light and the dark theme, and fails on any WCAG 2.1
 /// A/AA violation, naming the rule and the elements.
@@ -984,6 +995,17 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
         screenshot(&c, name).await;
         accessible(&c, &format!("Settings, {tab}")).await;
     }
+    // General and Channels in the dark theme too, for the docs.
+    for (tab, name) in [
+        ("channels", "settings-channels-dark.png"),
+        ("general", "settings-general-dark.png"),
+    ] {
+        click(&c, &format!(".settings__tab[data-tab={tab}]")).await;
+        scroll_to_top(&c).await;
+        show_theme(&c, "dark").await;
+        screenshot(&c, name).await;
+        show_theme(&c, "light").await;
+    }
 
     // Pause from General: the core holds toasts back and the tab says until
     // when (both from the core's own state); Resume ends it.
@@ -1158,6 +1180,8 @@ async fn an_enforced_address_and_language_are_locked_in_the_window_and_beat_the_
     )
     .await;
     assert_eq!(note, [managed_note]);
+    screenshot(&c, "settings-uk.png").await;
+    accessible(&c, "Settings in Ukrainian").await;
     let settings = select("select[name=language]").await;
     assert_eq!(
         (&settings[0], &settings[1]),

@@ -73,7 +73,7 @@ class Shell implements Backend {
   general = async (): Promise<General> => ({ ...this.generalNow });
   setStartAtLogin = async (on: boolean): Promise<General> => {
     this.calls.push(`start at login ${on}`);
-    if (this.generalNow.start_at_login_locked) throw "your organization manages start at login";
+    if (this.generalNow.start_at_login_locked) throw { kind: "managed" };
     this.generalNow = { ...this.generalNow, start_at_login: on };
     return { ...this.generalNow };
   };

@@ -28,6 +28,8 @@ export const ERROR_KEYS: Readonly<Record<UiError["kind"], Key>> = {
   gone: "error.gone",
   no_browser: "error.noBrowser",
   no_audio_device: "error.noAudioDevice",
+  managed: "error.managed",
+  no_login_item: "error.noLoginItem",
   other: "error.other",
 };
 

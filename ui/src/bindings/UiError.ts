@@ -15,4 +15,4 @@ host: string, } | { "kind": "link_scheme",
 /**
  * The scheme.
  */
-scheme: string, } | { "kind": "bad_link" } | { "kind": "gone" } | { "kind": "no_browser" } | { "kind": "no_audio_device" } | { "kind": "other" };
+scheme: string, } | { "kind": "bad_link" } | { "kind": "gone" } | { "kind": "no_browser" } | { "kind": "no_audio_device" } | { "kind": "managed" } | { "kind": "no_login_item" } | { "kind": "other" };

@@ -207,6 +207,8 @@ export const en = {
   "error.gone": "This notification is no longer stored on this computer.",
   "error.noBrowser": "No web browser could be started. Set a default browser and try again.",
   "error.noAudioDevice": "No audio device is available, so melodies cannot play. Connect speakers or headphones and try again.",
+  "error.managed": "Your organization manages this setting, so it cannot be changed here.",
+  "error.noLoginItem": "Belfry could not add itself to the programs that start when you log in. Add it in your desktop's settings.",
   "error.other": "Something went wrong. Try again; if it keeps failing, Belfry's log says why.",
   "problem.toasts": "Pop-ups cannot be shown: no notification service is running. The inbox still fills.",
   "problem.sound": "Melodies cannot play: no audio device is available.",
