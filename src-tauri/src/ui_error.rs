@@ -15,6 +15,8 @@ use serde::Serialize;
 pub enum UiError {
     /// The command needs a session and there is none.
     NotSignedIn,
+    /// The instance revoked this device's token.
+    Revoked,
     /// A sign-in is already under way, or done.
     Busy,
     /// The helpdesk address is not an address.
@@ -73,6 +75,7 @@ impl UiError {
     pub fn every() -> Vec<UiError> {
         vec![
             UiError::NotSignedIn,
+            UiError::Revoked,
             UiError::Busy,
             UiError::BadAddress,
             UiError::InsecureAddress,

@@ -6,13 +6,14 @@ import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
 import type { UpdateChannel } from "./bindings/UpdateChannel";
+import type { UiError } from "./bindings/UiError";
 import type { UpdateInfo } from "./bindings/UpdateInfo";
 import { chooseLocale, locale, manageLocale, setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 const NOW = new Date("2026-11-23T15:00:00Z");
 
-const signedOut = (address: string | null, locked = false, reason: string | null = null): Status => ({
+const signedOut = (address: string | null, locked = false, reason: UiError | null = null): Status => ({
   connection: null,
   quiet: null,
   availability: null,
@@ -245,9 +246,9 @@ describe("the window", () => {
 
   it("shows why the last sign-in ended", async () => {
     const root = await mount(
-      new Shell(signedOut("https://help.example.com/", false, "The instance signed this device out: sign in again.")),
+      new Shell(signedOut("https://help.example.com/", false, { kind: "revoked" })),
     );
-    expect($(root, ".signin__error").textContent).toBe("The instance signed this device out: sign in again.");
+    expect($(root, ".signin__error").textContent).toBe("The helpdesk signed this device out. Sign in again.");
   });
 
   it("signs out from the account line and goes back to the form", async () => {

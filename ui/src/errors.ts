@@ -11,6 +11,7 @@ import { type Key, t } from "./i18n";
  * shell adds without a sentence here does not compile. */
 export const ERROR_KEYS: Readonly<Record<UiError["kind"], Key>> = {
   not_signed_in: "error.notSignedIn",
+  revoked: "error.revoked",
   busy: "error.busy",
   bad_address: "error.badAddress",
   insecure_address: "error.insecureAddress",

@@ -59,7 +59,7 @@ export class SignIn {
     this.submit.type = "submit";
     this.error = el(doc, "p", "signin__error");
     this.error.setAttribute("role", "alert");
-    this.error.textContent = form.reason ?? "";
+    this.error.textContent = form.reason === null ? "" : userMessage(form.reason);
     this.element.append(
       this.heading,
       this.note,

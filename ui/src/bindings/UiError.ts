@@ -3,7 +3,7 @@
 /**
  * A failed command, as the window shows it.
  */
-export type UiError = { "kind": "not_signed_in" } | { "kind": "busy" } | { "kind": "bad_address" } | { "kind": "insecure_address" } | { "kind": "unreachable" } | { "kind": "tls" } | { "kind": "wrong_password" } | { "kind": "refused", 
+export type UiError = { "kind": "not_signed_in" } | { "kind": "revoked" } | { "kind": "busy" } | { "kind": "bad_address" } | { "kind": "insecure_address" } | { "kind": "unreachable" } | { "kind": "tls" } | { "kind": "wrong_password" } | { "kind": "refused", 
 /**
  * The HTTP status.
  */

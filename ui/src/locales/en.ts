@@ -190,6 +190,7 @@ export const en = {
   "language.managed": "Your organization sets the language of this window.",
   // Errors: what failed and what to do (ui/src/errors.ts).
   "error.notSignedIn": "You are signed out. Sign in again to continue.",
+  "error.revoked": "The helpdesk signed this device out. Sign in again.",
   "error.busy": "Belfry is already signing in. Wait a moment.",
   "error.badAddress": "That is not a helpdesk address. Enter it as in your browser, for example https://help.example.com.",
   "error.insecureAddress": "Belfry connects to another computer over https:// only. Check the address with your administrator.",
