@@ -326,9 +326,24 @@ describe("the window", () => {
     $<HTMLButtonElement>(root, ".settings__update-install").click();
     await settle();
     expect($(root, ".settings__update-state").textContent).toBe(
-      "Belfry 0.2.0 was not installed: its signature does not verify (Invalid signature).",
+      "Belfry 0.2.0 was not installed: its signature does not verify. Your Belfry stays as it is.",
     );
     expect($<HTMLElement>(root, ".settings__update-restart").hidden).toBe(true);
+  });
+
+  it("says a failed check in a sentence, not the network error", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const failed: UpdateInfo = {
+      ...shell.updates,
+      state: { kind: "check_failed", message: "network: error sending request for url (https://x/): dns error" },
+    };
+    for (const f of shell.updateListeners) f(failed);
+    const said = $(root, ".settings__update-state").textContent ?? "";
+    expect(said).toBe("Could not check for updates. Belfry tries again within the hour; its log says why.");
+    expect(said).not.toContain("dns");
   });
 
   it("switches the update channel, unless the organization sets the feed or turned updates off", async () => {
