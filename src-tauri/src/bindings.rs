@@ -53,6 +53,7 @@ mod tests {
         SoundOutput::export_all(&cfg).expect("SoundOutput exports");
         crate::updates::UpdateInfo::export_all(&cfg).expect("UpdateInfo exports");
         Notification::export_all(&cfg).expect("Notification exports");
+        crate::ui_error::UiError::export_all(&cfg).expect("UiError exports");
         read_dir(dir)
     }
 

@@ -1,8 +1,11 @@
 //! The commands the inbox window may call. Each forwards to the core; none
-//! decides anything. Errors reach the UI as text for the status line.
+//! decides anything. The inbox's and the sign-in's errors reach the UI as
+//! a [`UiError`] kind the window words in the user's language (the chain
+//! goes to the log); the others still as text.
 
+use crate::ui_error::UiError;
 use crate::{Shell, Status};
-use belfry_app::start_at_login::{self, Starts};
+use belfry_app::start_at_login::{self, StartAtLoginError, Starts};
 use belfry_core::engine::EditError;
 use belfry_core::managed::ManagedLanguage;
 use belfry_core::store::Filter;
@@ -45,8 +48,8 @@ pub fn status(shell: State<'_, Shell>) -> Status {
 pub async fn inbox_page(
     shell: State<'_, Shell>,
     query: PageQuery,
-) -> Result<Vec<Notification>, String> {
-    let session = shell.session().await?;
+) -> Result<Vec<Notification>, UiError> {
+    let session = signed_in(&shell).await?;
     let filter = Filter {
         unread: query.unread,
         category: query.category,
@@ -57,44 +60,51 @@ pub async fn inbox_page(
     let store = session.engine.store().clone();
     tauri::async_runtime::spawn_blocking(move || store.page(&filter))
         .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("reading the inbox", &e.into()))?
+        .map_err(|e| UiError::of("reading the inbox", &e.into()))
+}
+
+/// The session, or [`UiError::NotSignedIn`].
+async fn signed_in(
+    shell: &State<'_, Shell>,
+) -> Result<std::sync::Arc<belfry_app::session::Session>, UiError> {
+    shell.session().await.map_err(|_| UiError::NotSignedIn)
 }
 
 /// Marks these read (synced through the outbox).
 #[tauri::command]
-pub async fn mark_read(shell: State<'_, Shell>, ids: Vec<String>) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn mark_read(shell: State<'_, Shell>, ids: Vec<String>) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .mark_read(ids)
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("marking read", &e.into()))
 }
 
 /// Marks everything read.
 #[tauri::command]
-pub async fn mark_all_read(shell: State<'_, Shell>) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn mark_all_read(shell: State<'_, Shell>) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .mark_all_read()
         .await
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("marking all read", &e.into()))
 }
 
 /// Opens an item on the instance (only links on its origin) and marks it
 /// read.
 #[tauri::command]
-pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn open_item(shell: State<'_, Shell>, id: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .open_item(&id)
         .await
         .map(|_| ())
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("opening a notification", &e))
 }
 
 /// Reconnects now instead of waiting for the next attempt.
@@ -112,18 +122,20 @@ pub async fn sign_in(
     address: String,
     login: String,
     password: String,
-) -> Result<(), String> {
+) -> Result<(), UiError> {
     let password = belfry_core::secret::Secret::new(password);
     crate::sign_in(&app, &address, &login, password)
         .await
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("signing in", &e))
 }
 
 /// Signs out: revokes the token on the instance and removes it from the
 /// keyring.
 #[tauri::command]
-pub async fn sign_out(app: AppHandle) -> Result<(), String> {
-    crate::sign_out(&app).await.map_err(|e| format!("{e:#}"))
+pub async fn sign_out(app: AppHandle) -> Result<(), UiError> {
+    crate::sign_out(&app)
+        .await
+        .map_err(|e| UiError::of("signing out", &e))
 }
 
 /// Pauses toasts and melodies or resumes them, as the tray menu does.
@@ -166,7 +178,7 @@ pub fn general(shell: State<'_, Shell>) -> General {
 
 /// Turns start at login on or off, unless the organization decides it.
 #[tauri::command]
-pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, String> {
+pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, UiError> {
     {
         // The login entry starts the tray app, window closed.
         let mut cfg = shell.config.lock().unwrap_or_else(PoisonError::into_inner);
@@ -177,7 +189,10 @@ pub fn set_start_at_login(shell: State<'_, Shell>, on: bool) -> Result<General, 
             &mut cfg,
             &shell.paths.config_file(),
         )
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| match e {
+            StartAtLoginError::Locked { .. } => UiError::Managed,
+            e => UiError::of("setting start at login", &e.into()),
+        })?;
     }
     Ok(general_now(&shell))
 }
@@ -238,8 +253,8 @@ async fn center_of(session: &belfry_app::session::Session) -> Center {
 
 /// The Notification Center now.
 #[tauri::command]
-pub async fn center(shell: State<'_, Shell>) -> Result<Center, String> {
-    let session = shell.session().await?;
+pub async fn center(shell: State<'_, Shell>) -> Result<Center, UiError> {
+    let session = signed_in(&shell).await?;
     Ok(center_of(&session).await)
 }
 
@@ -265,22 +280,22 @@ pub async fn edit_preferences(
 
 /// Asks the instance for its test notification on `channel`.
 #[tauri::command]
-pub async fn send_test(shell: State<'_, Shell>, channel: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn send_test(shell: State<'_, Shell>, channel: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .engine
         .send_test(&channel)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| UiError::of("sending a test", &e.into()))
 }
 
 /// Plays a melody now (the preview button).
 #[tauri::command]
-pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(), String> {
-    let session = shell.session().await?;
+pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(), UiError> {
+    let session = signed_in(&shell).await?;
     session
         .preview_melody(&melody)
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("playing a melody", &e))
 }
 
 /// Which view the window shows (`"inbox"`, `"settings"`, `"sign-in"`): toasts
@@ -370,12 +385,11 @@ pub async fn set_sound_output(
 
 /// Opens the instance's web app, where bot channels are linked.
 #[tauri::command]
-pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), String> {
-    shell
-        .session()
+pub async fn open_web_profile(shell: State<'_, Shell>) -> Result<(), UiError> {
+    signed_in(&shell)
         .await?
         .open_web_profile()
-        .map_err(|e| format!("{e:#}"))
+        .map_err(|e| UiError::of("opening the web profile", &e))
 }
 
 /// Where updating stands, for the General tab.

@@ -11,6 +11,7 @@ mod single_instance;
 #[cfg(target_os = "linux")]
 mod small_tray;
 mod tray;
+mod ui_error;
 mod updates;
 
 use anyhow::Context as _;
@@ -61,7 +62,7 @@ pub struct SignInForm {
     /// The organization set the address: it cannot be changed here.
     pub address_locked: bool,
     /// Why signing in is needed, or why the last try failed.
-    pub reason: Option<String>,
+    pub reason: Option<ui_error::UiError>,
 }
 
 pub use belfry_app::menu::Pause;
@@ -155,7 +156,7 @@ impl Shell {
     }
 
     /// The sign-in form for the saved settings, saying `reason`.
-    fn sign_in_form(&self, reason: Option<String>) -> SignInForm {
+    fn sign_in_form(&self, reason: Option<ui_error::UiError>) -> SignInForm {
         let cfg = self.config();
         SignInForm {
             address: cfg.instance,
@@ -371,8 +372,7 @@ pub(crate) async fn start_session<R: Runtime>(app: AppHandle<R>, cli: Cli) {
                 tracing::info!("not signed in yet");
                 None
             } else {
-                tracing::error!(error = format!("{e:#}"), "not signed in");
-                Some(format!("{e:#}"))
+                Some(ui_error::UiError::of("signing in at start", &e))
             };
             show_signed_out(&app, reason);
         }
@@ -448,7 +448,7 @@ async fn sign_out<R: Runtime>(app: &AppHandle<R>) -> anyhow::Result<()> {
 }
 
 /// The status of a signed-out app, shown in the tray and the window.
-fn show_signed_out<R: Runtime>(app: &AppHandle<R>, reason: Option<String>) {
+fn show_signed_out<R: Runtime>(app: &AppHandle<R>, reason: Option<ui_error::UiError>) {
     let shell = app.state::<Shell>();
     let form = shell.sign_in_form(reason);
     let status = shell.update(|s| {
@@ -526,10 +526,7 @@ async fn run_session<R: Runtime>(
                     {
                         tracing::warn!(error = %e, "stopping");
                     }
-                    show_signed_out(
-                        &app,
-                        Some("The instance signed this device out: sign in again.".into()),
-                    );
+                    show_signed_out(&app, Some(ui_error::UiError::Revoked));
                     return;
                 }
                 _ => {}

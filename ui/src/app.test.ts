@@ -6,13 +6,14 @@ import type { Center } from "./bindings/Center";
 import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
 import type { UpdateChannel } from "./bindings/UpdateChannel";
+import type { UiError } from "./bindings/UiError";
 import type { UpdateInfo } from "./bindings/UpdateInfo";
 import { chooseLocale, locale, manageLocale, setLocale } from "./i18n";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
 
 const NOW = new Date("2026-11-23T15:00:00Z");
 
-const signedOut = (address: string | null, locked = false, reason: string | null = null): Status => ({
+const signedOut = (address: string | null, locked = false, reason: UiError | null = null): Status => ({
   connection: null,
   quiet: null,
   availability: null,
@@ -63,7 +64,7 @@ class Shell implements Backend {
   retryNow = async () => {};
   signIn = async (address: string, login: string, password: string) => {
     this.calls.push(`sign in ${login} at ${address}`);
-    if (password !== "right") throw "while signing in to https://help.example.com/ as olga: wrong login or password";
+    if (password !== "right") throw { kind: "wrong_password" };
     this.set(signedIn);
   };
   signOut = async () => {
@@ -73,7 +74,7 @@ class Shell implements Backend {
   general = async (): Promise<General> => ({ ...this.generalNow });
   setStartAtLogin = async (on: boolean): Promise<General> => {
     this.calls.push(`start at login ${on}`);
-    if (this.generalNow.start_at_login_locked) throw "your organization manages start at login";
+    if (this.generalNow.start_at_login_locked) throw { kind: "managed" };
     this.generalNow = { ...this.generalNow, start_at_login: on };
     return { ...this.generalNow };
   };
@@ -176,7 +177,7 @@ async function settle() {
 
 function type(input: HTMLInputElement, value: string) {
   input.value = value;
-  input.dispatchEvent(new Event("input"));
+  input.dispatchEvent(new Event("input", { bubbles: true }));
 }
 
 /** A Storage over `map`, as the window's localStorage. */
@@ -209,15 +210,19 @@ describe("the window", () => {
     type($<HTMLInputElement>(form, "input[name=password]"), "wrong");
     form.requestSubmit();
     await settle();
-    expect($(form, ".signin__error").textContent).toContain("wrong login or password");
+    // A sentence, not the error chain.
+    expect($(form, ".signin__error").textContent).toBe("The login or password is wrong. Check them and try again.");
     expect($<HTMLInputElement>(form, "input[name=password]").value).toBe("");
 
     type($<HTMLInputElement>(form, "input[name=password]"), "right");
+    // Typing again: the message no longer holds, and goes.
+    expect($(form, ".signin__error").textContent).toBe("");
     form.requestSubmit();
     await settle();
     expect(root.querySelector("form.signin")).toBeNull();
     expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(false);
-    expect($(root, ".app__account-text").textContent).toBe("olga@https://help.example.com/");
+    // The helpdesk by its host, not a raw `login@url`.
+    expect($(root, ".app__account-text").textContent).toBe("olga on help.example.com");
     expect([...root.querySelectorAll(".item__title")].map((e) => e.textContent)).toEqual(["Printer on fire"]);
   });
 
@@ -241,9 +246,9 @@ describe("the window", () => {
 
   it("shows why the last sign-in ended", async () => {
     const root = await mount(
-      new Shell(signedOut("https://help.example.com/", false, "The instance signed this device out: sign in again.")),
+      new Shell(signedOut("https://help.example.com/", false, { kind: "revoked" })),
     );
-    expect($(root, ".signin__error").textContent).toBe("The instance signed this device out: sign in again.");
+    expect($(root, ".signin__error").textContent).toBe("The helpdesk signed this device out. Sign in again.");
   });
 
   it("signs out from the account line and goes back to the form", async () => {
@@ -271,7 +276,7 @@ describe("the window", () => {
     await settle();
     expect($<HTMLElement>(root, ".app__settings-view").hidden).toBe(false);
     expect($<HTMLElement>(root, ".app__inbox").hidden).toBe(true);
-    expect($(root, ".settings__account").textContent).toBe("Signed in as olga@https://help.example.com/");
+    expect($(root, ".settings__account").textContent).toBe("Signed in as olga on help.example.com");
     expect($(root, ".settings__version").textContent).toBe("Belfry 0.1.0");
     const box = $<HTMLInputElement>(root, "input[name=start-at-login]");
     expect(box.checked).toBe(false);
@@ -321,9 +326,24 @@ describe("the window", () => {
     $<HTMLButtonElement>(root, ".settings__update-install").click();
     await settle();
     expect($(root, ".settings__update-state").textContent).toBe(
-      "Belfry 0.2.0 was not installed: its signature does not verify (Invalid signature).",
+      "Belfry 0.2.0 was not installed: its signature does not verify. Your Belfry stays as it is.",
     );
     expect($<HTMLElement>(root, ".settings__update-restart").hidden).toBe(true);
+  });
+
+  it("says a failed check in a sentence, not the network error", async () => {
+    const shell = new Shell(signedIn);
+    shell.firstView = "settings";
+    const root = await mount(shell);
+    await settle();
+    const failed: UpdateInfo = {
+      ...shell.updates,
+      state: { kind: "check_failed", message: "network: error sending request for url (https://x/): dns error" },
+    };
+    for (const f of shell.updateListeners) f(failed);
+    const said = $(root, ".settings__update-state").textContent ?? "";
+    expect(said).toBe("Could not check for updates. Belfry tries again within the hour; its log says why.");
+    expect(said).not.toContain("dns");
   });
 
   it("switches the update channel, unless the organization sets the feed or turned updates off", async () => {
@@ -389,10 +409,14 @@ describe("the window", () => {
     shell.generalNow = { ...shell.generalNow, language: { language: "uk", enforced: false } };
     let root = await mount(shell, fakeStorage);
     expect($(root, ".inbox__title-text").textContent).toBe("Сповіщення");
-    const header = $<HTMLSelectElement>(root, "select.inbox__lang");
-    expect([header.value, header.disabled]).toEqual(["uk", false]);
-    header.value = "en";
-    header.dispatchEvent(new Event("change"));
+    shell.navigateTo("settings");
+    await settle();
+    const picker = $<HTMLSelectElement>(root, "select[name=language]");
+    expect([picker.value, picker.disabled]).toEqual(["uk", false]);
+    picker.value = "en";
+    picker.dispatchEvent(new Event("change"));
+    shell.navigateTo("main");
+    await settle();
     expect($(root, ".inbox__title-text").textContent).toBe("Notifications");
     expect(storage.get("belfry.locale")).toBe("en");
     // The next window keeps the user's choice over the default.
@@ -412,9 +436,8 @@ describe("the window", () => {
     shell.generalNow = { ...shell.generalNow, language: { language: "uk", enforced: true } };
     const root = await mount(shell, fakeStorage);
     expect($(root, ".inbox__title-text").textContent).toBe("Сповіщення");
-    const header = $<HTMLSelectElement>(root, "select.inbox__lang");
-    expect([header.value, header.disabled]).toEqual(["uk", true]);
-    expect(header.title).toBe("Мову цього вікна встановлює ваша організація.");
+    // The language is in Settings only.
+    expect(root.querySelector("select.inbox__lang")).toBeNull();
     shell.navigateTo("settings");
     await settle();
     expect($(root, ".settings__title").textContent).toBe("Налаштування");
@@ -426,7 +449,7 @@ describe("the window", () => {
     chooseLocale("en", fakeStorage);
     expect(locale()).toBe("uk");
     expect(storage.get("belfry.locale")).toBe("en");
-    expect([select.value, header.value]).toEqual(["uk", "uk"]);
+    expect(select.value).toBe("uk");
   });
 
   it("pauses from General, says until when, and resumes", async () => {

@@ -8,8 +8,10 @@
 import type { Backend } from "./backend";
 import { el } from "./dom";
 import { manageLocale, onLocaleChange, t } from "./i18n";
+import { icon } from "./icons";
+import { userMessage } from "./errors";
 import { Inbox, type InboxOptions } from "./inbox";
-import { Settings } from "./settings";
+import { Settings, accountLine } from "./settings";
 import { startTheme } from "./theme";
 import { SignIn } from "./signin";
 import type { Status } from "./types";
@@ -41,9 +43,9 @@ export class App {
     const doc = root.ownerDocument;
     this.signInHost = el(doc, "section", "app__signin");
     this.inboxHost = el(doc, "section", "app__inbox");
-    this.account = el(doc, "footer", "app__account");
+    this.account = el(doc, "div", "app__account");
     this.accountText = el(doc, "span", "app__account-text");
-    this.signOut = el(doc, "button", "app__sign-out");
+    this.signOut = el(doc, "button", "button button--flat app__sign-out");
     this.signOut.type = "button";
     this.signOut.setAttribute("data-testid", "sign-out");
     this.signOut.addEventListener("click", () => {
@@ -51,26 +53,30 @@ export class App {
       this.backend
         .signOut()
         .catch((e: unknown) => {
-          this.accountText.textContent = String(e);
+          this.accountText.textContent = userMessage(e);
         })
         .finally(() => {
           this.signOut.disabled = false;
         });
     });
-    this.openSettings = el(doc, "button", "app__settings");
+    this.openSettings = el(doc, "button", "button button--icon app__settings");
     this.openSettings.type = "button";
+    this.openSettings.append(icon(doc, "settings"));
     this.openSettings.setAttribute("data-testid", "open-settings");
     this.openSettings.addEventListener("click", () => this.navigate("settings"));
-    this.account.append(this.accountText, this.openSettings, this.signOut);
+    this.account.append(this.accountText, this.signOut);
     this.settingsHost = el(doc, "section", "app__settings-view");
     this.settingsHost.hidden = true;
     const storage = options.storage !== undefined ? options.storage : (doc.defaultView?.localStorage ?? null);
     startTheme(doc, storage);
     this.settings = new Settings(doc, backend, storage, () => this.navigate("main"));
     this.settingsHost.append(this.settings.element);
-    root.replaceChildren(this.signInHost, this.inboxHost, this.settingsHost, this.account);
+    root.replaceChildren(this.signInHost, this.inboxHost, this.settingsHost);
     root.classList.add("app");
     this.inbox = new Inbox(this.inboxHost, backend, now, options);
+    // Settings at the header's end, the account in the bottom bar.
+    this.inbox.actions.append(this.openSettings);
+    this.inbox.footer.append(this.account);
     onLocaleChange(() => this.relabel());
     this.relabel();
   }
@@ -108,7 +114,9 @@ export class App {
 
   private relabel(): void {
     this.signOut.textContent = t("account.signOut");
-    this.openSettings.textContent = t("account.settings");
+    this.openSettings.title = t("account.settings");
+    this.openSettings.setAttribute("aria-label", t("account.settings"));
+    if (this.status !== null) this.accountText.textContent = accountLine(this.status.account);
     this.signIn?.render();
     this.settings.render();
   }
@@ -149,7 +157,8 @@ export class App {
     this.signInHost.replaceChildren();
     this.signInHost.hidden = true;
     this.inboxHost.hidden = false;
-    this.accountText.textContent = s.account ?? "";
+    this.accountText.textContent = accountLine(s.account);
+    this.accountText.title = s.account ?? "";
     this.account.hidden = s.account === null;
     if (!this.signedIn && s.account !== null) {
       this.signedIn = true;
@@ -158,3 +167,4 @@ export class App {
     }
   }
 }
+

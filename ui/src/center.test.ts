@@ -327,6 +327,27 @@ describe("the channels", () => {
     expect(document.querySelector("input[name=channel-telegram]")).toBeNull();
   });
 
+  it("disables a channel's knobs while it is off, and says why", async () => {
+    const shell = new Shell();
+    shell.now.document.preferences.channels.banner.enabled = false;
+    shell.now.document.preferences.channels.sound.enabled = false;
+    shell.now.document.preferences.reminders.status.enabled = false;
+    await mount(shell);
+    expect(box("reminder-minutes").disabled).toBe(true);
+    for (const name of ["banner-duration", "banner-max", "banner-repeats", "volume"]) {
+      expect([name, box(name).disabled]).toEqual([name, true]);
+    }
+    expect(select("output-device").disabled).toBe(true);
+    const notes = [...document.querySelectorAll("[data-testid=channel-off]")].map((e) => e.textContent);
+    expect(notes).toHaveLength(3);
+    expect(notes[0]).toMatch(/is off: turn it on/);
+    // Turned on: editable again, the note gone.
+    box("channel-banner").click();
+    await settle();
+    expect(box("banner-duration").disabled).toBe(false);
+    expect(document.querySelectorAll("[data-testid=channel-off]")).toHaveLength(2);
+  });
+
   it("sets this computer's volume and output device, apart from the synced settings", async () => {
     const shell = new Shell();
     const calls: [number, string | null][] = [];
@@ -495,7 +516,7 @@ describe("every control", () => {
     expect(banner.checked).toBe(true);
     expect(banner.disabled).toBe(true);
     expect(banner.closest(".center__row")?.querySelector(".center__lock")?.textContent).toBe(
-      "🔒 Your administrator made this channel mandatory.",
+      "Your administrator made this channel mandatory.",
     );
     expect(box("type-ticket_created-banner").disabled).toBe(true);
     expect(document.querySelector("input[name=bulk-all-banner]")).toBeNull();
@@ -611,7 +632,7 @@ describe("every control", () => {
     await mount(shell);
     const row = document.querySelector("tr[data-type=chat_created]");
     expect(row?.classList.contains("center__type--locked")).toBe(true);
-    expect(row?.querySelector(".center__lock")?.textContent).toBe("🔒 Temporarily unavailable on this instance.");
+    expect(row?.querySelector(".center__lock")?.textContent).toBe("Temporarily unavailable on this instance.");
     expect(box("type-chat_created-banner").disabled).toBe(true);
     expect(select("melody-chat_created").disabled).toBe(true);
     const notice = document.querySelector("[data-testid=types-unavailable]");

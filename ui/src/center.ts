@@ -18,7 +18,9 @@ import type { Preferences } from "./bindings/Preferences";
 import type { Reason } from "./bindings/Reason";
 import type { SoundOutput } from "./bindings/SoundOutput";
 import type { TypeInfo } from "./bindings/TypeInfo";
-import { el } from "./dom";
+import { card, el } from "./dom";
+import { userMessage } from "./errors";
+import { GROUP_ICONS, icon } from "./icons";
 import { type Key, locale, t } from "./i18n";
 
 /** The channels a type row has a column for, in order. */
@@ -164,7 +166,7 @@ export class CenterView {
       this.center = await this.backend.center();
       this.error = "";
     } catch (e) {
-      this.error = String(e);
+      this.error = userMessage(e);
     }
     this.render();
     // Listing the audio devices can take a moment: the rest shows first.
@@ -173,7 +175,7 @@ export class CenterView {
   }
 
   /** This device's volume and output device (not synced). */
-  private outputControls(): HTMLElement[] {
+  private outputControls(off: string | null): HTMLElement[] {
     const o = this.output;
     if (o === null) return [];
     const doc = this.doc;
@@ -204,13 +206,24 @@ export class CenterView {
         .setSoundOutput(Number(volume.value) / 100, device.value === "" ? null : device.value)
         .then((next) => (this.output = next))
         .catch((e: unknown) => {
-          this.error = String(e);
+          this.error = userMessage(e);
           this.renderSync();
         });
     };
     volume.addEventListener("change", save);
     device.addEventListener("change", save);
-    return [volumeRow, deviceRow];
+    volume.disabled = off !== null;
+    device.disabled = off !== null;
+    const rows = [volumeRow, deviceRow].map((label) => {
+      const row = el(doc, "div", "center__row");
+      row.append(label);
+      return row;
+    });
+    if (off !== null) {
+      volume.title = off;
+      device.title = off;
+    }
+    return rows;
   }
 
   /** The core says the effective settings changed: show them, and say so
@@ -321,7 +334,7 @@ export class CenterView {
       r.setAttribute("role", "alert");
       row.append(r);
     } else if (lock !== null) {
-      row.append(el(this.doc, "span", "center__lock", `🔒 ${reasonText(lock)}`));
+      row.append(lockNote(this.doc, reasonText(lock)));
     }
   }
 
@@ -333,12 +346,15 @@ export class CenterView {
     max: number,
     path: string,
     onChange: (n: number) => void,
+    off: string | null = null,
   ): HTMLElement {
     const row = el(this.doc, "div", "center__row");
     const wrap = el(this.doc, "label", "center__label");
     const input = el(this.doc, "input", "center__number");
     input.type = "number";
     input.name = name;
+    // A knob of a channel that is off: kept, shown, not editable, and why.
+    input.disabled = off !== null;
     input.min = String(min);
     input.max = String(max);
     input.value = String(value);
@@ -349,7 +365,16 @@ export class CenterView {
     wrap.append(el(this.doc, "span", "", label), input);
     row.append(wrap);
     this.explain(row, null, path);
+    if (off !== null) input.title = off;
     return row;
+  }
+
+  /** Why a channel's knobs are disabled (it is off), or nothing. */
+  private offNote(off: string | null): HTMLElement[] {
+    if (off === null) return [];
+    const note = el(this.doc, "p", "settings__note center__off", off);
+    note.setAttribute("data-testid", "channel-off");
+    return [note];
   }
 
   private testButton(channel: string): HTMLButtonElement {
@@ -364,7 +389,7 @@ export class CenterView {
           this.renderSync();
         })
         .catch((e: unknown) => {
-          this.error = String(e);
+          this.error = userMessage(e);
           this.renderSync();
         });
     });
@@ -378,7 +403,7 @@ export class CenterView {
     b.setAttribute("data-testid", "open-web-profile");
     b.addEventListener("click", () => {
       this.backend.openWebProfile().catch((e: unknown) => {
-        this.error = String(e);
+        this.error = userMessage(e);
         this.renderSync();
       });
     });
@@ -413,30 +438,37 @@ export class CenterView {
 
     const banner = el(doc, "fieldset", "center__group");
     banner.append(el(doc, "legend", "center__legend", channelTitle("banner")));
+    const bannerOff = ch.banner.enabled ? null : t("center.channelOff", { channel: channelTitle("banner") });
     banner.append(
       this.check("channel-banner", t("center.on"), ch.banner.enabled, channelLock(c, "banner"), "preferences.channels.banner.enabled", (on) =>
         void this.edit((p) => (p.channels.banner.enabled = on)),
       ),
+      ...this.offNote(bannerOff),
       this.number("banner-duration", t("center.duration"), ch.banner.duration_s, 1, 60, "preferences.channels.banner.duration_s", (n) =>
         void this.edit((p) => (p.channels.banner.duration_s = n)),
+        bannerOff,
       ),
       this.number("banner-max", t("center.maxSimultaneous"), ch.banner.max_simultaneous, 1, 10, "preferences.channels.banner.max_simultaneous", (n) =>
         void this.edit((p) => (p.channels.banner.max_simultaneous = n)),
+        bannerOff,
       ),
       this.number("banner-repeats", t("center.repeats"), ch.banner.repeats, 0, 5, "preferences.channels.banner.repeats", (n) =>
         void this.edit((p) => (p.channels.banner.repeats = n)),
+        bannerOff,
       ),
       this.testButton("banner"),
     );
     items.push(banner);
 
+    const soundOff = ch.sound.enabled ? null : t("center.channelOff", { channel: channelTitle("sound") });
     const sound = el(doc, "fieldset", "center__group");
     sound.append(
       el(doc, "legend", "center__legend", channelTitle("sound")),
       this.check("channel-sound", t("center.on"), ch.sound.enabled, channelLock(c, "sound"), "preferences.channels.sound.enabled", (on) =>
         void this.edit((p) => (p.channels.sound.enabled = on)),
       ),
-      ...this.outputControls(),
+      ...this.offNote(soundOff),
+      ...this.outputControls(soundOff),
       el(doc, "p", "settings__note", t("center.soundDevice")),
       this.testButton("sound"),
     );
@@ -468,7 +500,7 @@ export class CenterView {
       else g.append(this.webProfileButton());
       items.push(g);
     }
-    this.panels.channels.replaceChildren(...items);
+    this.panels.channels.replaceChildren(...items.map(card));
   }
 
   private renderTypes(c: Center): void {
@@ -524,7 +556,9 @@ export class CenterView {
       // The group's row: its name, a bulk switch per channel, a bulk melody.
       const gr = el(doc, "tr", "center__group-row");
       gr.setAttribute("data-group", group.id);
-      gr.append(el(doc, "th", "", title(group.titles)));
+      const groupName = el(doc, "th", "center__group-name");
+      groupName.append(icon(doc, GROUP_ICONS[group.id]), el(doc, "span", "", title(group.titles)));
+      gr.append(groupName);
       for (const col of columns) {
         const cell = el(doc, "td", "");
         const label = t("center.bulkChannel", { channel: title(col.titles), group: title(group.titles) });
@@ -611,7 +645,7 @@ export class CenterView {
       r.setAttribute("role", "alert");
       name.append(r);
     } else if (lock !== null) {
-      name.append(el(doc, "span", "center__lock", `🔒 ${reasonText(lock)}`));
+      name.append(lockNote(doc, reasonText(lock)));
     }
     tr.append(name);
     const channels = prefs?.channels ?? [];
@@ -642,13 +676,14 @@ export class CenterView {
         if (tp !== undefined) tp.melody = sel.value;
       });
     });
-    const play = el(doc, "button", "center__preview", "▶");
+    const play = el(doc, "button", "center__preview");
+    play.append(icon(doc, "play"));
     play.type = "button";
     play.title = t("center.preview");
     play.setAttribute("aria-label", t("center.preview"));
     play.addEventListener("click", () => {
       this.backend.previewMelody(sel.value).catch((e: unknown) => {
-        this.error = String(e);
+        this.error = userMessage(e);
         this.renderSync();
       });
     });
@@ -741,15 +776,20 @@ export class CenterView {
 
   private renderReminders(c: Center): void {
     const r = c.document.preferences.reminders.status;
-    this.panels.reminders.replaceChildren(
+    // The same card as every other tab's groups; the minutes wait for the switch.
+    const group = el(this.doc, "div", "center__group");
+    group.append(
       this.check("reminder", t("center.reminder"), r.enabled, null, "preferences.reminders.status.enabled", (on) =>
         void this.edit((p) => (p.reminders.status.enabled = on)),
       ),
+      el(this.doc, "p", "settings__note", t("center.reminderNote")),
+      ...this.offNote(r.enabled ? null : t("center.reminderOff")),
       this.number("reminder-minutes", t("center.reminderMinutes"), r.after_minutes, 1, 240, "preferences.reminders.status.after_minutes", (n) =>
         void this.edit((p) => (p.reminders.status.after_minutes = n)),
+        r.enabled ? null : t("center.reminderOff"),
       ),
-      el(this.doc, "p", "settings__note", t("center.reminderNote")),
     );
+    this.panels.reminders.replaceChildren(card(group));
   }
 
   /** The classic toggles while the instance has the Center off. */
@@ -762,13 +802,21 @@ export class CenterView {
       ["new_message_sound", "simple.messageSound"],
       ["new_message_popup", "simple.messagePopup"],
     ];
-    this.panels.channels.replaceChildren(
-      el(doc, "p", "settings__note", t("simple.note")),
+    const group = el(doc, "div", "center__group");
+    group.append(
       ...toggles.map(([field, key]) =>
         this.check(`simple-${field}`, t(key), s[field], null, `preferences.simplified.${field}`, (on) =>
           void this.edit((p) => (p.simplified[field] = on)),
         ),
       ),
     );
+    this.panels.channels.replaceChildren(el(doc, "p", "settings__note", t("simple.note")), card(group));
   }
+}
+
+/** A lock's reason with the lock icon (an SVG: no emoji font needed). */
+function lockNote(doc: Document, reason: string): HTMLElement {
+  const note = el(doc, "span", "center__lock");
+  note.append(icon(doc, "lock"), el(doc, "span", "", reason));
+  return note;
 }

@@ -27,3 +27,14 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 export function plain(s: string): string {
   return s.replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g, "");
 }
+
+/**
+ * A settings group as the window draws it: its title (a `legend`) above,
+ * the rest in one card. Returns `group`, its rows moved into the card.
+ */
+export function card<T extends HTMLElement>(group: T): T {
+  const box = el(group.ownerDocument, "div", "group__card");
+  box.append(...Array.from(group.children).filter((c) => c.tagName !== "LEGEND"));
+  group.append(box);
+  return group;
+}

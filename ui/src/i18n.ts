@@ -216,3 +216,20 @@ export function t(key: Key, vars: Readonly<Record<string, string | number>> = {}
     return typeof v === "number" ? formatNumber(v) : v;
   });
 }
+
+/** How long ago `d` was at `now`, short: "Just now", "3 min ago", "2 h ago";
+ * from six hours back (or another day) the time of day, as the list's day
+ * headings say the day. */
+export function relativeTime(d: Date, now: Date): string {
+  const minutes = Math.floor((now.getTime() - d.getTime()) / 60_000);
+  const sameDay = d.toDateString() === now.toDateString();
+  if (minutes < 1) return t("time.now");
+  if (minutes < 60) return t("time.minutes", { count: minutes });
+  if (minutes < 360 && sameDay) return t("time.hours", { count: Math.floor(minutes / 60) });
+  return formatTime(d);
+}
+
+/** A date and time in full, for a tooltip or a screen reader. */
+export function formatFull(d: Date): string {
+  return formatDate(d, { dateStyle: "full", timeStyle: "short" });
+}

@@ -6,7 +6,7 @@ import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
-import { setLocale } from "./i18n";
+import { chooseLocale, formatTime, setLocale } from "./i18n";
 import { Inbox, dayLabel, matches, statusLine } from "./inbox";
 import type { InboxOptions } from "./inbox";
 import type { CoreEvent, Notification, PageQuery, Status } from "./types";
@@ -178,11 +178,12 @@ describe("statusLine", () => {
   it("says what is wrong while it goes on, newest first, until it works again", () => {
     const disk = { what: "storing notifications", message: "storing notifications: disk full" };
     const sound = { what: "playing sounds", message: "playing sounds: no device" };
+    // A sentence for what failed, not the error chain.
     expect(statusLine({ ...connected, problems: [disk] }, NOW).text).toBe(
-      "Connected · storing notifications: disk full",
+      "Connected · New notifications cannot be saved on this computer. Check the free disk space.",
     );
     expect(statusLine({ ...connected, problems: [disk, sound] }, NOW).text).toBe(
-      "Connected · playing sounds: no device (and 1 more)",
+      "Connected · Melodies cannot play: no audio device is available. (and 1 more)",
     );
     expect(statusLine(connected, NOW).text).toBe("Connected");
   });
@@ -307,7 +308,13 @@ describe("the keyboard", () => {
     expect(focusedId()).toBe("n30");
     expect(stops().length).toBe(1);
     expect(document.activeElement?.getAttribute("aria-selected")).toBe("true");
-    expect(document.activeElement?.getAttribute("aria-label")).toBe("Unread: t30. body 30. Today, " + root.querySelector(".item__time")?.textContent);
+    // The exact time for screen readers; the row shows it relative, with the exact time on hover.
+    const time = root.querySelector<HTMLTimeElement>(".item__time");
+    expect(document.activeElement?.getAttribute("aria-label")).toBe(
+      `Unread: t30, ${time?.textContent}. body 30. Today, ${formatTime(new Date(time?.dateTime ?? ""))}`,
+    );
+    expect(time?.textContent).toMatch(/ago$|^Just now$|:/);
+    expect(time?.title).not.toBe("");
   });
 
   it("opens with Enter and marks read with Space or R", async () => {
@@ -363,23 +370,22 @@ describe("the languages", () => {
     connection: { state: "reconnecting", next_attempt: "2026-11-23T15:00:07Z", attempt: 2 },
   };
 
-  it("switch to Ukrainian from the header, re-rendering everything, and keep the choice", async () => {
+  it("switch to Ukrainian (chosen in Settings), re-rendering everything, and keep the choice", async () => {
     const fake = new Fake();
     fake.status = async () => reconnecting;
     const { root } = await mounted([n(1, "one")], {}, fake);
     expect(root.querySelector("[data-testid=status]")?.textContent).toBe("Reconnecting in 7 s");
     expect(document.documentElement.lang).toBe("en");
 
-    const select = root.querySelector<HTMLSelectElement>(".inbox__lang");
-    if (select === null) throw new Error("no language select");
-    select.value = "uk";
-    select.dispatchEvent(new Event("change"));
+    // The language is chosen in Settings only: no picker in the inbox.
+    expect(root.querySelector("select")).toBeNull();
+    chooseLocale("uk", window.localStorage);
 
     const text = (css: string) => root.querySelector(css)?.textContent;
     expect(document.documentElement.lang).toBe("uk");
     expect(text(".inbox__title-text")).toBe("Сповіщення");
     expect(text(".inbox__title .visually-hidden")).toBe("2 непрочитані");
-    expect(text("[data-testid=mark-all]")).toBe("Позначити все як прочитане");
+    expect(text("[data-testid=mark-all]")).toBe("Прочитати все");
     expect([...root.querySelectorAll(".seg__option")].map((b) => b.textContent)).toEqual([
       "Усі",
       "Непрочитані",
@@ -392,21 +398,79 @@ describe("the languages", () => {
     expect(text("[data-testid=status]")).toBe("Повторне підключення через 7 с");
     expect(text(".inbox__retry")).toBe("Повторити зараз");
     expect(text(".inbox__day")).toBe("Сьогодні");
-    expect(text(".item__read")).toBe("Прочитано");
+    expect(root.querySelector(".item__read")?.getAttribute("title")).toBe("Прочитано");
     expect(root.querySelector(".inbox__list")?.getAttribute("aria-label")).toBe("Сповіщення");
     expect(titles(root)).toEqual(["one"]);
 
     // Opened again: still Ukrainian, though the system is English.
     const again = await mounted([n(1, "one")], { languages: ["en-US"] });
     expect(again.root.querySelector(".inbox__title-text")?.textContent).toBe("Сповіщення");
-    expect(again.root.querySelector<HTMLSelectElement>(".inbox__lang")?.value).toBe("uk");
   });
 
   it("follow a Ukrainian system", async () => {
     const { root } = await mounted([], { languages: ["uk-UA"], storage: null });
     expect(root.querySelector(".inbox__title-text")?.textContent).toBe("Сповіщення");
-    expect(root.querySelector(".inbox__empty")?.textContent).toBe("Сповіщень немає");
+    expect(root.querySelector(".inbox__empty-title")?.textContent).toBe("Сповіщень поки немає");
     expect(statusLine(connected, NOW).text).toBe("Підключено");
     expect(dayLabel("2026-11-22T12:00:00Z", NOW)).toBe("Вчора");
+  });
+});
+
+describe("a row", () => {
+  const catalogue = {
+    document: {},
+    pending: false,
+    catalogue: {
+      groups: [],
+      channels: [],
+      melodies: [],
+      types: [
+        { id: "ticket_created", group: "creation", critical: false },
+        { id: "sla_expired", group: "sla", critical: true },
+      ],
+    },
+  } as unknown as Center;
+
+  it("shows its type's icon, its ticket or chat, a relative time, and sets critical types apart", async () => {
+    const fake = new Fake();
+    fake.center = async () => catalogue;
+    const { root } = await mounted(
+      [
+        n(1, "Breach", { type: "sla_expired", data: { ticket_id: 42 }, created_at: "2026-11-23T14:57:00Z" }),
+        n(2, "New chat", { type: "chat_created", data: { chat_id: "17" }, created_at: "2026-11-23T14:59:40Z", read_at: "2026-11-23T14:59:50Z" }),
+      ],
+      {},
+      fake,
+    );
+    await new Promise((r) => setTimeout(r, 0));
+    const rows = [...root.querySelectorAll<HTMLElement>(".item")];
+    const by = (title: string) => rows.find((r) => r.querySelector(".item__title")?.textContent === title);
+    const breach = by("Breach");
+    const chat = by("New chat");
+    expect(breach?.querySelector("svg")?.getAttribute("data-icon")).toBe("sla");
+    expect(breach?.classList.contains("item--critical")).toBe(true);
+    expect(breach?.getAttribute("aria-label")).toMatch(/^Important: Unread: Breach, 3 min ago\. Ticket 42: body 1\. Today, /);
+    expect(breach?.querySelector(".item__ref")?.textContent).toBe("Ticket 42");
+    expect(breach?.querySelector(".item__time")?.textContent).toBe("3 min ago");
+    // A type the catalogue does not list: the generic icon, not critical.
+    expect(chat?.querySelector("svg")?.getAttribute("data-icon")).toBe("other");
+    expect(chat?.classList.contains("item--critical")).toBe(false);
+    expect(chat?.querySelector(".item__ref")?.textContent).toBe("Chat 17");
+    expect(chat?.querySelector(".item__time")?.textContent).toBe("Just now");
+    // One unread mark, which is the Mark read button; a read row has none.
+    expect(breach?.querySelectorAll(".item__read")).toHaveLength(1);
+    expect(chat?.querySelector(".item__read")).toBeNull();
+    // Glyphs are SVG: no emoji or symbol characters in the rows' chrome.
+    expect(root.querySelector(".inbox__header")?.textContent).not.toMatch(/[\u2190-\u2BFF\u{1F300}-\u{1FAFF}]/u);
+  });
+
+  it("says when a search matches nothing, and what to do", async () => {
+    const { root } = await mounted([n(1, "one")]);
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    if (search === null) throw new Error("no search");
+    search.value = "zebra";
+    search.dispatchEvent(new Event("input"));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(root.querySelector(".inbox__empty-title")?.textContent).toBe("Nothing matches “zebra”");
   });
 });

@@ -9,18 +9,11 @@
  */
 import type { Backend } from "./backend";
 import { el, plain } from "./dom";
-import {
-  LOCALES,
-  chooseLocale,
-  formatDate,
-  formatTime,
-  locale,
-  localeLocked,
-  onLocaleChange,
-  startLocale,
-  t,
-} from "./i18n";
+import { problemMessage, userMessage } from "./errors";
+import { formatDate, formatFull, formatTime, locale, onLocaleChange, relativeTime, startLocale, t } from "./i18n";
 import type { Key } from "./i18n";
+import { GROUP_ICONS, icon, setIcon } from "./icons";
+import type { TypeInfo } from "./bindings/TypeInfo";
 import type { Category, CoreEvent, Notification, Status } from "./types";
 import { Pager, VirtualList } from "./virtual";
 
@@ -96,8 +89,10 @@ export function statusLine(s: Status, now: Date): { text: string; retry: boolean
   // no sound device); the core takes it back once it works again.
   const last = s.problems[s.problems.length - 1];
   if (last !== undefined) {
+    // A sentence for what failed, never the error chain (that is in the log).
+    const problem = problemMessage(last.what);
     const more = s.problems.length - 1;
-    text += more === 0 ? t("status.problem", { problem: last.message }) : t("status.problems", { problem: last.message, more });
+    text += more === 0 ? t("status.problem", { problem }) : t("status.problems", { problem, more });
   }
   return { text, retry };
 }
@@ -161,10 +156,28 @@ function rowsOf(items: readonly Notification[]): Row[] {
 /** The parts of a notification's row element. */
 interface ItemParts {
   open: HTMLElement;
+  kind: HTMLElement;
+  icon: SVGSVGElement;
   title: HTMLElement;
+  ref: HTMLElement;
   body: HTMLElement;
   time: HTMLTimeElement;
-  read: HTMLButtonElement;
+  read: HTMLElement;
+}
+
+/** The ticket or chat a notification is about, as a short label
+ * ("Ticket 42"), or "" when its data names neither. */
+export function referenceLabel(n: Notification): string {
+  const id = (key: string): string | null => {
+    const v = n.data[key];
+    if (typeof v === "number" && Number.isFinite(v)) return String(v);
+    if (typeof v === "string" && v.trim() !== "") return plain(v).trim().slice(0, 24);
+    return null;
+  };
+  const ticket = id("ticket_id");
+  if (ticket !== null) return t("item.ticket", { id: ticket });
+  const chat = id("chat_id");
+  return chat === null ? "" : t("item.chat", { id: chat });
 }
 
 /** Whether keys typed at `target` are text (so "/" is a slash there). */
@@ -195,10 +208,21 @@ export class Inbox {
   private readonly retry: HTMLButtonElement;
   private readonly count: HTMLElement;
   private readonly countLabel: HTMLElement;
-  private readonly language: HTMLSelectElement;
   private readonly search: HTMLInputElement;
   private readonly empty: HTMLElement;
+  private readonly emptyTitle: HTMLElement;
+  private readonly emptyHint: HTMLElement;
   private readonly error: HTMLElement;
+  /** The catalogue's types by id (each row's icon and whether it is
+   * critical); empty until the catalogue is loaded. */
+  private types = new Map<string, TypeInfo>();
+  private loadingTypes = false;
+  /** The minute the rows' relative times were last written for. */
+  private minute = 0;
+  /** The header's end, where the window adds its own buttons. */
+  readonly actions: HTMLElement;
+  /** The bottom bar, where the window adds the account. */
+  readonly footer: HTMLElement;
 
   constructor(
     private readonly root: HTMLElement,
@@ -224,34 +248,16 @@ export class Inbox {
     this.countLabel = el(doc, "span", "visually-hidden");
     title.append(titleText, " ", this.count, this.countLabel);
 
-    this.language = el(doc, "select", "inbox__lang");
-    for (const l of LOCALES) {
-      const o = el(doc, "option", "", l.name);
-      o.value = l.code;
-      o.lang = l.code;
-      this.language.append(o);
-    }
-    this.label(() => {
-      this.language.setAttribute("aria-label", t("inbox.language"));
-      // Enforced by the organization: shown, locked, and the tooltip says why.
-      const locked = localeLocked();
-      this.language.title = locked ? t("language.managed") : t("inbox.language");
-      this.language.disabled = locked;
-      this.language.value = locale();
-    });
-    this.language.addEventListener("change", () => {
-      const l = LOCALES.find((x) => x.code === this.language.value)?.code;
-      if (l !== undefined) chooseLocale(l, this.storage);
-    });
-
-    const markAll = el(doc, "button", "inbox__mark-all");
+    const markAll = el(doc, "button", "button button--flat inbox__mark-all");
     markAll.type = "button";
     markAll.setAttribute("data-testid", "mark-all");
-    this.label(() => (markAll.textContent = t("inbox.markAll")));
+    const markAllText = el(doc, "span", "");
+    markAll.append(icon(doc, "check"), markAllText);
+    this.label(() => (markAllText.textContent = t("inbox.markAll")));
     markAll.addEventListener("click", () => void this.act(() => this.backend.markAllRead()));
-    const actions = el(doc, "div", "inbox__actions");
-    actions.append(this.language, markAll);
-    header.append(title, actions);
+    this.actions = el(doc, "div", "inbox__actions");
+    this.actions.append(markAll);
+    header.append(title, this.actions);
 
     const filters = el(doc, "nav", "inbox__filters");
     this.label(() => filters.setAttribute("aria-label", t("inbox.filters")));
@@ -285,6 +291,7 @@ export class Inbox {
         ["filter.system", () => (this.view.category = "system")],
       ]),
     );
+    const searchBox = el(doc, "div", "inbox__search-box");
     this.search = el(doc, "input", "inbox__search");
     this.search.type = "search";
     this.label(() => {
@@ -296,13 +303,17 @@ export class Inbox {
       this.view.text = this.search.value;
       void this.reload();
     });
-    filters.append(this.search);
+    searchBox.append(icon(doc, "search", "icon inbox__search-icon"), this.search);
+    filters.append(searchBox);
 
     this.error = el(doc, "p", "inbox__error");
     this.error.setAttribute("role", "alert");
-    this.empty = el(doc, "p", "inbox__empty");
+    this.empty = el(doc, "div", "inbox__empty");
     this.empty.hidden = true;
-    this.label(() => (this.empty.textContent = t(this.view.unread ? "list.emptyUnread" : "list.empty")));
+    this.emptyTitle = el(doc, "p", "inbox__empty-title");
+    this.emptyHint = el(doc, "p", "inbox__empty-hint");
+    this.empty.append(icon(doc, "bell", "icon inbox__empty-icon"), this.emptyTitle, this.emptyHint);
+    this.label(() => this.showEmpty());
     const keys = el(doc, "p", "visually-hidden");
     keys.id = `${id}-keys`;
     this.label(() => (keys.textContent = t("list.keys")));
@@ -338,16 +349,19 @@ export class Inbox {
         text: this.view.text.trim() === "" ? null : this.view.text,
       }),
       onPage: () => {
+        // A page came: what the last failure said no longer holds.
+        this.error.textContent = "";
         const reset = this.fresh;
         this.fresh = false;
         this.show(reset);
       },
       onError: (e) => {
-        this.error.textContent = String(e);
+        this.error.textContent = userMessage(e);
       },
     });
 
     const footer = el(doc, "footer", "inbox__status");
+    this.footer = footer;
     this.statusText = el(doc, "span", "inbox__status-text");
     this.statusText.setAttribute("data-testid", "status");
     this.statusText.setAttribute("role", "status");
@@ -375,12 +389,17 @@ export class Inbox {
     this.showStatus(await this.backend.status());
     this.started = true;
     await this.reload();
-    // The countdown in "Reconnecting in N s", and Today turning into Yesterday.
+    // The countdown in "Reconnecting in N s", "3 min ago" turning into
+    // "4 min ago", and Today turning into Yesterday.
+    this.minute = Math.floor(this.now().getTime() / 60_000);
     setInterval(() => {
       if (this.status !== null) this.showStatus(this.status);
-      const today = dayNumber(this.now());
-      if (today !== this.today) {
+      const now = this.now();
+      const today = dayNumber(now);
+      const minute = Math.floor(now.getTime() / 60_000);
+      if (today !== this.today || minute !== this.minute) {
         this.today = today;
+        this.minute = minute;
         this.list.refresh();
       }
     }, 1000);
@@ -388,9 +407,26 @@ export class Inbox {
 
   /** Reloads from the first page for the current view. */
   async reload(): Promise<void> {
+    if (this.types.size === 0) void this.loadTypes();
     this.pager.reset();
     this.fresh = true;
     await this.pager.more();
+  }
+
+  /** The catalogue's types, for the rows' icons; without them (signed
+   * out, offline on a first run) rows show the generic icon. */
+  private async loadTypes(): Promise<void> {
+    if (this.loadingTypes) return;
+    this.loadingTypes = true;
+    try {
+      const c = await this.backend.center();
+      this.types = new Map(c.catalogue.types.map((ty) => [ty.id, ty]));
+      this.list.refresh();
+    } catch {
+      // Tried again on the next reload, status or new notification.
+    } finally {
+      this.loadingTypes = false;
+    }
   }
 
   private label(f: () => void): void {
@@ -400,15 +436,16 @@ export class Inbox {
 
   private async act(f: () => Promise<void>): Promise<void> {
     try {
-      await f();
       this.error.textContent = "";
+      await f();
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
   }
 
   private showStatus(s: Status): void {
     this.status = s;
+    if (this.types.size === 0 && this.started && s.connection?.state === "connected") void this.loadTypes();
     const line = statusLine(s, this.now());
     this.statusText.textContent = line.text;
     this.statusText.classList.toggle("inbox__status-text--problem", s.problems.length > 0);
@@ -423,6 +460,7 @@ export class Inbox {
   private onEvent(ev: CoreEvent): void {
     switch (ev.event) {
       case "added": {
+        if (this.types.size === 0) void this.loadTypes();
         if (this.pager.insert(ev.items.filter((n) => matches(n, this.view))) === 0) return;
         break;
       }
@@ -449,8 +487,20 @@ export class Inbox {
   /** Shows the loaded notifications; `reset`: from the top. */
   private show(reset: boolean): void {
     this.list.setItems(rowsOf(this.pager.items), { reset });
-    this.empty.textContent = t(this.view.unread ? "list.emptyUnread" : "list.empty");
+    this.showEmpty();
     this.empty.hidden = this.pager.items.length > 0 || this.pager.loading;
+  }
+
+  /** The empty state: nothing yet, all read, or no match for the search. */
+  private showEmpty(): void {
+    const text = plain(this.view.text).trim();
+    if (text !== "") {
+      this.emptyTitle.textContent = t("list.noMatch", { text });
+      this.emptyHint.textContent = t("list.noMatchHint");
+    } else {
+      this.emptyTitle.textContent = t(this.view.unread ? "list.emptyUnread" : "list.empty");
+      this.emptyHint.textContent = t("list.emptyHint");
+    }
   }
 
   private createRow(kind: string): HTMLElement {
@@ -462,17 +512,27 @@ export class Inbox {
       return day;
     }
     const row = el(doc, "div", "item");
+    const chip = el(doc, "span", "item__kind");
+    const svg = icon(doc, "other");
+    chip.append(svg);
     const open = el(doc, "div", "item__open");
     const title = el(doc, "span", "item__title");
     const time = el(doc, "time", "item__time");
+    const line = el(doc, "span", "item__line");
+    const ref = el(doc, "span", "item__ref");
     const body = el(doc, "span", "item__body");
-    open.append(title, time, body);
-    const read = el(doc, "button", "item__read");
-    read.type = "button";
-    // One tab stop for the list: the keyboard marks read with Space or R.
-    read.tabIndex = -1;
-    row.append(open);
-    this.parts.set(row, { open, title, body, time, read });
+    // Spaces between the parts (no box in a grid or flex) keep the words
+    // apart for whatever reads the row's text.
+    line.append(ref, " ", body);
+    open.append(title, " ", time, " ", line);
+    // The one unread mark, which a click also marks read. Not a button: a
+    // control inside an option is nested-interactive for screen readers;
+    // the keyboard marks read with Space or R (the list's hint says so),
+    // and the option's name starts with "Unread".
+    const read = el(doc, "span", "item__read");
+    read.setAttribute("aria-hidden", "true");
+    row.append(chip, open);
+    this.parts.set(row, { open, kind: chip, icon: svg, title, ref, body, time, read });
     return row;
   }
 
@@ -487,22 +547,40 @@ export class Inbox {
     const n = r.n;
     const unread = n.read_at === null;
     const created = new Date(n.created_at);
+    const info = this.types.get(n.type);
+    const critical = info?.critical ?? false;
     row.classList.toggle("item--unread", unread);
+    row.classList.toggle("item--critical", critical);
     row.setAttribute("data-id", n.id);
+    row.setAttribute("data-group", info?.group ?? "other");
+    setIcon(p.icon, GROUP_ICONS[info?.group ?? "other"]);
     const title = plain(n.title);
     const body = plain(n.body);
     p.title.textContent = title;
     p.body.textContent = body;
-    p.time.textContent = formatTime(created);
+    const ref = referenceLabel(n);
+    p.ref.textContent = ref;
+    p.ref.hidden = ref === "";
+    p.time.textContent = relativeTime(created, now);
     p.time.dateTime = n.created_at;
+    p.time.title = formatFull(created);
     p.open.title = t("item.open");
-    const vars = { title, body, day: dayLabel(n.created_at, now), time: p.time.textContent };
-    row.setAttribute("aria-label", t(unread ? "item.labelUnread" : "item.label", vars));
+    // The visible text in its order (title, time, reference, body), then the
+    // day and the exact time: the name a screen reader says contains what
+    // is on screen (WCAG 2.5.3).
+    const vars = {
+      title,
+      ago: p.time.textContent,
+      body: ref === "" ? body : `${ref}: ${body}`,
+      day: dayLabel(n.created_at, now),
+      time: formatTime(created),
+    };
+    const label = t(unread ? "item.labelUnread" : "item.label", vars);
+    row.setAttribute("aria-label", critical ? `${t("item.critical")} ${label}` : label);
     row.setAttribute("aria-posinset", String(r.pos));
     row.setAttribute("aria-setsize", this.pager.exhausted ? String(this.pager.items.length) : "-1");
     if (unread) {
-      p.read.textContent = t("item.markRead");
-      p.read.setAttribute("aria-label", t("item.markReadLabel", { title }));
+      p.read.title = t("item.markRead");
       if (p.read.parentNode !== row) row.append(p.read);
     } else {
       p.read.remove();
@@ -525,6 +603,8 @@ export class Inbox {
     if (e.altKey || e.ctrlKey || e.metaKey || !this.list.isRow(e.target)) return;
     const r = this.list.itemOf(e.target);
     if (r === null || r.kind !== "item") return;
+    // A message about the last row acted on is stale once the user moves on.
+    this.error.textContent = "";
     const id = r.n.id;
     if (e.key === "Enter") {
       e.preventDefault();
@@ -535,13 +615,16 @@ export class Inbox {
     }
   }
 
-  /** "/" goes to the search; Escape clears it. */
+  /** "/" goes to the search; Escape clears it (or the message above the list). */
   private onWindowKey(e: KeyboardEvent): void {
     if (!this.root.isConnected || e.defaultPrevented || e.altKey || e.ctrlKey || e.metaKey) return;
     if (e.key === "/" && !typing(e.target)) {
       e.preventDefault();
       this.search.focus();
       this.search.select();
+    } else if (e.key === "Escape" && this.error.textContent !== "") {
+      e.preventDefault();
+      this.error.textContent = "";
     } else if (e.key === "Escape" && this.search.value !== "" && (e.target === this.search || this.list.itemOf(e.target) !== null)) {
       e.preventDefault();
       this.search.value = "";

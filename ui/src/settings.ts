@@ -11,7 +11,9 @@ import type { UpdateChannel } from "./bindings/UpdateChannel";
 import type { UpdateInfo } from "./bindings/UpdateInfo";
 import type { Status } from "./types";
 import { CenterView } from "./center";
-import { el } from "./dom";
+import { card, el } from "./dom";
+import { userMessage } from "./errors";
+import { icon } from "./icons";
 import { type Key, LOCALES, chooseLocale, formatTime, locale, localeLocked, manageLocale, t } from "./i18n";
 import { THEMES, type ThemeChoice, chooseTheme, theme } from "./theme";
 
@@ -58,16 +60,17 @@ export class Settings {
     backButton.type = "button";
     backButton.setAttribute("data-testid", "settings-back");
     backButton.addEventListener("click", back);
+    const backText = el(doc, "span", "");
+    backButton.append(icon(doc, "back"), backText);
     const title = el(doc, "h1", "settings__title");
     header.append(backButton, title);
     this.label(() => {
-      backButton.textContent = `← ${t("settings.back")}`;
+      backText.textContent = t("settings.back");
       title.textContent = t("settings.title");
     });
 
-    const general = el(doc, "fieldset", "settings__group");
-    const legend = el(doc, "legend", "settings__legend");
-    this.label(() => (legend.textContent = t("settings.general")));
+    // The tab is General: its first group needs no title of its own.
+    const general = el(doc, "div", "settings__group");
 
     const startRow = el(doc, "label", "settings__row");
     this.startAtLogin = el(doc, "input", "settings__check");
@@ -154,7 +157,7 @@ export class Settings {
       for (const [c, b] of pauseButtons) b.textContent = t(pauseNames[c]);
       this.resume.textContent = t("settings.resume");
     });
-    general.append(legend, pauseRow, this.pauseState, startRow, this.startNote, langRow, this.languageNote, themeRow);
+    general.append(pauseRow, this.pauseState, startRow, this.startNote, langRow, this.languageNote, themeRow);
 
     const accountGroup = el(doc, "fieldset", "settings__group");
     const accountLegend = el(doc, "legend", "settings__legend");
@@ -165,7 +168,7 @@ export class Settings {
       this.backend
         .signOut()
         .then(back)
-        .catch((e: unknown) => (this.error.textContent = String(e)));
+        .catch((e: unknown) => (this.error.textContent = userMessage(e)));
     });
     this.label(() => {
       accountLegend.textContent = t("settings.account");
@@ -233,7 +236,9 @@ export class Settings {
     this.center = new CenterView(doc, backend);
     general.insertBefore(this.center.receive, startRow);
     const generalPanel = el(doc, "div", "settings__panel");
-    generalPanel.append(general, accountGroup, updatesGroup, more, this.center.webProfileButton(), this.error);
+    // The web profile with the account it belongs to.
+    accountGroup.append(more, this.center.webProfileButton());
+    generalPanel.append(card(general), card(accountGroup), card(updatesGroup), this.error);
     const tabList = el(doc, "div", "settings__tabs");
     tabList.setAttribute("role", "tablist");
     const panels: [Tab, HTMLElement][] = [
@@ -287,12 +292,12 @@ export class Settings {
       this.showGeneral(await this.backend.general());
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
     try {
       this.updates = await this.backend.updateInfo();
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
     await this.center.load();
     this.render();
@@ -337,7 +342,7 @@ export class Settings {
     this.renderPause();
     this.renderUpdates();
     this.account.textContent =
-      this.accountName === null ? "" : t("settings.signedInAs", { account: this.accountName });
+      this.accountName === null ? "" : t("settings.signedInAs", { account: accountLine(this.accountName) });
     if (this.general !== null) {
       this.startNote.textContent = this.general.start_at_login_locked
         ? t("settings.managed")
@@ -417,7 +422,7 @@ export class Settings {
       if (u !== undefined && u !== null) this.setUpdates(u as UpdateInfo);
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
   }
 
@@ -427,7 +432,7 @@ export class Settings {
       this.error.textContent = "";
     } catch (e) {
       // The control goes back to what holds, with the reason next to it.
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
       this.renderUpdates();
     }
   }
@@ -448,7 +453,7 @@ export class Settings {
       await this.backend.pause(choice);
       this.error.textContent = "";
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
     }
   }
 
@@ -472,8 +477,22 @@ export class Settings {
       this.error.textContent = "";
     } catch (e) {
       // The control goes back to what holds, with the reason next to it.
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
       if (this.general !== null) this.startAtLogin.checked = this.general.start_at_login;
     }
+  }
+}
+
+/** The account as the window names it: the login and the helpdesk's
+ * host ("olga on help.example.com"), from the shell's `login@address`. */
+export function accountLine(account: string | null): string {
+  if (account === null) return "";
+  const m = /^(.*)@([a-z][a-z0-9+.-]*:\/\/.*)$/i.exec(account);
+  if (m === null) return account;
+  try {
+    const host = new URL(m[2] ?? "").host;
+    return host === "" ? account : t("account.line", { login: m[1] ?? "", host });
+  } catch {
+    return account;
   }
 }

@@ -7,6 +7,7 @@
  */
 import type { Backend } from "./backend";
 import { el } from "./dom";
+import { completeAddress, userMessage } from "./errors";
 import { t } from "./i18n";
 import type { SignInForm } from "./bindings/SignInForm";
 
@@ -58,7 +59,7 @@ export class SignIn {
     this.submit.type = "submit";
     this.error = el(doc, "p", "signin__error");
     this.error.setAttribute("role", "alert");
-    this.error.textContent = form.reason ?? "";
+    this.error.textContent = form.reason === null ? "" : userMessage(form.reason);
     this.element.append(
       this.heading,
       this.note,
@@ -68,6 +69,8 @@ export class SignIn {
       this.submit,
       this.error,
     );
+    // What the message said no longer holds once the user changes the form.
+    this.element.addEventListener("input", () => (this.error.textContent = ""));
     this.element.addEventListener("submit", (e) => {
       e.preventDefault();
       void this.send();
@@ -107,6 +110,8 @@ export class SignIn {
       this.focus();
       return;
     }
+    // `help.example.com` is `https://help.example.com`: completed, and shown so.
+    if (!this.locked) this.address.value = completeAddress(this.address.value);
     this.submit.disabled = true;
     this.error.textContent = "";
     this.render();
@@ -114,7 +119,7 @@ export class SignIn {
       await this.backend.signIn(this.address.value.trim(), this.login.value.trim(), this.password.value);
       // The shell's status switches the window to the inbox.
     } catch (e) {
-      this.error.textContent = String(e);
+      this.error.textContent = userMessage(e);
       this.password.select();
     } finally {
       this.password.value = "";
