@@ -168,6 +168,11 @@ fn files_go_to_appdata_and_are_replaced_in_place() {
         !store.to_string_lossy().contains('/'),
         "a Windows path: {store:?}"
     );
+    // The inbox opens there: a file name Windows takes (no ':' or other
+    // character NTFS refuses, whatever the instance's address holds).
+    let inbox = belfry_core::store::Store::open(&store).unwrap();
+    assert_eq!(inbox.unread().unwrap().total, 0);
+    assert!(store.is_file(), "{store:?}");
 
     // Settings saved twice: the second save replaces the first in place.
     let mut cfg = belfry_core::config::DeviceConfig::default();
