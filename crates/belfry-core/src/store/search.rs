@@ -174,8 +174,8 @@ mod tests {
         }
     }
 
-    fn store_with(notes: Vec<Notification>) -> Store {
-        let s = Store::in_memory().unwrap();
+    /// `s` with `notes` stored in it.
+    fn filled(s: Store, notes: Vec<Notification>) -> Store {
         s.apply(
             &notes
                 .into_iter()
@@ -184,6 +184,10 @@ mod tests {
         )
         .unwrap();
         s
+    }
+
+    fn store_with(notes: Vec<Notification>) -> Store {
+        filled(Store::in_memory().unwrap(), notes)
     }
 
     fn text(t: &str) -> Filter {
@@ -417,15 +421,7 @@ mod tests {
     }
 
     fn store_at(path: &Path, notes: Vec<Notification>) -> Store {
-        let s = Store::open(path).unwrap();
-        s.apply(
-            &notes
-                .into_iter()
-                .map(Event::Notification)
-                .collect::<Vec<_>>(),
-        )
-        .unwrap();
-        s
+        filled(Store::open(path).unwrap(), notes)
     }
 
     /// A random text over few letters and words, so substrings recur.
