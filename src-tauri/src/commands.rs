@@ -3,8 +3,8 @@
 //! a [`UiError`] kind the window words in the user's language (the chain
 //! goes to the log); the others still as text.
 
+use crate::shell::{Shell, Status};
 use crate::ui_error::UiError;
-use crate::{Shell, Status};
 use belfry_app::start_at_login::{self, StartAtLoginError, Starts};
 use belfry_core::engine::EditError;
 use belfry_core::managed::ManagedLanguage;
@@ -124,7 +124,7 @@ pub async fn sign_in(
     password: String,
 ) -> Result<(), UiError> {
     let password = belfry_core::secret::Secret::new(password);
-    crate::sign_in(&app, &address, &login, password)
+    crate::lifecycle::sign_in(&app, &address, &login, password)
         .await
         .map_err(|e| UiError::of("signing in", &e))
 }
@@ -133,7 +133,7 @@ pub async fn sign_in(
 /// keyring.
 #[tauri::command]
 pub async fn sign_out(app: AppHandle) -> Result<(), UiError> {
-    crate::sign_out(&app)
+    crate::lifecycle::sign_out(&app)
         .await
         .map_err(|e| UiError::of("signing out", &e))
 }
@@ -141,7 +141,12 @@ pub async fn sign_out(app: AppHandle) -> Result<(), UiError> {
 /// Pauses toasts and melodies or resumes them, as the tray menu does.
 #[tauri::command]
 pub async fn pause(app: AppHandle, choice: crate::Pause) -> Result<(), String> {
-    crate::pause(&app, choice).await
+    let shell = app.state::<Shell>();
+    let session = shell.session().await?;
+    shell
+        .act(belfry_app::menu::MenuId::Pause(choice), &session)
+        .await;
+    Ok(())
 }
 
 /// The Settings window's General tab, as far as it is the device's.
@@ -304,9 +309,9 @@ pub async fn preview_melody(shell: State<'_, Shell>, melody: String) -> Result<(
 pub async fn shown_view(app: AppHandle, view: String) -> Result<(), String> {
     app.state::<Shell>()
         .update_focus(|f| f.elsewhere = view != "inbox");
-    crate::follow_focus(&app).await;
+    crate::focus::follow_focus(&app).await;
     if view == "settings" {
-        crate::widen_for_settings(&app);
+        crate::window::widen_for_settings(&app);
     }
     Ok(())
 }

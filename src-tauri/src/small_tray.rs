@@ -6,7 +6,8 @@
 //! then offers the update, and this app stays while it is on offer. Linux
 //! and the BSDs: the small tray is a StatusNotifierItem.
 
-use crate::{MAIN_WINDOW, Shell};
+use crate::shell::Shell;
+use crate::window::MAIN_WINDOW;
 use belfry_app::cli::Cli;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::{AppHandle, Manager, Runtime};
@@ -79,5 +80,5 @@ async fn hand_over<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
     let err = std::process::Command::new(&small).args(args).exec();
     // Still here: stay whole, with the session started again.
     tracing::error!(error = %err, small = %small.display(), "could not start the small tray");
-    crate::start_session(app.clone(), cli).await;
+    crate::lifecycle::start_session(app.clone(), cli).await;
 }

@@ -6,7 +6,8 @@
 //! The icon is one of five glyphs ([`TrayState`]), rendered from
 //! `icons/tray/*.svg` by `icons/render.sh` and embedded here.
 
-use crate::{Shell, Status, open_inbox};
+use crate::shell::{Shell, Status};
+use crate::window::open_inbox;
 use belfry_app::glance::{self, Glance, TrayState};
 use belfry_app::menu::{self as tray_menu, Acted, MenuId};
 use belfry_app::session::Session;

@@ -11,7 +11,7 @@
 //! the user's channel (stable or beta). Working out the source, and the
 //! schedule, are `belfry_app::updates`', which the small tray shares.
 
-use crate::Shell;
+use crate::shell::Shell;
 use belfry_app::menu::UpdateStep;
 use belfry_app::updates::{self as shared, BuiltIn, Schedule, Source};
 use belfry_core::config::UpdateChannel;
