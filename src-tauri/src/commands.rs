@@ -412,7 +412,9 @@ pub async fn check_updates(app: AppHandle) -> crate::updates::UpdateInfo {
 /// Downloads, verifies and installs the offered update.
 #[tauri::command]
 pub async fn install_update(app: AppHandle) -> Result<crate::updates::UpdateInfo, String> {
-    crate::updates::install(&app).await
+    crate::updates::install(&app)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Follows stable or beta releases.
@@ -421,7 +423,9 @@ pub async fn set_update_channel(
     app: AppHandle,
     channel: belfry_core::config::UpdateChannel,
 ) -> Result<crate::updates::UpdateInfo, String> {
-    crate::updates::set_channel(&app, channel).await
+    crate::updates::set_channel(&app, channel)
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// Restarts into the installed update.

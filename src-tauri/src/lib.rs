@@ -130,9 +130,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tauri::async_runtime::spawn(async move { focus::follow_focus(&app).await });
         })
         .setup(move |app| {
-            updates::init(app.handle());
+            updates::init(app.handle(), install_update);
             tray::create(app.handle())?;
-            updates::schedule(app.handle().clone(), install_update);
             let handle = app.handle().clone();
             #[cfg(target_os = "linux")]
             if !open_window {

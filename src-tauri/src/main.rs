@@ -62,21 +62,11 @@ fn main() -> ExitCode {
 /// never has. Returns only when it cannot (then this process goes on).
 #[cfg(unix)]
 fn hand_over_to_headless_binary() {
-    use std::os::unix::process::CommandExt as _;
-    let Ok(exe) = std::env::current_exe() else {
+    use belfry_app::hand_over::HandOver;
+    let Some(small) = HandOver::AtStart.binary() else {
         return;
     };
-    let small = exe.with_file_name(belfry_app::headless::BINARY);
-    if !small.is_file() {
-        return;
-    }
-    let mut args = std::env::args_os();
-    let mut cmd = std::process::Command::new(&small);
-    // The same name in `ps` and in messages as the user typed.
-    if let Some(name) = args.next() {
-        cmd.arg0(name);
-    }
-    let err = cmd.args(args).exec();
+    let err = HandOver::AtStart.exec(&small);
     eprintln!(
         "belfry: could not start {}: {err}; going on in this process",
         small.display()

@@ -9,6 +9,7 @@
 use crate::shell::Shell;
 use crate::window::MAIN_WINDOW;
 use belfry_app::cli::Cli;
+use belfry_app::hand_over::HandOver;
 use std::sync::atomic::{AtomicU64, Ordering};
 use tauri::{AppHandle, Manager, Runtime};
 
@@ -42,7 +43,8 @@ pub fn no_window<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
 }
 
 async fn hand_over<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
-    let Some(small) = belfry_app::tray::small_app() else {
+    let to = HandOver::ToSmallTray;
+    let Some(small) = to.binary() else {
         return;
     };
     // An update on offer or half done is the full tray's to show.
@@ -67,17 +69,7 @@ async fn hand_over<R: Runtime>(app: &AppHandle<R>, cli: Cli) {
     {
         tracing::warn!(error = %e, "stopping");
     }
-    use std::os::unix::process::CommandExt as _;
-    // An install asked for at this start is done or on offer in the menu:
-    // not asked for again by the next hand-over.
-    let mut args: Vec<std::ffi::OsString> = std::env::args_os()
-        .skip(1)
-        .filter(|a| a != "--install-update")
-        .collect();
-    if !args.iter().any(|a| a == "--autostarted") {
-        args.push("--autostarted".into());
-    }
-    let err = std::process::Command::new(&small).args(args).exec();
+    let err = to.exec(&small);
     // Still here: stay whole, with the session started again.
     tracing::error!(error = %err, small = %small.display(), "could not start the small tray");
     crate::lifecycle::start_session(app.clone(), cli).await;

@@ -5,25 +5,27 @@
 
 use crate::cli::Cli;
 use crate::demo::Starter;
+use crate::hand_over::HandOver;
 use crate::logging;
 use crate::menu::Asked;
 use crate::session::{self, Session, Target, effective_config};
 use crate::start_at_login::{self, StartAtLoginError, Starts};
 #[cfg(all(unix, not(target_os = "macos")))]
-use crate::tray::{self, Tray};
-use crate::updates::{self, Build};
+use crate::tray::Tray;
+use crate::updates::{self, Build, HandOverInstaller, Updater};
 use anyhow::{Context, bail};
 use belfry_core::config::{DeviceConfig, Paths};
 use belfry_core::event::{ConnState, CoreEvent};
 use belfry_core::managed::Managed;
 use std::process::ExitCode;
+use std::sync::Arc;
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 use tray::Tray;
 
 /// The file name of the headless-only binary, which `belfry --headless`
 /// hands over to when it is beside it (on Unix, where a process can
 /// replace itself).
-pub const BINARY: &str = "belfry-headless";
+pub const BINARY: &str = crate::hand_over::SMALL_APP;
 
 /// The whole headless process: a runtime of two workers, [`run`], and the
 /// exit code with the error said on standard error. `demo` starts the demo
@@ -135,8 +137,11 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
         Ok(started) => started,
         Err(e) if small_tray => {
             tracing::warn!(error = format!("{e:#}"), "the saved sign-in does not work");
-            if let Some(full) = tray::full_app() {
-                let err = tray::hand_over(&full, false);
+            let to = HandOver::ToFullApp {
+                install_update: false,
+            };
+            if let Some(full) = to.binary() {
+                let err = to.exec(&full);
                 return Err(err).context("while handing the sign-in to the full app");
             }
             return Err(e);
@@ -145,7 +150,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
     };
     let mut events = session.engine.events();
     let mut tray = Tray::start(&paths, &session).await;
-    let mut offers = if tray.is_some() {
+    let mut updates = if tray.is_some() {
         watch_updates(build, &managed, &cfg, &session)
     } else {
         None
@@ -167,16 +172,15 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
                         open_inbox(&session, false).await?
                     }
                     Some(Asked::Update) => {
-                        tracing::info!("update asked for: the full app installs it");
                         t.settle().await;
-                        open_inbox(&session, true).await?
+                        install_update(&session, updates.as_ref().map(|(u, _)| u)).await?
                     }
                     None => {}
                 }
             }
-            Some(offer) = next_offer(&mut offers) => {
-                if let Some(t) = tray.as_mut() {
-                    t.offer_update(offer.map(|v| v.to_string())).await;
+            Some(()) = next_update(&mut updates) => {
+                if let (Some(t), Some((updater, _))) = (tray.as_mut(), &updates) {
+                    t.show_update(updater.tray_entry()).await;
                 }
             }
             Some(()) = launches.recv() => open_inbox(&session, false).await?,
@@ -203,24 +207,32 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
     session.stop().await
 }
 
-/// Starts the tray's update checks ([`updates::watch`]) when this build
-/// knows its feed, the organization has not turned them off, and the full
-/// app is beside this binary to install what is offered; the offers come
-/// on the channel returned.
+/// The small tray's updates: its [`Updater`] and the channel that says
+/// when its state changed.
+type SmallTrayUpdates = (
+    Arc<Updater<HandOverInstaller>>,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+);
+
+/// Starts the tray's update checks (the shared [`Updater`] with the
+/// [`HandOverInstaller`]: the full app installs) when this build knows
+/// its feed, the organization has not turned them off, and the full app is
+/// beside this binary to install what is offered. The first check waits
+/// for the connection.
 fn watch_updates(
     build: Option<&Build>,
     managed: &Managed,
     cfg: &DeviceConfig,
     session: &Session,
-) -> Option<tokio::sync::mpsc::UnboundedReceiver<Option<semver::Version>>> {
+) -> Option<SmallTrayUpdates> {
     let build = build?;
-    if tray::full_app().is_none() {
+    let Some(full) = (HandOver::ToFullApp {
+        install_update: true,
+    })
+    .binary() else {
         tracing::info!("no update checks: no full app beside this one to install them");
         return None;
-    }
-    let source = updates::source(managed, &build.built_in, cfg.update_channel)
-        .inspect_err(|why| tracing::info!(%why, "updates are off"))
-        .ok()?;
+    };
     let current = semver::Version::parse(build.version)
         .inspect_err(|e| tracing::warn!(error = %e, version = build.version, "no update checks: this build's version is not semver"))
         .ok()?;
@@ -230,23 +242,46 @@ fn watch_updates(
         .inspect_err(|e| tracing::warn!(error = %e, "no update checks"))
         .ok()?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(updates::watch(
-        source,
-        tls,
-        current,
-        session.engine.state(),
-        tx,
+    let updater = Arc::new(Updater::new(
+        HandOverInstaller { full, tls, current },
+        managed,
+        build.built_in.clone(),
+        cfg.update_channel,
+        move |_| {
+            let _ = tx.send(());
+        },
     ));
-    Some(rx)
+    // Off: nothing to check or offer.
+    if updater.info().off.is_some() {
+        return None;
+    }
+    tokio::spawn(Arc::clone(&updater).run(updates::once_connected(session.engine.state()), false));
+    Some((updater, rx))
 }
 
-/// The next answer of the update checks; never, without them.
-async fn next_offer(
-    offers: &mut Option<tokio::sync::mpsc::UnboundedReceiver<Option<semver::Version>>>,
-) -> Option<Option<semver::Version>> {
-    match offers {
-        Some(rx) => rx.recv().await,
+/// The next change of the update state; never, without update checks.
+async fn next_update(updates: &mut Option<SmallTrayUpdates>) -> Option<()> {
+    match updates {
+        Some((_, rx)) => rx.recv().await,
         None => std::future::pending().await,
+    }
+}
+
+/// "Update to X…": the full app installs it, handed over (it checks again
+/// and verifies); returns only the error when it could not be handed over.
+async fn install_update(
+    session: &Session,
+    updater: Option<&Arc<Updater<HandOverInstaller>>>,
+) -> anyhow::Result<()> {
+    let Some(updater) = updater else {
+        return open_inbox(session, true).await;
+    };
+    tracing::info!("stopping to hand over");
+    session.stop().await?;
+    let info = updater.install().await?;
+    match info.state {
+        updates::UpdateState::InstallFailed { message, .. } => bail!("{message}"),
+        state => bail!("the update was not handed over ({state:?})"),
     }
 }
 
@@ -280,11 +315,12 @@ fn log_event(ev: &CoreEvent) {
 /// `install_update`: the full app opens on Settings and installs the
 /// update its check finds.
 async fn open_inbox(session: &Session, install_update: bool) -> anyhow::Result<()> {
-    match tray::full_app() {
+    let to = HandOver::ToFullApp { install_update };
+    match to.binary() {
         Some(full) => {
             tracing::info!("stopping to hand over");
             session.stop().await?;
-            let err = tray::hand_over(&full, install_update);
+            let err = to.exec(&full);
             Err(err).with_context(|| format!("while opening the inbox in {}", full.display()))
         }
         None => {
@@ -343,11 +379,11 @@ async fn next_click(tray: &mut Option<Tray>) -> Option<String> {
 /// has no tray: its tray is the desktop shell's.
 #[cfg(not(all(unix, not(target_os = "macos"))))]
 mod tray {
-    use crate::menu::Asked;
+    use crate::menu::{Asked, UpdateStep};
     use crate::session::Session;
     use belfry_core::config::{DeviceConfig, Paths};
     use belfry_core::event::CoreEvent;
-    use std::path::{Path, PathBuf};
+    use std::path::Path;
 
     /// Never made.
     pub enum Tray {}
@@ -362,7 +398,7 @@ mod tray {
         pub async fn on_event(&mut self, _: &CoreEvent, _: &Session) {
             match *self {}
         }
-        pub async fn offer_update(&mut self, _: Option<String>) {
+        pub async fn show_update(&mut self, _: Option<(String, Option<UpdateStep>)>) {
             match *self {}
         }
         pub async fn settle(&self) {
@@ -377,14 +413,6 @@ mod tray {
         ) -> Option<Asked> {
             match *self {}
         }
-    }
-
-    pub fn full_app() -> Option<PathBuf> {
-        None
-    }
-
-    pub fn hand_over(_: &Path, _: bool) -> std::io::Error {
-        std::io::ErrorKind::Unsupported.into()
     }
 }
 

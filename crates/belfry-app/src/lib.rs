@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod front;
 pub mod glance;
+pub mod hand_over;
 pub mod headless;
 pub mod logging;
 pub mod menu;

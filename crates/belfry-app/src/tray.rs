@@ -23,9 +23,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// The name the full app's binary has beside this one.
-const FULL_APP: &str = "belfry";
-
 /// Each state's glyph at the panel's usual 22 px (it scales what it gets).
 const GLYPHS: [(TrayState, &[u8]); 5] = [
     (
@@ -57,8 +54,8 @@ pub struct Tray {
     icons: Option<PathBuf>,
     front: Front,
     recent: Vec<(String, String)>,
-    /// The newer version the update feed offers.
-    update: Option<String>,
+    /// The update entry ([`crate::updates::Updater::tray_entry`]).
+    update: Option<(String, Option<UpdateStep>)>,
 }
 
 impl Tray {
@@ -119,11 +116,11 @@ impl Tray {
         self.show().await;
     }
 
-    /// The newer version the feed offers (`None`: none is); the menu
-    /// shows "Update to X…" for it.
-    pub async fn offer_update(&mut self, version: Option<String>) {
-        if self.update != version {
-            self.update = version;
+    /// The update entry the menu shows (`None`: none): "Update to X…"
+    /// when the feed offers a newer version.
+    pub async fn show_update(&mut self, entry: Option<(String, Option<UpdateStep>)>) {
+        if self.update != entry {
+            self.update = entry;
             self.show().await;
         }
     }
@@ -141,10 +138,7 @@ impl Tray {
             recent: &self.recent,
             availability: self.front.availability,
             // This tray installs nothing: the full app does, handed over.
-            update: self
-                .update
-                .as_ref()
-                .map(|v| (format!("Update to {v}…"), Some(UpdateStep::Install))),
+            update: self.update.clone(),
             // Settings are in the full app's window: Open inbox hands over.
             settings: false,
         })
@@ -281,78 +275,9 @@ pub fn small_tray_will_do(cli: &Cli) -> bool {
     )
 }
 
-/// The small binary, when it is installed beside this one.
-pub fn small_app() -> Option<PathBuf> {
-    let small = std::env::current_exe()
-        .ok()?
-        .with_file_name(crate::headless::BINARY);
-    small.is_file().then_some(small)
-}
-
-/// The full app's binary, when it is installed beside this one.
-pub fn full_app() -> Option<PathBuf> {
-    let full = std::env::current_exe().ok()?.with_file_name(FULL_APP);
-    full.is_file().then_some(full)
-}
-
-/// Replaces this process with the full app at `full`, which opens the
-/// window and signs in with the saved token; the same arguments but the
-/// ones that keep it headless or hidden, and no password in its
-/// environment (the keyring has the token). Returns only the error when
-/// it cannot.
-pub fn hand_over(full: &Path, install_update: bool) -> std::io::Error {
-    use std::os::unix::process::CommandExt as _;
-    tracing::info!(app = %full.display(), install_update, "handing over to the full app");
-    std::process::Command::new(full)
-        .args(handed_args(std::env::args_os().skip(1), install_update))
-        .env_remove("BELFRY_PASSWORD")
-        .exec()
-}
-
-/// The full app's arguments from this process's: not the ones that keep it
-/// headless or hidden, and `--install-update` only when asked for now (an
-/// install asked for once is not asked for again by the next hand-over).
-fn handed_args(
-    args: impl Iterator<Item = std::ffi::OsString>,
-    install_update: bool,
-) -> Vec<std::ffi::OsString> {
-    args.filter(|a| a != "--headless" && a != "--autostarted" && a != "--install-update")
-        .chain(install_update.then(|| "--install-update".into()))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn an_install_is_handed_over_once_and_not_carried_to_the_next_hand_over() {
-        let os = |v: &[&str]| v.iter().map(std::ffi::OsString::from).collect::<Vec<_>>();
-        let small = os(&[
-            "--autostarted",
-            "--instance",
-            "https://desk.example",
-            "--verbose",
-        ]);
-        let asked = handed_args(small.clone().into_iter(), true);
-        assert_eq!(
-            asked,
-            os(&[
-                "--instance",
-                "https://desk.example",
-                "--verbose",
-                "--install-update"
-            ])
-        );
-        // The full app handed back to the small tray with `--install-update`
-        // among its arguments; "Open inbox" there opens the inbox only.
-        let mut back = asked.clone();
-        back.push("--autostarted".into());
-        assert_eq!(
-            handed_args(back.into_iter(), false),
-            os(&["--instance", "https://desk.example", "--verbose"])
-        );
-    }
 
     #[test]
     fn the_demo_stays_in_the_full_app() {

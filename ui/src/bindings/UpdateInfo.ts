@@ -4,7 +4,7 @@ import type { UpdateChannel } from "./UpdateChannel";
 import type { UpdateState } from "./UpdateState";
 
 /**
- * What the General tab and the tray show about updates.
+ * What the General tab and the trays show about updates.
  */
 export type UpdateInfo = { 
 /**

@@ -1,9 +1,10 @@
-//! Update checks without Tauri: where the feed is (the organization's
-//! managed configuration, else the feed and key built into the release),
-//! asking it whether a newer version is out, and when to ask. The full app
-//! works out its source here and downloads, verifies and installs through
-//! the official updater plugin; the small tray (`belfry-headless`) only
-//! asks, and hands over to the full app to install: it never downloads.
+//! Updates for both apps: where the feed is (the organization's managed
+//! configuration, else the feed and key built into the release), asking
+//! it whether a newer version is out, when to ask, and one state machine
+//! ([`Updater`]) behind an [`Installer`]. The full app's installer
+//! downloads, verifies and installs through the official updater plugin;
+//! the small tray's ([`HandOverInstaller`]) asks the feed itself and hands over to
+//! the full app to install: it never downloads.
 //!
 //! The feed is the Tauri updater's JSON (`version`, `notes`, `platforms` →
 //! `linux-x86_64` → `url` + `signature`, or the dynamic form with `url` and
@@ -18,6 +19,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use url::Url;
+
+mod hand_over;
+mod machine;
+
+pub use hand_over::HandOverInstaller;
+pub use machine::{Found, InstallError, Installer, Refusal, UpdateInfo, UpdateState, Updater};
 
 // One reason for both apps: the full app shows it in the General tab, the
 // small tray says it in its log.
@@ -412,16 +419,10 @@ const CONNECTED_WAIT: Duration = Duration::from_secs(120);
 /// After connecting, a moment for the catch-up to go first.
 const AFTER_CONNECTING: Duration = Duration::from_secs(2);
 
-/// The small tray's checks: once connected (or after [`CONNECTED_WAIT`]),
-/// then on the [`Schedule`]. Sends each answer's newer version (`None`:
-/// up to date) on `offers`; a failed check is logged and keeps the last
-/// answer. Ends when `offers` is closed.
-pub async fn watch(
-    source: Source,
-    tls: Arc<rustls::ClientConfig>,
-    current: Version,
+/// Resolves once the core is connected and its catch-up had a moment, or
+/// after [`CONNECTED_WAIT`]: the small tray's first check waits for it.
+pub async fn once_connected(
     mut connection: tokio::sync::watch::Receiver<belfry_core::event::ConnState>,
-    offers: tokio::sync::mpsc::UnboundedSender<Option<Version>>,
 ) {
     use belfry_core::event::ConnState;
     let connected = connection.wait_for(|c| matches!(c, ConnState::Connected));
@@ -430,33 +431,6 @@ pub async fn watch(
         .is_ok()
     {
         tokio::time::sleep(AFTER_CONNECTING).await;
-    }
-    drop(connection);
-    let mut schedule = Schedule::default();
-    loop {
-        let nap = schedule.nap(Utc::now());
-        if !nap.is_zero() {
-            tokio::time::sleep(nap).await;
-            continue;
-        }
-        match check(&source.feed, &tls, &current).await {
-            Ok(newer) => {
-                schedule.checked(Utc::now(), true);
-                match &newer {
-                    Some(v) => {
-                        tracing::info!(version = %v, feed = %source.feed, "an update is available")
-                    }
-                    None => tracing::info!(feed = %source.feed, "Belfry is up to date"),
-                }
-                if offers.send(newer).is_err() {
-                    return;
-                }
-            }
-            Err(e) => {
-                schedule.checked(Utc::now(), false);
-                tracing::warn!(error = %e, feed = %source.feed, retry_in = ?RETRY_AFTER.to_std().unwrap_or_default(), "could not check for updates");
-            }
-        }
     }
 }
 
@@ -661,7 +635,7 @@ mod tests {
             BuiltIn::default()
         );
         // The file this repository builds with.
-        let ours = include_str!("../../../src-tauri/tauri.conf.json");
+        let ours = include_str!("../../../../src-tauri/tauri.conf.json");
         assert_eq!(BuiltIn::from_tauri_conf(ours, None), BuiltIn::default());
     }
 }
