@@ -310,9 +310,6 @@ pub async fn shown_view(app: AppHandle, view: String) -> Result<(), String> {
     app.state::<Shell>()
         .update_focus(|f| f.elsewhere = view != "inbox");
     crate::focus::follow_focus(&app).await;
-    if view == "settings" {
-        crate::window::widen_for_settings(&app);
-    }
     Ok(())
 }
 

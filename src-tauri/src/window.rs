@@ -11,24 +11,6 @@ pub const MAIN_WINDOW: &str = "main";
 /// The event that tells the window which view to show (`"settings"`).
 pub const NAVIGATE_EVENT: &str = "navigate";
 
-/// The type table wants room: Settings widens a narrow inbox window (the
-/// window-state plugin then remembers the size the user keeps).
-pub fn widen_for_settings<R: Runtime>(app: &AppHandle<R>) {
-    const SETTINGS_WIDTH: f64 = 760.0;
-    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
-        return;
-    };
-    let (Ok(size), Ok(scale)) = (window.inner_size(), window.scale_factor()) else {
-        return;
-    };
-    let logical = size.to_logical::<f64>(scale);
-    if logical.width < SETTINGS_WIDTH
-        && let Err(error) = window.set_size(tauri::LogicalSize::new(SETTINGS_WIDTH, logical.height))
-    {
-        tracing::debug!(%error, "could not widen the window for Settings");
-    }
-}
-
 /// Opens the window on its Settings view.
 pub fn open_settings<R: Runtime>(app: &AppHandle<R>) {
     let fresh = app.get_webview_window(MAIN_WINDOW).is_none();

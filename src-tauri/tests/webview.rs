@@ -807,8 +807,30 @@ async fn settings_under_policy(
     );
     let c = driver.app().await;
     until_connected(&c).await;
+    let size = c.get_window_size().await.unwrap();
     click(&c, "[data-testid=open-settings]").await;
+    present(&c, ".settings__tab[data-tab=types]").await;
+    // Settings keeps the size the user gave the window (it used to widen
+    // it to 760 px and leave it so).
+    assert_eq!(
+        c.get_window_size().await.unwrap(),
+        size,
+        "Settings resized the window"
+    );
     (driver, c)
+}
+
+/// Whether the type table fits its card without scrolling sideways.
+async fn types_table_fits(c: &Client) -> bool {
+    let fits = c
+        .execute(
+            "const w = document.querySelector('.center__table-wrap'); \
+             return w !== null && w.scrollWidth <= w.clientWidth;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    fits.as_bool() == Some(true)
 }
 
 #[tokio::test]
@@ -840,6 +862,12 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     // Types: no banner for new chats; SLA breaches ring with bells.
     click(&c, ".settings__tab[data-tab=types]").await;
     present(&c, "input[name=type-chat_created-banner]").await;
+    // At the window's default 420 px, every switch and melody shows.
+    screenshot(&c, "settings-types-420.png").await;
+    assert!(
+        types_table_fits(&c).await,
+        "the type table scrolls sideways at the default width"
+    );
     press(&c, "input[name=type-chat_created-banner]").await;
     until(
         "chat_created without banner at the server",
@@ -983,6 +1011,13 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     scroll_to_top(&c).await;
     screenshot(&c, "settings.png").await;
     accessible(&c, "Settings, notification types").await;
+    // Wide, as a user may keep it, for the docs.
+    let (w, h) = c.get_window_size().await.unwrap();
+    c.set_window_size(760, 640).await.unwrap();
+    screenshot(&c, "settings-wide.png").await;
+    c.set_window_size(u32::try_from(w).unwrap(), u32::try_from(h).unwrap())
+        .await
+        .unwrap();
 
     // The other tabs, for the docs.
     for (tab, name) in [
@@ -1427,7 +1462,7 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
     assert_eq!(picked, serde_json::json!(true));
     until(
         "the file's name in the row",
-        async || texts(&c, "tr[data-type=sla_expired] .center__own-name").await,
+        async || texts(&c, "tr[data-melody-of=sla_expired] .center__own-name").await,
         |t| t.first().is_some_and(|t| t.contains("Мій дзвін.wav")),
     )
     .await;

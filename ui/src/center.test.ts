@@ -412,7 +412,7 @@ function pickFile(typeId: string, file: File) {
 }
 
 function melodyCell(typeId: string): HTMLElement {
-  const cell = document.querySelector<HTMLElement>(`tr[data-type=${typeId}] .center__melody`);
+  const cell = document.querySelector<HTMLElement>(`tr[data-melody-of=${typeId}] .center__melody`);
   if (cell === null) throw new Error(`no melody cell for ${typeId}`);
   return cell;
 }
@@ -560,7 +560,7 @@ describe("every control", () => {
     const { shell } = await mount();
     const m = select("melody-chat_created");
     m.value = "bells";
-    button("tr[data-type=chat_created] .center__preview").click();
+    button("tr[data-melody-of=chat_created] .center__preview").click();
     await settle();
     expect(shell.previews).toEqual(["bells"]);
   });

@@ -524,8 +524,9 @@ export class CenterView {
     const table = el(doc, "table", "center__types");
     const head = el(doc, "tr", "center__head");
     head.append(el(doc, "th", "", t("center.type")));
+    // The melody sits under each type, not in a column of its own: the
+    // table then fits the window's default 420 px without scrolling.
     for (const col of columns) head.append(el(doc, "th", "", title(col.titles)));
-    head.append(el(doc, "th", "", t("center.melody")));
     table.append(el(doc, "thead", ""), el(doc, "tbody", ""));
     table.tHead?.append(head);
     const body = table.tBodies[0];
@@ -546,7 +547,6 @@ export class CenterView {
         if (box !== null) cell.append(box);
         all.append(cell);
       }
-      all.append(el(doc, "td", ""));
       body.append(all);
     }
     for (const group of c.catalogue.groups) {
@@ -559,6 +559,7 @@ export class CenterView {
       const groupName = el(doc, "th", "center__group-name");
       groupName.append(icon(doc, GROUP_ICONS[group.id]), el(doc, "span", "", title(group.titles)));
       gr.append(groupName);
+      const bulkMelody = el(doc, "div", "center__melody");
       for (const col of columns) {
         const cell = el(doc, "td", "");
         const label = t("center.bulkChannel", { channel: title(col.titles), group: title(group.titles) });
@@ -566,7 +567,6 @@ export class CenterView {
         if (box !== null) cell.append(box);
         gr.append(cell);
       }
-      const bulkMelody = el(doc, "td", "");
       if (editable.length > 0) {
         const sel = this.melodySelect(c, `bulk-melody-${group.id}`, "", true);
         sel.setAttribute("aria-label", t("center.bulkMelody", { group: title(group.titles) }));
@@ -580,11 +580,11 @@ export class CenterView {
           });
         });
         bulkMelody.append(sel);
+        groupName.append(bulkMelody);
       }
-      gr.append(bulkMelody);
       body.append(gr);
 
-      for (const ty of rows) body.append(this.typeRow(c, ty, columns));
+      for (const ty of rows) body.append(...this.typeRows(c, ty, columns));
     }
     const children: HTMLElement[] = [];
     // As the web profile's page says it, once, above the table.
@@ -628,7 +628,10 @@ export class CenterView {
     return box;
   }
 
-  private typeRow(c: Center, ty: TypeInfo, columns: ChannelInfo[]): HTMLTableRowElement {
+  /** A type's row (its name and a switch per channel) and the row under it
+   * with its melody, the preview and the own file, which then have the
+   * table's whole width: the table fits the window's default 420 px. */
+  private typeRows(c: Center, ty: TypeInfo, columns: ChannelInfo[]): HTMLTableRowElement[] {
     const doc = this.doc;
     const prefs = c.document.preferences.types[ty.id];
     const lock = typeLock(c, ty);
@@ -666,7 +669,7 @@ export class CenterView {
       cell.append(box);
       tr.append(cell);
     }
-    const melodyCell = el(doc, "td", "center__melody");
+    const melodyCell = el(doc, "div", "center__melody");
     const sel = this.melodySelect(c, `melody-${ty.id}`, prefs?.melody ?? ty.default_melody, false);
     sel.disabled = lock !== null;
     sel.setAttribute("aria-label", `${title(ty.titles)}: ${t("center.melody")}`);
@@ -701,8 +704,13 @@ export class CenterView {
       r.setAttribute("role", "alert");
       melodyCell.append(r);
     }
-    tr.append(melodyCell);
-    return tr;
+    const under = el(doc, "tr", "center__melody-row");
+    under.setAttribute("data-melody-of", ty.id);
+    const cell = el(doc, "td", "");
+    cell.colSpan = columns.length + 1;
+    cell.append(melodyCell);
+    under.append(cell);
+    return [tr, under];
   }
 
   /** "Your own file…": a file input inside a label styled as a button, so the
