@@ -887,6 +887,30 @@ async fn the_notification_center_edits_sync_with_the_server_and_follow_the_admin
     .await;
     assert!(sla.channels.iter().any(|c| c == "banner"));
 
+    // The bell is the type: off with it, on again with a channel (the
+    // core's bell rule, applied to the switch the window sends).
+    press(&c, "input[name=type-comment_created-bell]").await;
+    until(
+        "comment_created off at the server",
+        async || server_type(&operator, "comment_created").await.channels,
+        Vec::is_empty,
+    )
+    .await;
+    until(
+        "the row's switches all off",
+        async || checkbox(&c, "type-comment_created-banner").await.0,
+        |on| !on,
+    )
+    .await;
+    press(&c, "input[name=type-comment_created-sound]").await;
+    until(
+        "comment_created on again with the bell and sound",
+        async || server_type(&operator, "comment_created").await.channels,
+        |ch| ch == &["bell", "sound"],
+    )
+    .await;
+    assert!(checkbox(&c, "type-comment_created-bell").await.0);
+
     // The next new chat makes no toast; the next breach rings bells.
     admin
         .emit("chat_created", "Quiet chat 7f3", "x", "/chats/1")

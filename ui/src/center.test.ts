@@ -4,6 +4,7 @@ import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
+import type { Reason } from "./bindings/Reason";
 import type { Preferences } from "./bindings/Preferences";
 import type { TypeInfo } from "./bindings/TypeInfo";
 import { CenterView, changes, withChannel } from "./center";
@@ -23,6 +24,7 @@ function type(id: string, group: TypeInfo["group"], en: string, extended = false
     listed: true,
     mandatory: false,
     critical: false,
+    lock: null,
   };
 }
 
@@ -33,7 +35,28 @@ const channel = (id: string, kind: "bell" | "banner" | "sound" | "browser" | "bo
   enabled,
   linked: true,
   mandatory: false,
+  lock: null as Reason | null,
 });
+
+/** The catalogue as the backend sends it: its locks from the policy
+ * (belfry-proto's `Policy::type_lock` and `channel_lock`, tested there).
+ * This fake backend keeps the policy in its document, so it says them too. */
+function withLocks(c: Center): Center {
+  const p = c.document.policy;
+  for (const ty of c.catalogue.types) {
+    ty.lock = p.unavailable_types.includes(ty.id)
+      ? "unavailable"
+      : p.mandatory_types.includes(ty.id)
+        ? "mandatory_type"
+        : ty.extended && !p.extended_settings
+          ? "view_only"
+          : null;
+  }
+  for (const ch of c.catalogue.channels) {
+    ch.lock = ch.id === "bell" ? "bell_locked" : p.mandatory_channels.includes(ch.id) ? "mandatory_channel" : null;
+  }
+  return c;
+}
 
 function center(): Center {
   const types = {
@@ -165,7 +188,7 @@ class Shell implements Backend {
   previewMelody = async (melody: string) => {
     this.previews.push(melody);
   };
-  center = async () => structuredClone(this.now);
+  center = async () => withLocks(structuredClone(this.now));
   editPreferences = async (next: Preferences) => {
     this.sent.push(next);
     for (const id of this.now.document.policy.mandatory_types) {
@@ -183,7 +206,7 @@ class Shell implements Backend {
       }
     }
     this.now = { ...this.now, pending: !this.online, document: { ...this.now.document, preferences: next } };
-    return structuredClone(this.now);
+    return withLocks(structuredClone(this.now));
   };
 }
 
@@ -303,9 +326,9 @@ describe("the notification types", () => {
     expect(rows).toEqual(["chat_created"]);
   });
 
-  it("turning a channel on for an off type turns the type on with the bell", () => {
-    expect(withChannel([], "sound", true)).toEqual(["bell", "sound"]);
-    expect(withChannel(["bell", "sound"], "bell", false)).toEqual([]);
+  it("sends the switch the user flipped (the core applies the bell rule)", () => {
+    expect(withChannel([], "sound", true)).toEqual(["sound"]);
+    expect(withChannel(["bell", "sound"], "bell", false)).toEqual(["sound"]);
     expect(withChannel(["bell", "banner"], "banner", false)).toEqual(["bell"]);
   });
 

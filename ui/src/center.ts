@@ -6,8 +6,8 @@
  * changes are kept and marked "will sync"; a change made elsewhere (the web
  * profile, the admin) re-renders the open view with a short note.
  *
- * What is locked and why comes from the instance's policy in the document,
- * the same rules the server enforces. A type's own sound file is this
+ * What is locked and why comes from the catalogue the backend builds from
+ * the instance's policy, by the same rules the server enforces. A type's own sound file is this
  * computer's alone: the shell checks and keeps it, nothing is synced.
  */
 import type { Backend } from "./backend";
@@ -34,20 +34,15 @@ export function title(titles: { [key in string]?: string }, lang = locale()): st
   return all[lang] ?? all["en"] ?? "";
 }
 
-/** Why a type row cannot be edited, if it cannot. */
-export function typeLock(center: Center, type: TypeInfo): Reason | null {
-  const policy = center.document.policy;
-  if (type.unavailable || policy.unavailable_types.includes(type.id)) return "unavailable";
-  if (type.mandatory || policy.mandatory_types.includes(type.id)) return "mandatory_type";
-  if (type.extended && !policy.extended_settings) return "view_only";
-  return null;
+/** Why a type row cannot be edited, if it cannot: the catalogue says it
+ * (the policy's rule is the backend's, the same the server enforces). */
+export function typeLock(_center: Center, type: TypeInfo): Reason | null {
+  return type.lock;
 }
 
-/** Why a channel switch cannot be changed, if it cannot. */
+/** Why a channel switch cannot be changed, if it cannot (the catalogue's). */
 export function channelLock(center: Center, channel: string): Reason | null {
-  if (channel === "bell") return "bell_locked";
-  if (center.document.policy.mandatory_channels.includes(channel)) return "mandatory_channel";
-  return null;
+  return center.catalogue.channels.find((c) => c.id === channel)?.lock ?? null;
 }
 
 /** The reason in words, in the current language. */
@@ -71,12 +66,12 @@ export function reasonText(reason: Reason): string {
   return t(keys[reason]);
 }
 
-/** Sets `channel` on or off for a type's channel list (the bell comes and goes with the type). */
+/** Switches `channel` on or off in a type's channel list. That the bell
+ * comes and goes with the type is the core's rule (`follow_bell`), applied
+ * to every edit the window sends. */
 export function withChannel(channels: readonly string[], channel: string, on: boolean): string[] {
-  if (channel === "bell") return on ? (channels.includes("bell") ? [...channels] : ["bell", ...channels]) : [];
   const rest = channels.filter((c) => c !== channel);
-  if (!on) return rest;
-  return rest.includes("bell") ? [...rest, channel] : ["bell", ...rest, channel];
+  return on ? [...rest, channel] : rest;
 }
 
 /** What changed between two documents, in words, for the "changed elsewhere" note. */

@@ -40,6 +40,16 @@ const connected: Status = {
   sign_in: null,
 };
 
+/** The store's text match, as far as these tests need it (the store's
+ * own folding is tested in belfry-core). */
+function storeMatches(n: Notification, text: string | null): boolean {
+  // Like the store, it matches the text as a row shows it: without
+  // zero-width characters.
+  const shown = (s: string) => s.replace(/[\u200B-\u200D\u2060\uFEFF]/g, "").toLowerCase();
+  const t = shown((text ?? "").trim());
+  return t === "" || shown(n.title).includes(t) || shown(n.body).includes(t);
+}
+
 class Fake implements Backend {
   items: Notification[] = [];
   calls: string[] = [];
@@ -49,7 +59,7 @@ class Fake implements Backend {
   page = async (q: PageQuery) => {
     this.queries.push(q);
     return this.items
-      .filter((x) => matches(x, { unread: q.unread, category: q.category, text: q.text ?? "" }))
+      .filter((x) => matches(x, q) && storeMatches(x, q.text))
       .filter((x) => q.before === null || x.seq < q.before)
       .sort((a, b) => b.seq - a.seq)
       .slice(0, q.limit);
@@ -149,6 +159,26 @@ describe("the inbox", () => {
     expect(root.querySelectorAll(".item--unread").length).toBe(2);
     fake.emit({ event: "read_all", up_to_seq: 3 });
     expect(root.querySelectorAll(".item--unread").length).toBe(0);
+  });
+
+  it("while a search is shown, the store says which new notifications match it", async () => {
+    const { fake, root } = await mounted([n(1, "payment failed")]);
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    if (search === null) throw new Error("no search");
+    search.value = "payment";
+    search.dispatchEvent(new Event("input"));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(titles(root)).toEqual(["payment failed"]);
+    // The store matches "pay\u200Bment" as shown ("payment"); a plain
+    // substring test in the window would not.
+    const hidden = n(2, "pay\u200Bment due");
+    const other = n(3, "unrelated");
+    fake.items.push(hidden, other);
+    fake.queries = [];
+    fake.emit({ event: "added", items: [hidden, other] });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(fake.queries.map((q) => q.text)).toEqual(["payment"]);
+    expect(titles(root)).toEqual(["payment due", "payment failed"]);
   });
 
   it("filters by unread through the store", async () => {

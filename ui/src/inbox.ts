@@ -119,12 +119,13 @@ export function dayLabel(iso: string, now: Date): string {
   return text.charAt(0).toLocaleUpperCase(locale()) + text.slice(1);
 }
 
-/** Whether `n` belongs in `view`. */
-export function matches(n: Notification, view: View): boolean {
+/** Whether `n` belongs in `view` by its read state and category. Whether
+ * it matches the search is the store's to say (its folding of every
+ * script, and of the characters a row does not show): see
+ * `Inbox.matchingSearch`. */
+export function matches(n: Pick<Notification, "read_at" | "category">, view: Omit<View, "text">): boolean {
   if (view.unread && n.read_at !== null) return false;
-  if (view.category !== null && n.category !== view.category) return false;
-  const t = view.text.trim().toLowerCase();
-  return t === "" || n.title.toLowerCase().includes(t) || n.body.toLowerCase().includes(t);
+  return view.category === null || n.category === view.category;
 }
 
 /** A row of the list: a day's heading, or a notification (`pos`: its
@@ -461,7 +462,12 @@ export class Inbox {
     switch (ev.event) {
       case "added": {
         if (this.types.size === 0) void this.loadTypes();
-        if (this.pager.insert(ev.items.filter((n) => matches(n, this.view))) === 0) return;
+        const fit = ev.items.filter((n) => matches(n, this.view));
+        if (this.view.text.trim() !== "") {
+          void this.insertMatching(fit);
+          return;
+        }
+        if (this.pager.insert(fit) === 0) return;
         break;
       }
       case "read": {
@@ -480,6 +486,35 @@ export class Inbox {
       default:
         return;
     }
+    if (this.view.unread) this.pager.retain((n) => n.read_at === null);
+    this.show(false);
+  }
+
+  /** New notifications while a search is shown: the store says which of
+   * them match it (the same query as the list's pages), and those are
+   * added. New ones are the newest stored, so the newest `items.length`
+   * matches up to the last of them hold every one that matches. */
+  private async insertMatching(items: Notification[]): Promise<void> {
+    if (items.length === 0) return;
+    const text = this.view.text;
+    const newest = Math.max(...items.map((n) => n.seq));
+    let found: Notification[];
+    try {
+      found = await this.backend.page({
+        unread: this.view.unread,
+        category: this.view.category,
+        text,
+        before: newest + 1,
+        limit: items.length,
+      });
+    } catch {
+      // The next reload (a new search, a reconnect) shows them.
+      return;
+    }
+    // The search changed meanwhile: its own page load has them.
+    if (this.view.text !== text) return;
+    const ids = new Set(found.map((n) => n.id));
+    if (this.pager.insert(items.filter((n) => ids.has(n.id))) === 0) return;
     if (this.view.unread) this.pager.retain((n) => n.read_at === null);
     this.show(false);
   }

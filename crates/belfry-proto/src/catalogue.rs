@@ -469,6 +469,11 @@ pub struct TypeInfo {
     pub mandatory: bool,
     /// Shown as a critical toast.
     pub critical: bool,
+    /// Why an operator cannot edit this type's row now (`null`: they can):
+    /// the policy's rule ([`crate::settings::Policy::type_lock`]), said once
+    /// here so no client repeats it.
+    #[serde(default)]
+    pub lock: Option<crate::settings::Reason>,
 }
 
 /// What kind of channel a [`ChannelInfo`] is.
@@ -507,6 +512,10 @@ pub struct ChannelInfo {
     pub linked: bool,
     /// Mandatory on this instance: the operator cannot switch it off.
     pub mandatory: bool,
+    /// Why an operator cannot switch it (`null`: they can): the bell
+    /// always, a mandatory channel ([`crate::settings::Policy::channel_lock`]).
+    #[serde(default)]
+    pub lock: Option<crate::settings::Reason>,
 }
 
 /// A group as the catalogue endpoint reports it.

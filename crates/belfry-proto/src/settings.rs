@@ -65,6 +65,29 @@ impl Policy {
         (extended && !self.extended_settings).then_some(Reason::ViewOnly)
     }
 
+    /// Why an operator cannot edit `type_id`'s row, if they cannot: it is
+    /// unavailable, mandatory, or view-only (extended settings off). The
+    /// server refuses such an edit with the same reason.
+    pub fn type_lock(&self, type_id: &str) -> Option<Reason> {
+        match self.type_view_only(type_id) {
+            Some(Reason::Unavailable) => Some(Reason::Unavailable),
+            _ if self.type_mandatory(type_id) => Some(Reason::MandatoryType),
+            view_only => view_only,
+        }
+    }
+
+    /// Why an operator cannot switch `channel`, if they cannot: the bell
+    /// is always on; a mandatory channel stays on.
+    pub fn channel_lock(&self, channel: &str) -> Option<Reason> {
+        if channel == BELL {
+            Some(Reason::BellLocked)
+        } else if self.channel_mandatory(channel) {
+            Some(Reason::MandatoryChannel)
+        } else {
+            None
+        }
+    }
+
     /// Is `channel` usable on this instance (core channels always; bot channels
     /// when the admin enabled them)?
     pub fn channel_available(&self, channel: &str) -> bool {
@@ -259,6 +282,30 @@ pub struct Preferences {
     pub simplified: Simplified,
 }
 
+impl Preferences {
+    /// Applies the bell rule to an edit of `before`: a type is on exactly
+    /// when its bell is. A row that lost its bell is switched off (its
+    /// channels cleared); a row given a channel without the bell gets the
+    /// bell first (the type comes on with it). Clients send the channels
+    /// the user switched, and this makes the row whole before validation.
+    pub fn follow_bell(&mut self, before: &Preferences) {
+        for (id, row) in &mut self.types {
+            if row.channels.is_empty() || row.channels.iter().any(|c| c == BELL) {
+                continue;
+            }
+            let had_bell = before
+                .types
+                .get(id)
+                .is_some_and(|b| b.channels.iter().any(|c| c == BELL));
+            if had_bell {
+                row.channels.clear();
+            } else {
+                row.channels.insert(0, BELL.to_owned());
+            }
+        }
+    }
+}
+
 impl Default for Preferences {
     /// A new operator's preferences: bell + banner on for every listed type.
     fn default() -> Self {
@@ -332,6 +379,7 @@ impl SettingsDocument {
                 listed: d.listed,
                 mandatory: policy.type_mandatory(d.id),
                 critical: d.critical,
+                lock: policy.type_lock(d.id),
             })
             .collect();
         let core = CORE_CHANNELS.iter().map(|id| {
@@ -348,6 +396,7 @@ impl SettingsDocument {
                 enabled: true,
                 linked: true,
                 mandatory: policy.channel_mandatory(id),
+                lock: policy.channel_lock(id),
             }
         });
         let bots = BOT_CHANNELS.iter().map(|id| ChannelInfo {
@@ -357,6 +406,7 @@ impl SettingsDocument {
             enabled: policy.channel_available(id),
             linked: doc.links.get(*id).copied().unwrap_or(false),
             mandatory: policy.channel_mandatory(id),
+            lock: policy.channel_lock(id),
         });
         Catalogue {
             groups,
@@ -850,6 +900,79 @@ mod tests {
             "preferences.types.ticket_created.channels".into(),
             Reason::BellLocked
         )));
+    }
+
+    #[test]
+    fn a_type_is_on_exactly_when_its_bell_is() {
+        let before = Preferences::default();
+        let row = |p: &Preferences, id: &str| p.types[id].channels.clone();
+        let mut next = before.clone();
+        // Off, then a channel switched on: on, with the bell first.
+        next.types.get_mut("ticket_created").unwrap().channels = Vec::new();
+        let off = next.clone();
+        next.types.get_mut("ticket_created").unwrap().channels = vec!["sound".into()];
+        next.follow_bell(&off);
+        assert_eq!(row(&next, "ticket_created"), ["bell", "sound"]);
+        // The bell switched off: the type is off.
+        let on = next.clone();
+        next.types.get_mut("ticket_created").unwrap().channels = vec!["sound".into()];
+        next.follow_bell(&on);
+        assert!(row(&next, "ticket_created").is_empty());
+        // Another channel switched off: the bell stays.
+        let mut next = before.clone();
+        next.types.get_mut("chat_created").unwrap().channels = vec!["bell".into()];
+        next.follow_bell(&before);
+        assert_eq!(row(&next, "chat_created"), ["bell"]);
+        assert!(validate(&Policy::default(), &before, &next).is_empty());
+    }
+
+    #[test]
+    fn the_catalogue_says_each_lock_the_server_refuses_with() {
+        let policy = Policy {
+            mandatory_types: vec!["chat_created".into()],
+            unavailable_types: vec!["ticket_created".into()],
+            mandatory_channels: vec!["sound".into()],
+            ..Policy::default()
+        };
+        let doc = SettingsDocument {
+            version: 1,
+            policy: policy.clone(),
+            links: BTreeMap::new(),
+            preferences: Preferences::default(),
+        };
+        let catalogue = doc.catalogue();
+        let lock = |id: &str| catalogue.types.iter().find(|t| t.id == id).unwrap().lock;
+        assert_eq!(lock("ticket_created"), Some(Reason::Unavailable));
+        assert_eq!(lock("chat_created"), Some(Reason::MandatoryType));
+        assert_eq!(lock("sla_expired"), Some(Reason::ViewOnly));
+        assert_eq!(lock("comment_created"), None);
+        let channel = |id: &str| catalogue.channels.iter().find(|c| c.id == id).unwrap().lock;
+        assert_eq!(channel("bell"), Some(Reason::BellLocked));
+        assert_eq!(channel("sound"), Some(Reason::MandatoryChannel));
+        assert_eq!(channel("banner"), None);
+
+        // The server refuses an edit of a locked row with the same reason.
+        let current = Preferences::default();
+        for (id, reason) in [
+            ("ticket_created", Reason::Unavailable),
+            ("sla_expired", Reason::ViewOnly),
+            ("chat_created", Reason::MandatoryType),
+        ] {
+            let mut next = current.clone();
+            next.types.get_mut(id).unwrap().channels.clear();
+            let got = reasons(&validate(&policy, &current, &next));
+            assert!(got.iter().any(|(_, r)| *r == reason), "{id}: {got:?}");
+        }
+        let mut next = current.clone();
+        next.channels.sound.enabled = false;
+        let got = reasons(&validate(&policy, &current, &next));
+        assert_eq!(
+            got,
+            vec![(
+                "preferences.channels.sound.enabled".into(),
+                Reason::MandatoryChannel
+            )]
+        );
     }
 
     #[test]

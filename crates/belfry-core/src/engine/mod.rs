@@ -423,10 +423,16 @@ impl Engine {
         self.ctx.outbox_kick.notify_one();
     }
 
-    /// Edits the preferences: checked against the policy, applied at once
-    /// locally, queued for the server. Returns the new effective document.
-    pub async fn edit_settings(&self, next: Preferences) -> Result<SettingsDocument, EditError> {
+    /// Edits the preferences: the bell rule applied
+    /// ([`Preferences::follow_bell`]: the window sends the switches the
+    /// user flipped), checked against the policy, applied at once locally,
+    /// queued for the server. Returns the new effective document.
+    pub async fn edit_settings(
+        &self,
+        mut next: Preferences,
+    ) -> Result<SettingsDocument, EditError> {
         let current = self.settings();
+        next.follow_bell(&current.preferences);
         let errors = settings::validate(&current.policy, &current.preferences, &next);
         if !errors.is_empty() {
             self.ctx.emit(CoreEvent::Refused {
