@@ -209,7 +209,7 @@ async fn headless_signs_in_toasts_acknowledges_and_stops_on_sigterm() {
 #[test]
 fn the_small_binary_sends_the_demo_to_belfry() {
     let home = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_belfry-headless"))
+    let out = Command::new(belfry_tests::small_binary(env!("CARGO_BIN_EXE_belfry")))
         .arg("--demo")
         .env("XDG_CONFIG_HOME", home.path().join("config"))
         .env("XDG_DATA_HOME", home.path().join("data"))

@@ -87,7 +87,11 @@ impl TrayApp {
 /// icon (no GTK in the process).
 fn headless_tray(instance: &str) -> TrayApp {
     let args = ["--instance", instance, "--login", OPERATOR.0];
-    TrayApp::spawn(env!("CARGO_BIN_EXE_belfry-headless"), &args, &[])
+    TrayApp::spawn(
+        &belfry_tests::small_binary(env!("CARGO_BIN_EXE_belfry")),
+        &args,
+        &[],
+    )
 }
 
 impl Drop for TrayApp {
@@ -568,7 +572,12 @@ async fn until_exe(pid: u32, name: &str) {
 /// and keeps the token in the keyring.
 async fn sign_in_once(home: &std::path::Path, instance: &str) {
     let args = ["--instance", instance, "--login", OPERATOR.0];
-    let first = TrayApp::spawn_in(home, env!("CARGO_BIN_EXE_belfry-headless"), &args, &[]);
+    let first = TrayApp::spawn_in(
+        home,
+        &belfry_tests::small_binary(env!("CARGO_BIN_EXE_belfry")),
+        &args,
+        &[],
+    );
     let menu = Menu::find_for(Some(first.child.id())).await;
     menu.until("Connected", |e| e.label == "Connected").await;
 }
@@ -966,7 +975,13 @@ async fn the_small_tray_offers_a_newer_version_and_hands_over_to_install_it() {
         ("APPIMAGE", appimage.as_os_str()),
     ];
     let args = ["--instance", t.url(), "--login", OPERATOR.0];
-    let small_tray = || TrayApp::spawn(env!("CARGO_BIN_EXE_belfry-headless"), &args, &env);
+    let small_tray = || {
+        TrayApp::spawn(
+            &belfry_tests::small_binary(env!("CARGO_BIN_EXE_belfry")),
+            &args,
+            &env,
+        )
+    };
 
     // The feed at this very version: nothing to offer.
     let current = env!("CARGO_PKG_VERSION");

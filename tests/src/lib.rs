@@ -674,3 +674,18 @@ pub fn recording_browser(dir: &std::path::Path) -> (std::path::PathBuf, std::pat
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
     (script, opened)
 }
+
+/// The small binary (`belfry-headless`, a package of its own) beside the
+/// full app at `belfry`: the tests start it where the packages install it.
+/// A workspace build makes it (`cargo xtask test` builds the workspace);
+/// a test run of one package alone does not, and this says so.
+pub fn small_binary(belfry: &str) -> String {
+    let path = std::path::Path::new(belfry)
+        .with_file_name(format!("belfry-headless{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        path.is_file(),
+        "{} is not built: run the tests over the workspace (`cargo xtask test`), or `cargo build -p belfry-headless` first",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}

@@ -246,6 +246,8 @@ fn bench(args: &[String]) -> Result<()> {
         "belfry-desktop",
         "--bin",
         "belfry",
+        "-p",
+        "belfry-headless",
         "--bin",
         "belfry-headless",
         // The open window's floors (tests/bare-window), built the same way.
@@ -268,9 +270,11 @@ fn bench(args: &[String]) -> Result<()> {
 /// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the
 /// UI's npm packages); returns the folder they are in. Needs `ui/dist`.
 fn bundle(debug: bool) -> Result<PathBuf> {
+    let sidecar = small_binary_for_bundler(debug)?;
     let mut cmd = Command::new(setup::tauri_cli());
     cmd.current_dir(root().join("src-tauri"))
-        .args(["build", "--ci", "--bundles", "deb,rpm"]);
+        .args(["build", "--ci", "--bundles", "deb,rpm"])
+        .args(["--config", &sidecar]);
     if debug {
         // The test pass's packages: the .rpm's xz at level 9 (tauri.conf.json)
         // would take minutes over debug binaries; its metadata is what the
@@ -299,6 +303,34 @@ fn bundle(debug: bool) -> Result<PathBuf> {
             .env("DEB_XZ_LEVEL", if debug { "1" } else { "9" }),
     )?;
     Ok(dir)
+}
+
+/// Builds the small binary (`belfry-headless`, a package of its own so it
+/// compiles without the demo instance) and puts it where the bundler takes
+/// external binaries from (`src-tauri/binaries/<name>-<target triple>`);
+/// returns the `--config` that names it. The bundler installs it beside
+/// `belfry` (`/usr/bin` in the .deb and .rpm). The release workflow does the
+/// same for each platform it builds.
+fn small_binary_for_bundler(debug: bool) -> Result<String> {
+    let mut build = cargo();
+    build.args(["build", "-p", "belfry-headless", "--bin", "belfry-headless"]);
+    if !debug {
+        build.arg("--release");
+    }
+    run(&mut build)?;
+    let host = Command::new("rustc").arg("-vV").output()?;
+    let host = String::from_utf8_lossy(&host.stdout)
+        .lines()
+        .find_map(|l| l.strip_prefix("host: ").map(str::to_owned))
+        .context("rustc -vV named no host triple")?;
+    let built = target_dir()
+        .join(if debug { "debug" } else { "release" })
+        .join("belfry-headless");
+    let dir = root().join("src-tauri").join("binaries");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::copy(&built, dir.join(format!("belfry-headless-{host}")))
+        .with_context(|| format!("while copying {}", built.display()))?;
+    Ok(r#"{"bundle":{"externalBin":["binaries/belfry-headless"]}}"#.to_owned())
 }
 
 fn lint() -> Result<()> {

@@ -2,16 +2,22 @@
 //! port, with a demo operator and a generator of realistic events.
 //!
 //! The session knows a running demo only as a [`Demo`] and starts one only
-//! through a [`Starter`] its binary hands it: `belfry` hands [`STARTER`],
-//! `belfry-headless` none, so the small binary links none of the
+//! through a [`Starter`] its binary hands it: `belfry` hands `STARTER`
+//! (with the `demo` feature), `belfry-headless` none. The small binary's
+//! package leaves the feature off, so it neither compiles nor links the
 //! instance's code (about 1.1 MB with what it monomorphises, nearly all of
 //! it mapped by an idle process; see docs/benchmarks.md).
 
+#[cfg(feature = "demo")]
 use anyhow::Context;
+#[cfg(feature = "demo")]
 use belfry_instance::{Config, Instance, api::admin, demo};
+#[cfg(feature = "demo")]
 use belfry_proto::api::{CreateOperator, Role};
 use std::future::Future;
-use std::path::{Path, PathBuf};
+#[cfg(feature = "demo")]
+use std::path::Path;
+use std::path::PathBuf;
 use std::pin::Pin;
 use std::time::Duration;
 
@@ -34,12 +40,15 @@ pub type Demo = Box<dyn Running>;
 pub type Starter = fn(PathBuf, Duration) -> BoxFuture<anyhow::Result<Demo>>;
 
 /// The embedded reference instance as a [`Starter`].
+#[cfg(feature = "demo")]
 pub const STARTER: Starter = start_boxed;
 
+#[cfg(feature = "demo")]
 fn start_boxed(db: PathBuf, every: Duration) -> BoxFuture<anyhow::Result<Demo>> {
     Box::pin(async move { Ok(Box::new(start(&db, every).await?) as Demo) })
 }
 
+#[cfg(feature = "demo")]
 impl Running for Instance {
     fn url(&self) -> &str {
         &self.url
@@ -58,6 +67,7 @@ impl Running for Instance {
 pub const DEMO_LOGIN: (&str, &str) = ("demo", "belfry-demo");
 
 /// Starts the demo instance with its database at `db`; returns it running.
+#[cfg(feature = "demo")]
 pub async fn start(db: &Path, every: Duration) -> anyhow::Result<Instance> {
     if let Some(dir) = db.parent() {
         std::fs::create_dir_all(dir)

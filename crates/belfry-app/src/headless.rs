@@ -107,6 +107,7 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
             Err(e) => Err(e.into()),
         };
     }
+    let stop = wait_for_stop();
     let target = Target::resolve(&cli, &paths, &cfg, demo).await?;
     if cli.sign_out {
         session::sign_out(&target.base, &target.tls, &target.login).await?;
@@ -155,7 +156,6 @@ pub async fn run(cli: Cli, demo: Option<Starter>, build: Option<&Build>) -> anyh
     } else {
         None
     };
-    let stop = wait_for_stop();
     tokio::pin!(stop);
     loop {
         tokio::select! {
@@ -226,6 +226,10 @@ fn watch_updates(
     session: &Session,
 ) -> Option<SmallTrayUpdates> {
     let build = build?;
+    if let Err(why) = updates::source(managed, &build.built_in, cfg.update_channel) {
+        tracing::info!(%why, "updates are off");
+        return None;
+    }
     let Some(full) = (HandOver::ToFullApp {
         install_update: true,
     })
@@ -251,10 +255,6 @@ fn watch_updates(
             let _ = tx.send(());
         },
     ));
-    // Off: nothing to check or offer.
-    if updater.info().off.is_some() {
-        return None;
-    }
     tokio::spawn(Arc::clone(&updater).run(updates::once_connected(session.engine.state()), false));
     Some((updater, rx))
 }
@@ -416,26 +416,24 @@ mod tray {
     }
 }
 
-/// Resolves on Ctrl-C, or SIGTERM where there is one.
-async fn wait_for_stop() {
+/// Resolves on Ctrl-C, or SIGTERM where there is one. SIGTERM is taken
+/// over when this is called, not when the future is first polled: a
+/// SIGTERM that came while the session was still starting would otherwise
+/// end the process unhandled (without stopping the session).
+fn wait_for_stop() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(e) => {
-                    tracing::warn!(error = %e, "no SIGTERM handler");
-                    let _ = tokio::signal::ctrl_c().await;
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .inspect_err(|e| tracing::warn!(error = %e, "no SIGTERM handler"))
+        .ok();
+    async move {
+        #[cfg(unix)]
+        if let Some(mut term) = term {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
         }
-    }
-    #[cfg(not(unix))]
-    {
         let _ = tokio::signal::ctrl_c().await;
     }
 }

@@ -16,14 +16,16 @@ fn main() -> ExitCode {
     // would do the same with more code; taking `tauri-utils` here would
     // link what this binary exists to leave out.
     let built_in = BuiltIn::from_tauri_conf(
-        include_str!("../tauri.conf.json"),
+        include_str!("../../../src-tauri/tauri.conf.json"),
         option_env!("TAURI_CONFIG"),
     );
     let build = Build {
-        // The app's version is this package's (tauri.conf.json sets none).
+        // The app's version is the workspace's, as `belfry`'s is
+        // (tauri.conf.json sets none).
         version: env!("CARGO_PKG_VERSION"),
         built_in,
     };
-    // No demo instance here: `belfry --headless --demo` has it.
+    // No demo instance here (this package does not turn on belfry-app's
+    // `demo`): `belfry --headless --demo` has it.
     belfry_app::headless::main_with(None, Some(build))
 }
