@@ -416,24 +416,32 @@ mod tray {
     }
 }
 
-/// Resolves on Ctrl-C, or SIGTERM where there is one. SIGTERM is taken
-/// over when this is called, not when the future is first polled: a
-/// SIGTERM that came while the session was still starting would otherwise
-/// end the process unhandled (without stopping the session).
+/// Resolves on Ctrl-C or SIGTERM. SIGTERM is taken over when this is
+/// called, not when the future is first polled: a SIGTERM that came while
+/// the session was still starting would otherwise end the process
+/// unhandled (without stopping the session).
+#[cfg(unix)]
 fn wait_for_stop() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
     let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .inspect_err(|e| tracing::warn!(error = %e, "no SIGTERM handler"))
         .ok();
     async move {
-        #[cfg(unix)]
-        if let Some(mut term) = term {
-            tokio::select! {
-                _ = tokio::signal::ctrl_c() => {}
-                _ = term.recv() => {}
+        match term {
+            Some(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
             }
-            return;
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-        let _ = tokio::signal::ctrl_c().await;
     }
+}
+
+/// Resolves on Ctrl-C (there is no SIGTERM).
+#[cfg(not(unix))]
+async fn wait_for_stop() {
+    let _ = tokio::signal::ctrl_c().await;
 }

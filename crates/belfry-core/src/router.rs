@@ -128,7 +128,7 @@ pub struct Toast {
     pub repeat: u32,
 }
 
-/// What the router asks the sinks to do.
+/// What the router asks a channel to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Action {
     /// Show or replace a toast.
@@ -137,6 +137,17 @@ pub enum Action {
     Close(ToastKey),
     /// Play a sound.
     Play(Sound),
+}
+
+impl Action {
+    /// The channel that carries it out (the catalogue's id): the delivery
+    /// task hands it to the channel registered under this id.
+    pub fn channel(&self) -> &'static str {
+        match self {
+            Action::Toast(_) | Action::Close(_) => BANNER,
+            Action::Play(_) => SOUND,
+        }
+    }
 }
 
 /// What happened.
@@ -205,21 +216,34 @@ pub fn decide(n: &Notification, doc: &SettingsDocument, local: Local) -> Decisio
     }
     let prefs = &doc.preferences;
     let mandatory = doc.policy.type_mandatory(&n.type_id);
-    let (toast, sound, melody) = channels_for(n, doc);
+    let wanted = channels_for(n, doc);
     if !prefs.receive || local.paused {
         return Decision {
-            toast: mandatory && toast,
+            toast: mandatory && wanted.banner,
             melody: None,
         };
     }
     Decision {
-        toast,
-        melody: sound.then_some(melody),
+        toast: wanted.banner,
+        melody: wanted.sound.then_some(wanted.melody),
     }
 }
 
-/// Whether the type's channels ask for a toast and a sound, and its melody.
-fn channels_for(n: &Notification, doc: &SettingsDocument) -> (bool, bool, String) {
+/// What a type's channels ask of this computer: one field per channel the
+/// desktop delivers (the bell is the inbox, always; the browser and bots
+/// are the instance's). A new channel is a field here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    /// The banner channel: a toast.
+    banner: bool,
+    /// The sound channel: the melody below.
+    sound: bool,
+    /// The type's melody.
+    melody: String,
+}
+
+/// What the type's channels ask for, under the user's channel switches.
+fn channels_for(n: &Notification, doc: &SettingsDocument) -> Wanted {
     let prefs: &Preferences = &doc.preferences;
     let def = catalogue::type_def(&n.type_id);
     let default_melody = def.map_or("chime", |d| d.default_melody).to_owned();
@@ -232,32 +256,41 @@ fn channels_for(n: &Notification, doc: &SettingsDocument) -> (bool, bool, String
             .get("channel")
             .and_then(|c| c.as_str())
             .unwrap_or_default();
-        return (channel == BANNER, channel == SOUND, default_melody);
+        return Wanted {
+            banner: channel == BANNER,
+            sound: channel == SOUND,
+            melody: default_melody,
+        };
     }
     if !doc.policy.notification_center {
         let s = &prefs.simplified;
-        return match n.type_id.as_str() {
-            "ticket_created" | "chat_created" => {
-                (s.new_dialogue_popup, s.new_dialogue_sound, default_melody)
-            }
-            "ticket_message" | "comment_created" => {
-                (s.new_message_popup, s.new_message_sound, default_melody)
-            }
-            _ if doc.policy.type_mandatory(&n.type_id) => (true, false, default_melody),
-            _ => (false, false, default_melody),
+        let (banner, sound) = match n.type_id.as_str() {
+            "ticket_created" | "chat_created" => (s.new_dialogue_popup, s.new_dialogue_sound),
+            "ticket_message" | "comment_created" => (s.new_message_popup, s.new_message_sound),
+            _ if doc.policy.type_mandatory(&n.type_id) => (true, false),
+            _ => (false, false),
+        };
+        return Wanted {
+            banner,
+            sound,
+            melody: default_melody,
         };
     }
     match prefs.types.get(&n.type_id) {
         Some(row) => {
             let has = |c: &str| row.channels.iter().any(|x| x == c);
-            (
-                has(BANNER) && banner_on,
-                has(SOUND) && sound_on,
-                row.melody.clone(),
-            )
+            Wanted {
+                banner: has(BANNER) && banner_on,
+                sound: has(SOUND) && sound_on,
+                melody: row.melody.clone(),
+            }
         }
         // Unlisted or unknown types follow the defaults: bell + banner.
-        None => (banner_on, false, default_melody),
+        None => Wanted {
+            banner: banner_on,
+            sound: false,
+            melody: default_melody,
+        },
     }
 }
 

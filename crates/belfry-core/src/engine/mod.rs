@@ -1,6 +1,7 @@
 //! The running core: the connection task, the outbox task and the delivery
 //! task around one local store, and the handle front ends hold.
 
+mod channels;
 mod connection;
 mod delivery;
 mod outbox;
