@@ -151,6 +151,18 @@ describe("the inbox", () => {
     expect(root.querySelectorAll(".item--unread").length).toBe(0);
   });
 
+  it("finds a new notification by its text as shown, hidden characters and all", async () => {
+    const { fake, root } = await mounted([n(1, "one")]);
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    if (search === null) throw new Error("no search");
+    search.value = "payment";
+    search.dispatchEvent(new Event("input"));
+    await new Promise((r) => setTimeout(r, 0));
+    fake.emit({ event: "added", items: [n(2, "pay\u200Bment\u00AD due"), n(3, "pay later")] });
+    expect(titles(root)).toEqual(["payment due"]);
+    expect(matches(n(4, "x", { body: "PAY\u2060MENT" }), { unread: false, category: null, text: "pay\u200Bment" })).toBe(true);
+  });
+
   it("filters by unread through the store", async () => {
     const { fake, root } = await mounted([n(1, "alpha"), n(2, "beta", { read_at: NOW.toISOString() })]);
     const [, unread] = root.querySelectorAll<HTMLButtonElement>(".seg__option");

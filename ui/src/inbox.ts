@@ -123,8 +123,9 @@ export function dayLabel(iso: string, now: Date): string {
 export function matches(n: Notification, view: View): boolean {
   if (view.unread && n.read_at !== null) return false;
   if (view.category !== null && n.category !== view.category) return false;
-  const t = view.text.trim().toLowerCase();
-  return t === "" || n.title.toLowerCase().includes(t) || n.body.toLowerCase().includes(t);
+  // As the rows show the text and as the store's search matches it.
+  const t = plain(view.text).trim().toLowerCase();
+  return t === "" || plain(n.title).toLowerCase().includes(t) || plain(n.body).toLowerCase().includes(t);
 }
 
 /** A row of the list: a day's heading, or a notification (`pos`: its
