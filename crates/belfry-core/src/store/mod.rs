@@ -48,6 +48,18 @@ pub enum StoreError {
     Task(String),
 }
 
+impl StoreError {
+    /// The disk (or the user's quota) is full: nothing is written until
+    /// space is freed.
+    pub fn disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// A stream event to store.
