@@ -163,6 +163,24 @@ describe("the inbox", () => {
     expect(matches(n(4, "x", { body: "PAY\u2060MENT" }), { unread: false, category: null, text: "pay\u200Bment" })).toBe(true);
   });
 
+  it("says once, a frame after the first rows are drawn, that they are on screen", async () => {
+    const fake = new Fake();
+    const said: number[] = [];
+    const withPainted = Object.assign(fake, { painted: async (rows: number) => void said.push(rows) });
+    const { root } = await mounted([n(1, "one"), n(2, "two")], { viewportHeight: () => 640 }, withPainted);
+    expect(said).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toBeGreaterThanOrEqual(2);
+    // A reload (a filter, a search) is not another opening.
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    if (search === null) throw new Error("no search");
+    search.value = "one";
+    search.dispatchEvent(new Event("input"));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said).toHaveLength(1);
+  });
+
   it("filters by unread through the store", async () => {
     const { fake, root } = await mounted([n(1, "alpha"), n(2, "beta", { read_at: NOW.toISOString() })]);
     const [, unread] = root.querySelectorAll<HTMLButtonElement>(".seg__option");
