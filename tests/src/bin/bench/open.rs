@@ -271,8 +271,8 @@ fn until_stored(home: &Path, n: usize) {
     }
 }
 
-/// The app's store under `home` (`inbox.db` wherever the platform's data
-/// directory puts it).
+/// The app's store under `home` (`inbox-<hash>.db` wherever the
+/// platform's data directory puts it).
 fn find_db(dir: &Path) -> Option<PathBuf> {
     for e in std::fs::read_dir(dir).ok()?.flatten() {
         let p = e.path();
@@ -280,7 +280,11 @@ fn find_db(dir: &Path) -> Option<PathBuf> {
             if let Some(db) = find_db(&p) {
                 return Some(db);
             }
-        } else if p.file_name().is_some_and(|n| n == "inbox.db") {
+        } else if p
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("inbox-") && n.ends_with(".db"))
+        {
             return Some(p);
         }
     }
@@ -297,10 +301,23 @@ fn until_no_window() {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default();
-        if !tree.contains("\"Belfry") {
+        // `0x1a00003 "Belfry (10000)": ("belfry" "Belfry")`: the name, not
+        // the class (GTK's hidden leader window has the class too).
+        let named: Vec<&str> = tree
+            .lines()
+            .filter(|l| {
+                l.trim_start()
+                    .split_once(' ')
+                    .is_some_and(|(_, rest)| rest.starts_with("\"Belfry"))
+            })
+            .collect();
+        if named.is_empty() {
             return;
         }
-        assert!(start.elapsed() < PATIENCE, "the window stayed open");
+        assert!(
+            start.elapsed() < PATIENCE,
+            "the window stayed open: {named:?}"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
