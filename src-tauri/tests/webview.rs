@@ -1435,7 +1435,8 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
     )
     .await;
     c.execute(
-        "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'});",
+        "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'}); \
+         const wrap = document.querySelector('.center__table-wrap'); if (wrap) wrap.scrollLeft = 0;",
         vec![refusal.into()],
     )
     .await
