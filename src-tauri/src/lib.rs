@@ -112,6 +112,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             commands::install_update,
             commands::set_update_channel,
             commands::restart_to_update,
+            commands::inbox_painted,
         ])
         .on_window_event(move |window, event| {
             let focused = match event {

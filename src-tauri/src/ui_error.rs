@@ -3,9 +3,13 @@
 //! chain. The window words each kind in the user's language
 //! (`ui/src/errors.ts`); the chain goes to the log.
 
+use belfry_core::config::ConfigError;
+use belfry_core::engine::EditError;
 use belfry_core::links::LinkRefused;
 use belfry_core::net::{ApiError, SetupError};
+use belfry_core::store::StoreError;
 use belfry_os::secrets::SecretError;
+use belfry_os::sounds::SoundError;
 use serde::Serialize;
 
 /// A failed command, as the window shows it.
@@ -64,6 +68,45 @@ pub enum UiError {
     Managed,
     /// The start-at-login entry could not be written.
     NoLoginItem,
+    /// The chosen sound file is not of a type Belfry plays.
+    SoundFileType {
+        /// The file's name, as the user chose it.
+        name: String,
+    },
+    /// The chosen sound file is over 10 MB.
+    SoundTooBig {
+        /// The file's name.
+        name: String,
+    },
+    /// The chosen file does not decode as sound.
+    NotSound {
+        /// The file's name.
+        name: String,
+    },
+    /// The chosen file holds no sound, or only silence.
+    SilentSound {
+        /// The file's name.
+        name: String,
+    },
+    /// The chosen file ends before its header says it does.
+    SoundTruncated {
+        /// The file's name.
+        name: String,
+    },
+    /// The chosen sound plays for more than 10 seconds.
+    SoundTooLong {
+        /// The file's name.
+        name: String,
+    },
+    /// The disk is full: the change could not be saved on this computer.
+    DiskFull,
+    /// The change could not be written on this computer (a read-only or
+    /// missing folder, a file in the way).
+    NotSaved,
+    /// There is no update to install (none was found, or it is installed).
+    NoUpdate,
+    /// This build follows one release channel only.
+    OneChannel,
     /// Anything else: the window says it failed and that the log has why.
     Other,
 }
@@ -99,6 +142,28 @@ impl UiError {
             UiError::NoAudioDevice,
             UiError::Managed,
             UiError::NoLoginItem,
+            UiError::SoundFileType {
+                name: "notes.txt".into(),
+            },
+            UiError::SoundTooBig {
+                name: "long.wav".into(),
+            },
+            UiError::NotSound {
+                name: "broken.mp3".into(),
+            },
+            UiError::SilentSound {
+                name: "quiet.wav".into(),
+            },
+            UiError::SoundTruncated {
+                name: "cut.ogg".into(),
+            },
+            UiError::SoundTooLong {
+                name: "song.flac".into(),
+            },
+            UiError::DiskFull,
+            UiError::NotSaved,
+            UiError::NoUpdate,
+            UiError::OneChannel,
             UiError::Other,
         ]
     }
@@ -114,6 +179,23 @@ impl UiError {
 /// The kind of `e`, from the first error in its chain that says.
 fn classify(e: &anyhow::Error) -> UiError {
     for cause in e.chain() {
+        // What failed to be saved comes before any I/O error it holds: a
+        // missing folder there is not a missing browser.
+        if let Some(s) = cause.downcast_ref::<SoundError>() {
+            return sound(s);
+        }
+        if let Some(c) = cause.downcast_ref::<ConfigError>() {
+            return match c {
+                ConfigError::Io { source, .. } => saving(source),
+                _ => UiError::NotSaved,
+            };
+        }
+        if let Some(EditError::Store(s)) = cause.downcast_ref::<EditError>() {
+            return store(s);
+        }
+        if let Some(s) = cause.downcast_ref::<StoreError>() {
+            return store(s);
+        }
         if let Some(s) = cause.downcast_ref::<SetupError>() {
             return match s {
                 SetupError::Url(_) | SetupError::Scheme => UiError::BadAddress,
@@ -190,6 +272,45 @@ fn network(message: &str) -> UiError {
     }
 }
 
+/// A refused or unsaved sound file, named as the user chose it.
+fn sound(s: &SoundError) -> UiError {
+    let name = |path: &std::path::Path| {
+        path.file_name()
+            .unwrap_or(path.as_os_str())
+            .to_string_lossy()
+            .into_owned()
+    };
+    match s {
+        SoundError::UnsupportedType(p) => UiError::SoundFileType { name: name(p) },
+        SoundError::TooBig { path, .. } => UiError::SoundTooBig { name: name(path) },
+        SoundError::NotSound { path, .. } | SoundError::OldCopy(path) => {
+            UiError::NotSound { name: name(path) }
+        }
+        SoundError::Empty(p) | SoundError::Silent(p) => UiError::SilentSound { name: name(p) },
+        SoundError::Truncated { path, .. } => UiError::SoundTruncated { name: name(path) },
+        SoundError::TooLong { path, .. } => UiError::SoundTooLong { name: name(path) },
+        SoundError::Io { source, .. } => saving(source),
+        SoundError::BadTypeId(_) => UiError::Other,
+    }
+}
+
+/// A write that failed: the disk is full, or the place cannot be written.
+fn saving(e: &std::io::Error) -> UiError {
+    match e.kind() {
+        std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded => UiError::DiskFull,
+        _ => UiError::NotSaved,
+    }
+}
+
+/// The local store's failure: a full disk is said as such.
+fn store(s: &StoreError) -> UiError {
+    if s.disk_full() {
+        UiError::DiskFull
+    } else {
+        UiError::Other
+    }
+}
+
 fn link(l: &LinkRefused) -> UiError {
     match l {
         LinkRefused::None => UiError::NoLink,
@@ -242,6 +363,58 @@ mod tests {
             UiError::NoAudioDevice
         );
         assert_eq!(e(anyhow::anyhow!("something odd")), UiError::Other);
+    }
+
+    #[test]
+    fn a_refused_sound_file_is_named_and_a_full_disk_said_as_such() {
+        let e = |x: anyhow::Error| classify(&x.context("while taking in a sound file"));
+        assert_eq!(
+            e(SoundError::UnsupportedType("notes.txt".into()).into()),
+            UiError::SoundFileType {
+                name: "notes.txt".into()
+            }
+        );
+        assert_eq!(
+            e(SoundError::TooLong {
+                path: "song.flac".into(),
+                secs: 200.0
+            }
+            .into()),
+            UiError::SoundTooLong {
+                name: "song.flac".into()
+            }
+        );
+        assert_eq!(
+            e(SoundError::Silent("quiet.wav".into()).into()),
+            UiError::SilentSound {
+                name: "quiet.wav".into()
+            }
+        );
+        let full = || std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert_eq!(
+            e(SoundError::Io {
+                path: "/data/sounds/x.wav".into(),
+                source: full()
+            }
+            .into()),
+            UiError::DiskFull
+        );
+        // A missing folder while saving is not a missing browser.
+        assert_eq!(
+            e(ConfigError::Io {
+                path: "/config/belfry.toml".into(),
+                source: std::io::Error::from(std::io::ErrorKind::NotFound)
+            }
+            .into()),
+            UiError::NotSaved
+        );
+        let sqlite_full = StoreError::Sqlite(rusqlite_full());
+        assert_eq!(e(EditError::Store(sqlite_full).into()), UiError::DiskFull);
+    }
+
+    /// SQLite's "database or disk is full", as the store reports it.
+    fn rusqlite_full() -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL), None)
     }
 
     /// The window's sentences: one per kind in every language, checked by

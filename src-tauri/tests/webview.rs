@@ -1467,6 +1467,42 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
     )
     .await;
 
+    // A file that is not sound: refused in a sentence that names it, next
+    // to the type's picker (the file only, never the decoder's words).
+    let picked = c
+        .execute(
+            "const input = document.querySelector('input[name=\"own-sla_expired\"]'); \
+             if (!input) return false; \
+             const file = new File(['not a sound'], 'notes.txt', {type: 'text/plain'}); \
+             const dt = new DataTransfer(); dt.items.add(file); input.files = dt.files; \
+             input.dispatchEvent(new Event('change')); return true;",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(picked, serde_json::json!(true));
+    let refusal = "tr[data-melody-of=sla_expired] .center__refused[role=alert]";
+    until(
+        "the refusal next to the picker",
+        async || texts(&c, refusal).await,
+        |t| {
+            t.first().is_some_and(|t| {
+                t == "The file notes.txt is not a sound file Belfry can play. \
+                      Choose a .wav, .ogg, .mp3 or .flac file."
+            })
+        },
+    )
+    .await;
+    c.execute(
+        "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'}); \
+         const wrap = document.querySelector('.center__table-wrap'); if (wrap) wrap.scrollLeft = 0;",
+        vec![refusal.into()],
+    )
+    .await
+    .unwrap();
+    screenshot(&c, "settings-sound-refused.png").await;
+    accessible(&c, "a refused sound file").await;
+
     // What the system's file dialog hands the page.
     let picked = c
         .execute(
@@ -1490,6 +1526,8 @@ async fn an_own_sound_file_chosen_in_the_window_plays_for_its_type() {
         |t| t.first().is_some_and(|t| t.contains("Мій дзвін.wav")),
     )
     .await;
+    // The refusal went with the file it was about.
+    assert!(texts(&c, refusal).await.is_empty());
 
     admin
         .emit("sla_expired", "Own sound breach", "x", "/tickets/1")

@@ -96,6 +96,8 @@ export class App {
     // A change from the web profile or the admin shows in an open Settings view.
     await this.backend.onEvent((ev) => {
       if (ev.event === "settings" && this.view === "settings") void this.settings.onSettingsChanged();
+      // Refused by the instance once it synced: said where the edit was made.
+      if (ev.event === "refused") this.settings.onRefused(ev.fields);
     });
     const first = await this.backend.status();
     // The inbox loads its first page itself when already signed in.

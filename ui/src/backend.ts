@@ -29,7 +29,7 @@ export interface Backend {
   setStartAtLogin(on: boolean): Promise<General>;
   /** The Notification Center: document, catalogue, pending edits. */
   center(): Promise<Center>;
-  /** Applies an edit; rejects with an `EditFailure` (refused fields, or a message). */
+  /** Applies an edit; rejects with an `EditFailure` (refused fields, or a `UiError`). */
   editPreferences(preferences: Preferences): Promise<Center>;
   /** Asks the instance for its test notification on a channel. */
   sendTest(channel: string): Promise<void>;
@@ -43,7 +43,7 @@ export interface Backend {
   openWebProfile(): Promise<void>;
   /** Takes in the user's own sound file for a type on this computer (not synced):
    * the file's bytes under its name. Rejects with why it was refused (not a
-   * sound, too long, too big) in words. */
+   * sound, too long, too big) as a `UiError`. */
   importSound(typeId: string, name: string, bytes: Uint8Array): Promise<SoundOutput>;
   /** Forgets the type's own sound file on this computer: its melody plays again. */
   removeSound(typeId: string): Promise<SoundOutput>;
@@ -71,6 +71,9 @@ export interface Backend {
   onEvent(f: (ev: CoreEvent) => void): Promise<() => void>;
   /** Calls `f` when the tray's status changes. */
   onStatus(f: (s: Status) => void): Promise<() => void>;
+  /** Says, once per opening of the window, that the inbox's first `rows`
+   * are on screen (the benchmark's "Open inbox" figure times it). */
+  painted?(rows: number): Promise<void>;
 }
 
 /** The backend inside the Tauri window. */
@@ -110,6 +113,7 @@ export async function tauriBackend(): Promise<Backend> {
     onNavigate: (f) => listen<string>("navigate", (e) => f(e.payload)),
     onEvent: (f) => listen<CoreEvent>("core", (e) => f(e.payload)),
     onStatus: (f) => listen<Status>("status", (e) => f(e.payload)),
+    painted: (rows) => invoke("inbox_painted", { rows }),
   };
 }
 

@@ -7,6 +7,7 @@ import type { Center } from "./bindings/Center";
 import type { Reason } from "./bindings/Reason";
 import type { Preferences } from "./bindings/Preferences";
 import type { TypeInfo } from "./bindings/TypeInfo";
+import type { UiError } from "./bindings/UiError";
 import { CenterView, changes, withChannel } from "./center";
 import { setLocale } from "./i18n";
 import { Settings } from "./settings";
@@ -140,7 +141,9 @@ class Shell implements Backend {
   custom: Record<string, string> = {};
   imported: { typeId: string; name: string; bytes: Uint8Array }[] = [];
   /** What the next import is refused with, if anything. */
-  refuseSound: string | null = null;
+  refuseSound: UiError | null = null;
+  /** What the next edit fails with (the local store), if anything. */
+  failEdit: UiError | null = null;
   previews: string[] = [];
   tests: string[] = [];
   profileOpened = 0;
@@ -191,6 +194,7 @@ class Shell implements Backend {
   center = async () => withLocks(structuredClone(this.now));
   editPreferences = async (next: Preferences) => {
     this.sent.push(next);
+    if (this.failEdit !== null) throw { kind: "failed", error: this.failEdit };
     for (const id of this.now.document.policy.mandatory_types) {
       if (JSON.stringify(next.types[id]) !== JSON.stringify(this.now.document.preferences.types[id])) {
         throw {
@@ -314,6 +318,37 @@ describe("the notification types", () => {
     toggle(box("type-ticket_created-banner"));
     await settle();
     expect(document.querySelector("[data-testid=center-sync]")?.textContent).toContain("will sync");
+  });
+
+  it("says why an edit failed in the sync line, and no longer once an edit goes through", async () => {
+    const shell = new Shell();
+    shell.failEdit = { kind: "disk_full" };
+    await mount(shell);
+    const was = box("type-ticket_created-banner").checked;
+    toggle(box("type-ticket_created-banner"));
+    await settle();
+    const sync = () => document.querySelector("[data-testid=center-sync]")?.textContent ?? "";
+    expect(sync()).toContain("The disk is full, so the change was not saved on this computer.");
+    // The control went back.
+    expect(box("type-ticket_created-banner").checked).toBe(was);
+    setLocale("uk");
+    toggle(box("type-ticket_created-banner"));
+    await settle();
+    expect(sync()).toContain("Диск заповнений");
+    setLocale("en");
+    shell.failEdit = null;
+    toggle(box("type-ticket_created-banner"));
+    await settle();
+    expect(sync()).not.toContain("disk");
+  });
+
+  it("puts back a synced edit the instance refused later, with the reason next to it", async () => {
+    const { view } = await mount();
+    view.onRefused([
+      { path: "preferences.types.ticket_created.channels", reason: "mandatory_type", message: "mandatory" },
+    ]);
+    const row = document.querySelector("tr[data-type=ticket_created]");
+    expect(row?.querySelector(".center__refused")?.textContent).toBe("Your administrator made this notification mandatory.");
   });
 
   it("searches by name", async () => {
@@ -475,16 +510,33 @@ describe("your own sound file", () => {
     expect(melodyCell("ticket_created").textContent).not.toContain("Ping.wav");
   });
 
-  it("shows why a file was refused next to its picker", async () => {
+  it("shows why a file was refused next to its picker, in the window's language, until a file is taken", async () => {
     const shell = new Shell();
-    shell.refuseSound = "song.wav: the sound is too long (42.0 s); a notification sound may be at most 10 s";
-    await mount(shell);
+    shell.refuseSound = { kind: "sound_too_long", name: "song.wav" };
+    const { view } = await mount(shell);
     pickFile("chat_created", new File([new Uint8Array([1, 2, 3])], "song.wav"));
     await settle();
-    const alert = melodyCell("chat_created").querySelector("[role=alert]");
-    expect(alert?.textContent).toBe(shell.refuseSound);
+    const alert = () => melodyCell("chat_created").querySelector("[role=alert]");
+    expect(alert()?.textContent).toBe("The sound in song.wav plays for more than 10 seconds. Choose a shorter sound.");
     expect(melodyCell("ticket_created").querySelector("[role=alert]")).toBeNull();
     expect(select("melody-chat_created").value).toBe("ding");
+    setLocale("uk");
+    view.render();
+    expect(alert()?.textContent).toBe("Звук song.wav триває довше за 10 секунд. Виберіть коротший звук.");
+    setLocale("en");
+    shell.refuseSound = null;
+    pickFile("chat_created", new File([new Uint8Array([1, 2, 3])], "short.wav"));
+    await settle();
+    expect(alert()).toBeNull();
+  });
+
+  it("says a full disk where the sound was chosen", async () => {
+    const shell = new Shell();
+    shell.refuseSound = { kind: "disk_full" };
+    await mount(shell);
+    pickFile("chat_created", new File([new Uint8Array([1, 2, 3])], "ok.wav"));
+    await settle();
+    expect(melodyCell("chat_created").querySelector("[role=alert]")?.textContent).toContain("The disk is full");
   });
 
   it("refuses a file over 10 MB without sending it", async () => {
@@ -492,7 +544,9 @@ describe("your own sound file", () => {
     pickFile("chat_created", new File([new Uint8Array(10 * 1024 * 1024 + 1)], "huge.wav"));
     await settle();
     expect(shell.imported).toEqual([]);
-    expect(melodyCell("chat_created").querySelector("[role=alert]")?.textContent).toContain("huge.wav: the file is over 10 MB");
+    expect(melodyCell("chat_created").querySelector("[role=alert]")?.textContent).toBe(
+      "The file huge.wav is larger than 10 MB. Choose a smaller sound file.",
+    );
   });
 
   it("shows a file chosen earlier, and no picker on a locked row", async () => {

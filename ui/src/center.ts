@@ -13,11 +13,13 @@
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
 import type { ChannelInfo } from "./bindings/ChannelInfo";
+import type { EditFailure } from "./bindings/EditFailure";
 import type { FieldError } from "./bindings/FieldError";
 import type { Preferences } from "./bindings/Preferences";
 import type { Reason } from "./bindings/Reason";
 import type { SoundOutput } from "./bindings/SoundOutput";
 import type { TypeInfo } from "./bindings/TypeInfo";
+import type { UiError } from "./bindings/UiError";
 import { card, el } from "./dom";
 import { userMessage } from "./errors";
 import { GROUP_ICONS, icon } from "./icons";
@@ -110,14 +112,6 @@ type Tab = "channels" | "types" | "reminders";
 /** The largest own sound file the shell accepts (`sounds::MAX_FILE_BYTES`). */
 const MAX_SOUND_BYTES = 10 * 1024 * 1024;
 
-/** A rejection in words: the shell rejects with a string, other code with an Error. */
-function message(e: unknown): string {
-  if (typeof e === "string") return e;
-  if (e instanceof Error) return e.message;
-  const m = (e as { message?: unknown } | null)?.message;
-  return typeof m === "string" ? m : String(e);
-}
-
 export class CenterView {
   /** The Channels, Notification types and Reminders panels (or Notifications, simplified). */
   readonly panels: Record<Tab, HTMLElement>;
@@ -131,9 +125,11 @@ export class CenterView {
   private editing = 0;
   private search = "";
   private note = "";
-  private error = "";
+  /** The last failure (a `UiError`), worded when shown so that it follows
+   * the language; `null` once what it said has passed. */
+  private failure: unknown = null;
   /** Why a type's own sound file was refused, by type id: shown next to its picker. */
-  private soundErrors = new Map<string, string>();
+  private soundErrors = new Map<string, unknown>();
 
   constructor(
     private readonly doc: Document,
@@ -150,6 +146,18 @@ export class CenterView {
     this.sync.setAttribute("data-testid", "center-sync");
   }
 
+  /** The last failure as a sentence in the window's language, or "". */
+  private get error(): string {
+    return this.failure === null ? "" : userMessage(this.failure);
+  }
+
+  /** A synced edit the instance refused after it was made here (its policy
+   * changed meanwhile): each control goes back, with its reason. */
+  onRefused(fields: readonly FieldError[]): void {
+    for (const f of fields) this.refused.set(f.path, reasonText(f.reason));
+    this.render();
+  }
+
   /** Whether the instance has the Notification Center off (simplified mode). */
   get simplified(): boolean {
     return this.center !== null && !this.center.document.policy.notification_center;
@@ -159,9 +167,9 @@ export class CenterView {
   async load(): Promise<void> {
     try {
       this.center = await this.backend.center();
-      this.error = "";
+      this.failure = null;
     } catch (e) {
-      this.error = userMessage(e);
+      this.failure = e;
     }
     this.render();
     // Listing the audio devices can take a moment: the rest shows first.
@@ -199,9 +207,14 @@ export class CenterView {
     const save = () => {
       this.backend
         .setSoundOutput(Number(volume.value) / 100, device.value === "" ? null : device.value)
-        .then((next) => (this.output = next))
+        .then((next) => {
+          this.output = next;
+          // Saved: a message about an earlier save no longer holds.
+          this.failure = null;
+          this.renderSync();
+        })
         .catch((e: unknown) => {
-          this.error = userMessage(e);
+          this.failure = e;
           this.renderSync();
         });
     };
@@ -250,17 +263,21 @@ export class CenterView {
     this.center = { ...before, document: { ...before.document, preferences: next } };
     this.refused.clear();
     this.note = "";
+    // A new edit: what the last one's failure said has passed.
+    this.failure = null;
     this.editing++;
     this.render();
     try {
       this.center = await this.backend.editPreferences(next);
     } catch (e) {
       this.center = before;
-      const failure = e as { kind?: string; fields?: FieldError[]; message?: string };
-      if (failure.kind === "refused" && failure.fields !== undefined) {
+      const failure = e as Partial<EditFailure> | null;
+      if (failure?.kind === "refused" && failure.fields !== undefined) {
         for (const f of failure.fields) this.refused.set(f.path, reasonText(f.reason));
+      } else if (failure?.kind === "failed" && failure.error !== undefined) {
+        this.failure = failure.error;
       } else {
-        this.error = failure.message ?? String(e);
+        this.failure = e;
       }
     } finally {
       this.editing--;
@@ -384,7 +401,7 @@ export class CenterView {
           this.renderSync();
         })
         .catch((e: unknown) => {
-          this.error = userMessage(e);
+          this.failure = e;
           this.renderSync();
         });
     });
@@ -398,7 +415,7 @@ export class CenterView {
     b.setAttribute("data-testid", "open-web-profile");
     b.addEventListener("click", () => {
       this.backend.openWebProfile().catch((e: unknown) => {
-        this.error = userMessage(e);
+        this.failure = e;
         this.renderSync();
       });
     });
@@ -681,7 +698,7 @@ export class CenterView {
     play.setAttribute("aria-label", t("center.preview"));
     play.addEventListener("click", () => {
       this.backend.previewMelody(sel.value).catch((e: unknown) => {
-        this.error = userMessage(e);
+        this.failure = e;
         this.renderSync();
       });
     });
@@ -695,7 +712,7 @@ export class CenterView {
     }
     const soundRefused = this.soundErrors.get(ty.id);
     if (soundRefused !== undefined) {
-      const r = el(doc, "span", "center__refused", soundRefused);
+      const r = el(doc, "span", "center__refused", userMessage(soundRefused));
       r.setAttribute("role", "alert");
       melodyCell.append(r);
     }
@@ -740,7 +757,7 @@ export class CenterView {
           this.output = next;
           this.soundErrors.delete(ty.id);
         })
-        .catch((e: unknown) => this.soundErrors.set(ty.id, message(e)))
+        .catch((e: unknown) => this.soundErrors.set(ty.id, e))
         .finally(() => this.render());
     });
     return b;
@@ -750,12 +767,12 @@ export class CenterView {
   private async importOwn(typeId: string, file: File): Promise<void> {
     try {
       // Refused here before reading: 10 MB as JSON numbers is not worth sending.
-      if (file.size > MAX_SOUND_BYTES) throw t("center.ownFileTooBig", { name: file.name });
+      if (file.size > MAX_SOUND_BYTES) throw { kind: "sound_too_big", name: file.name } satisfies UiError;
       const bytes = new Uint8Array(await file.arrayBuffer());
       this.output = await this.backend.importSound(typeId, file.name, bytes);
       this.soundErrors.delete(typeId);
     } catch (e) {
-      this.soundErrors.set(typeId, message(e));
+      this.soundErrors.set(typeId, e);
     }
     this.render();
   }

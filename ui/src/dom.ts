@@ -2,6 +2,7 @@
  * The one way the UI makes elements: text goes in through `textContent`
  * only, never `innerHTML`, so nothing shown can become markup.
  */
+import { HIDDEN } from "./bindings/Hidden";
 
 /** Creates an element with a class and, optionally, its text. */
 export function el<K extends keyof HTMLElementTagNameMap>(
@@ -21,11 +22,12 @@ export function el<K extends keyof HTMLElementTagNameMap>(
 /**
  * Text from the instance as it is shown: without the control, bidi-override
  * and zero-width characters that would make it read as something else
- * (`invoice\u202Efdp.exe` shown as "invoiceexe.pdf"). The same set the
- * toasts and the tray menu remove (`belfry_os::toast::sanitize`).
+ * (`invoice\u202Efdp.exe` shown as "invoiceexe.pdf"). One set, generated
+ * from the Rust (`belfry_proto::text::HIDDEN`): the toasts and the tray
+ * menu remove the same, and the store's search matches text without them.
  */
 export function plain(s: string): string {
-  return s.replace(/[\u0000-\u0009\u000B-\u001F\u007F-\u009F\u200B-\u200F\u202A-\u202E\u2066-\u2069\uFEFF]/g, "");
+  return s.replace(HIDDEN, "");
 }
 
 /**

@@ -18,6 +18,13 @@ const EVERY: UiError[] = (Object.keys(ERROR_KEYS) as UiError["kind"][]).map((kin
       return { kind, host: "evil.example" };
     case "link_scheme":
       return { kind, scheme: "javascript" };
+    case "sound_file_type":
+    case "sound_too_big":
+    case "not_sound":
+    case "silent_sound":
+    case "sound_truncated":
+    case "sound_too_long":
+      return { kind, name: "chime.mp3" };
     default:
       return { kind };
   }
@@ -32,7 +39,7 @@ function sentence(s: string): void {
 
 describe("every error the shell can send", () => {
   it("has a sentence in English and in Ukrainian", () => {
-    expect(EVERY.length).toBe(22);
+    expect(EVERY.length).toBe(32);
     for (const lang of ["en", "uk"] as const) {
       setLocale(lang);
       const said = new Set<string>();
@@ -52,6 +59,13 @@ describe("every error the shell can send", () => {
     expect(userMessage({ kind: "foreign_link", host: "evil.example" })).toContain("evil.example");
     setLocale("uk");
     expect(userMessage({ kind: "link_scheme", scheme: "file" })).toContain("file:");
+  });
+
+  it("names the sound file that was refused, in either language", () => {
+    for (const lang of ["en", "uk"] as const) {
+      setLocale(lang);
+      for (const e of EVERY) if ("name" in e) expect(userMessage(e)).toContain("chime.mp3");
+    }
   });
 
   it("and every running problem the core reports", () => {

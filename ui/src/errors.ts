@@ -31,6 +31,16 @@ export const ERROR_KEYS: Readonly<Record<UiError["kind"], Key>> = {
   no_audio_device: "error.noAudioDevice",
   managed: "error.managed",
   no_login_item: "error.noLoginItem",
+  sound_file_type: "error.soundFileType",
+  sound_too_big: "error.soundTooBig",
+  not_sound: "error.notSound",
+  silent_sound: "error.silentSound",
+  sound_truncated: "error.soundTruncated",
+  sound_too_long: "error.soundTooLong",
+  disk_full: "error.diskFull",
+  not_saved: "error.notSaved",
+  no_update: "error.noUpdate",
+  one_channel: "error.oneChannel",
   other: "error.other",
 };
 
@@ -46,6 +56,8 @@ export function userMessage(e: unknown): string {
     if (e.kind === "refused") vars["status"] = String(e.status);
     if (e.kind === "foreign_link") vars["host"] = e.host;
     if (e.kind === "link_scheme") vars["scheme"] = e.scheme;
+    // A sound file the user chose, by the name they know it by.
+    if ("name" in e) vars["name"] = e.name;
     return t(ERROR_KEYS[e.kind], vars);
   }
   if (typeof e === "string") return e;

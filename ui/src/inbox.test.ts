@@ -6,6 +6,7 @@ import type { Pause } from "./bindings/Pause";
 import { afterEach, describe, expect, it } from "vitest";
 import type { Backend } from "./backend";
 import type { Center } from "./bindings/Center";
+import { plain } from "./dom";
 import { chooseLocale, formatTime, setLocale } from "./i18n";
 import { Inbox, dayLabel, matches, statusLine } from "./inbox";
 import type { InboxOptions } from "./inbox";
@@ -43,9 +44,9 @@ const connected: Status = {
 /** The store's text match, as far as these tests need it (the store's
  * own folding is tested in belfry-core). */
 function storeMatches(n: Notification, text: string | null): boolean {
-  // Like the store, it matches the text as a row shows it: without
-  // zero-width characters.
-  const shown = (s: string) => s.replace(/[\u200B-\u200D\u2060\uFEFF]/g, "").toLowerCase();
+  // Like the store, it matches the text as a row shows it: without the
+  // hidden characters (one set, belfry_proto::text::HIDDEN).
+  const shown = (s: string) => plain(s).toLowerCase();
   const t = shown((text ?? "").trim());
   return t === "" || shown(n.title).includes(t) || shown(n.body).includes(t);
 }
@@ -179,6 +180,24 @@ describe("the inbox", () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(fake.queries.map((q) => q.text)).toEqual(["payment"]);
     expect(titles(root)).toEqual(["payment due", "payment failed"]);
+  });
+
+  it("says once, a frame after the first rows are drawn, that they are on screen", async () => {
+    const fake = new Fake();
+    const said: number[] = [];
+    const withPainted = Object.assign(fake, { painted: async (rows: number) => void said.push(rows) });
+    const { root } = await mounted([n(1, "one"), n(2, "two")], { viewportHeight: () => 640 }, withPainted);
+    expect(said).toEqual([]);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said).toHaveLength(1);
+    expect(said[0]).toBeGreaterThanOrEqual(2);
+    // A reload (a filter, a search) is not another opening.
+    const search = root.querySelector<HTMLInputElement>(".inbox__search");
+    if (search === null) throw new Error("no search");
+    search.value = "one";
+    search.dispatchEvent(new Event("input"));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(said).toHaveLength(1);
   });
 
   it("filters by unread through the store", async () => {

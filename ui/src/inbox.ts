@@ -122,7 +122,7 @@ export function dayLabel(iso: string, now: Date): string {
 /** Whether `n` belongs in `view` by its read state and category. Whether
  * it matches the search is the store's to say (its folding of every
  * script, and of the characters a row does not show): see
- * `Inbox.matchingSearch`. */
+ * `Inbox.insertMatching`. */
 export function matches(n: Pick<Notification, "read_at" | "category">, view: Omit<View, "text">): boolean {
   if (view.unread && n.read_at !== null) return false;
   return view.category === null || n.category === view.category;
@@ -218,6 +218,8 @@ export class Inbox {
    * critical); empty until the catalogue is loaded. */
   private types = new Map<string, TypeInfo>();
   private loadingTypes = false;
+  /** The first rows were said to be on screen (`Backend.painted`). */
+  private paintedSaid = false;
   /** The minute the rows' relative times were last written for. */
   private minute = 0;
   /** The header's end, where the window adds its own buttons. */
@@ -355,6 +357,7 @@ export class Inbox {
         const reset = this.fresh;
         this.fresh = false;
         this.show(reset);
+        this.sayPainted();
       },
       onError: (e) => {
         this.error.textContent = userMessage(e);
@@ -404,6 +407,21 @@ export class Inbox {
         this.list.refresh();
       }
     }, 1000);
+  }
+
+  /** Once the first rows are in the list: after the next frame is drawn
+   * (a `requestAnimationFrame` runs just before it is painted, a task
+   * queued from there just after), tell the shell, once. */
+  private sayPainted(): void {
+    const painted = this.backend.painted;
+    // The rows in the DOM (day headings too): those in view, and a few more.
+    const rows = this.list.renderedCount;
+    if (this.paintedSaid || painted === undefined || this.pager.items.length === 0) return;
+    this.paintedSaid = true;
+    const win = this.doc.defaultView;
+    const say = () => void painted.call(this.backend, rows).catch(() => {});
+    if (win === null || typeof win.requestAnimationFrame !== "function") return say();
+    win.requestAnimationFrame(() => win.setTimeout(say, 0));
   }
 
   /** Reloads from the first page for the current view. */

@@ -5,6 +5,7 @@
  * simplified Notifications tab while the instance has the Center off).
  */
 import type { Backend } from "./backend";
+import type { FieldError } from "./bindings/FieldError";
 import type { General } from "./bindings/General";
 import type { Pause } from "./bindings/Pause";
 import type { UpdateChannel } from "./bindings/UpdateChannel";
@@ -314,6 +315,11 @@ export class Settings {
   async onSettingsChanged(): Promise<void> {
     await this.center.onSettingsChanged();
     this.render();
+  }
+
+  /** The instance refused a synced edit made here: the controls say why. */
+  onRefused(fields: readonly FieldError[]): void {
+    this.center.onRefused(fields);
   }
 
   /** Follows the shell's status: the account line and whether it is quiet. */

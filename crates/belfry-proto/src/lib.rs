@@ -8,6 +8,7 @@ pub mod catalogue;
 pub mod inbox;
 pub mod settings;
 pub mod stream;
+pub mod text;
 
 /// The protocol version this crate speaks. A server refuses a `hello` with
 /// another major version (close code [`stream::close::INCOMPATIBLE`]).

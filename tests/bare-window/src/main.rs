@@ -7,12 +7,23 @@
 //!   acceleration off, as Belfry's inbox window has it;
 //! - `bare-window webkit` (Linux): no Tauri at all, one GTK window holding
 //!   one WebKitGTK webview with hardware acceleration off and the same page:
-//!   the least any app whose window is a WebKitGTK webview maps.
+//!   the least any app whose window is a WebKitGTK webview maps;
+//! - `bare-window first-paint`: the floor of "Open inbox" (`tests/src/bin/
+//!   bench/open.rs`): the hello-world, hardware acceleration off, prints
+//!   `painted` when its page is first on screen (the page says so a frame
+//!   after it is drawn, as Belfry's inbox does), then closes its window and
+//!   opens a new one [`REOPENS`] times, printing `reopened <ms>` for each:
+//!   from asking for the window to its page on screen.
 //!
 //! A fixture, not a product: it exists so the table can say how much of the
 //! window's memory is WebKit's before Belfry adds anything.
 
 use std::process::ExitCode;
+use std::sync::Mutex;
+use std::time::Instant;
+
+/// New windows the first-paint mode opens after its first.
+const REOPENS: usize = 13;
 
 /// The page every mode shows.
 #[cfg(target_os = "linux")]
@@ -23,6 +34,7 @@ fn main() -> ExitCode {
     let ran = match mode.as_str() {
         "tauri" => tauri_window(false),
         "tauri-without-gl" => tauri_window(true),
+        "first-paint" => first_paint(),
         "webkit" => webkit_window(),
         other => Err(format!(
             "unknown mode {other:?} (tauri, tauri-without-gl or webkit)"
@@ -66,6 +78,73 @@ fn no_hardware_acceleration(window: &tauri::WebviewWindow) -> tauri::Result<()> 
 
 #[cfg(not(target_os = "linux"))]
 fn no_hardware_acceleration(_: &tauri::WebviewWindow) -> tauri::Result<()> {
+    Ok(())
+}
+
+/// The first-paint mode's state: when the window now opening was asked
+/// for (none for the first, which opens with the process), and how many
+/// were opened.
+#[derive(Default)]
+struct Opening(Mutex<(Option<Instant>, usize)>);
+
+/// The page is on screen (its script says so): print it, then close the
+/// window and open the next.
+#[tauri::command]
+async fn painted(app: tauri::AppHandle, window: tauri::WebviewWindow) -> Result<(), String> {
+    use std::io::Write as _;
+    use tauri::Manager as _;
+    let Some(opening) = app.try_state::<Opening>() else {
+        // The memory modes load the same page: nothing to say there.
+        return Ok(());
+    };
+    let mut o = opening.0.lock().map_err(|e| e.to_string())?;
+    let line = match o.0.take() {
+        None => "painted".to_owned(),
+        Some(asked) => format!("reopened {:.3}", asked.elapsed().as_secs_f64() * 1e3),
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+    if o.1 >= REOPENS {
+        return Ok(());
+    }
+    o.1 += 1;
+    window.destroy().map_err(|e| e.to_string())?;
+    o.0 = Some(Instant::now());
+    let label = format!("w{}", o.1);
+    drop(o);
+    let next =
+        tauri::WebviewWindowBuilder::new(&app, label, tauri::WebviewUrl::App("index.html".into()))
+            .title("bare-window")
+            .inner_size(420.0, 640.0)
+            .build()
+            .map_err(|e| e.to_string())?;
+    no_hardware_acceleration(&next).map_err(|e| e.to_string())
+}
+
+/// The floor of "Open inbox": see the module's doc.
+fn first_paint() -> Result<(), String> {
+    tauri::Builder::default()
+        .manage(Opening::default())
+        .invoke_handler(tauri::generate_handler![painted])
+        .setup(|app| {
+            use tauri::Manager as _;
+            if let Some(window) = app.get_webview_window("main") {
+                no_hardware_acceleration(&window)?;
+            }
+            Ok(())
+        })
+        // Closing the last window does not end it: the next one opens.
+        .build(tauri::generate_context!())
+        .map_err(|e| e.to_string())?
+        .run(|_, event| {
+            if let tauri::RunEvent::ExitRequested {
+                api, code: None, ..
+            } = event
+            {
+                api.prevent_exit();
+            }
+        });
     Ok(())
 }
 

@@ -15,4 +15,28 @@ host: string, } | { "kind": "link_scheme",
 /**
  * The scheme.
  */
-scheme: string, } | { "kind": "bad_link" } | { "kind": "gone" } | { "kind": "no_browser" } | { "kind": "no_audio_device" } | { "kind": "managed" } | { "kind": "no_login_item" } | { "kind": "other" };
+scheme: string, } | { "kind": "bad_link" } | { "kind": "gone" } | { "kind": "no_browser" } | { "kind": "no_audio_device" } | { "kind": "managed" } | { "kind": "no_login_item" } | { "kind": "sound_file_type", 
+/**
+ * The file's name, as the user chose it.
+ */
+name: string, } | { "kind": "sound_too_big", 
+/**
+ * The file's name.
+ */
+name: string, } | { "kind": "not_sound", 
+/**
+ * The file's name.
+ */
+name: string, } | { "kind": "silent_sound", 
+/**
+ * The file's name.
+ */
+name: string, } | { "kind": "sound_truncated", 
+/**
+ * The file's name.
+ */
+name: string, } | { "kind": "sound_too_long", 
+/**
+ * The file's name.
+ */
+name: string, } | { "kind": "disk_full" } | { "kind": "not_saved" } | { "kind": "no_update" } | { "kind": "one_channel" } | { "kind": "other" };

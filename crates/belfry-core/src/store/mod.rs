@@ -32,7 +32,7 @@ pub use housekeeping::Retention;
 use housekeeping::Use;
 pub use outbox::Op;
 use outbox::push_op;
-use search::{indexed, register_fold, scan, search};
+use search::{indexed, register_functions, scan, search, shown};
 
 /// What can go wrong in the local store.
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +46,18 @@ pub enum StoreError {
     /// The worker running the query died.
     #[error("local database worker: {0}")]
     Task(String),
+}
+
+impl StoreError {
+    /// The disk (or the user's quota) is full: nothing is written until
+    /// space is freed.
+    pub fn disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
 }
 
 type Result<T> = std::result::Result<T, StoreError>;
@@ -158,27 +170,6 @@ END;
 CREATE TRIGGER IF NOT EXISTS unread_on_delete AFTER DELETE ON notifications
 WHEN OLD.read_at IS NULL BEGIN
     UPDATE unread_counts SET n = n - 1 WHERE category = OLD.category;
-END;
--- Text search: an FTS5 index of title and body with the trigram tokenizer
--- (any substring of three or more characters, case-insensitive), kept by
--- triggers. `LIKE '%…%'` read every row (58 ms at 100,000 notifications,
--- budget 20 ms). External content: the text is not stored twice. It is keyed
--- by the implicit rowid, which VACUUM may renumber: the store never runs it,
--- and anything that does must rebuild the index (drop the 'search_index' key).
-CREATE VIRTUAL TABLE IF NOT EXISTS notifications_fts USING fts5(
-    title, body, content = 'notifications', tokenize = 'trigram');
-CREATE TRIGGER IF NOT EXISTS search_on_insert AFTER INSERT ON notifications BEGIN
-    INSERT INTO notifications_fts (rowid, title, body) VALUES (NEW.rowid, NEW.title, NEW.body);
-END;
-CREATE TRIGGER IF NOT EXISTS search_on_delete AFTER DELETE ON notifications BEGIN
-    INSERT INTO notifications_fts (notifications_fts, rowid, title, body)
-    VALUES ('delete', OLD.rowid, OLD.title, OLD.body);
-END;
--- Only the text: marking read (the common update) leaves the index alone.
-CREATE TRIGGER IF NOT EXISTS search_on_update AFTER UPDATE OF title, body ON notifications BEGIN
-    INSERT INTO notifications_fts (notifications_fts, rowid, title, body)
-    VALUES ('delete', OLD.rowid, OLD.title, OLD.body);
-    INSERT INTO notifications_fts (rowid, title, body) VALUES (NEW.rowid, NEW.title, NEW.body);
 END;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, op TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -333,7 +324,7 @@ impl Store {
         // store's benchmarks hold their budgets by a wide margin with it.
         conn.pragma_update(None, "cache_size", -CACHE_KIB)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        register_fold(&conn)?;
+        register_functions(&conn)?;
         conn.execute_batch(SCHEMA)?;
         // A store made before the counts were kept: count once.
         if Self::meta(&conn, "unread_counts")?.is_none() {
@@ -346,16 +337,7 @@ impl Store {
                  COMMIT;",
             )?;
         }
-        // A store made before the search index: index what it holds, once
-        // (about 2 s at 100,000 notifications).
-        if Self::meta(&conn, "search_index")?.is_none() {
-            conn.execute_batch(
-                "BEGIN;
-                 INSERT INTO notifications_fts (notifications_fts) VALUES ('rebuild');
-                 INSERT INTO meta (key, value) VALUES ('search_index', '1');
-                 COMMIT;",
-            )?;
-        }
+        search::migrate(&conn)?;
         Ok(Self {
             conn: Arc::new(Mutex::new(conn)),
             use_: Arc::default(),
@@ -509,7 +491,10 @@ impl Store {
     /// One page, newest first.
     pub fn page(&self, f: &Filter) -> Result<Vec<Notification>> {
         let conn = self.lock();
-        match f.text.as_deref().filter(|t| !t.is_empty()) {
+        // The text as the rows show it: what the user typed or pasted may
+        // hold characters no row draws (and nothing but them is no text).
+        let text = f.text.as_deref().map(shown).filter(|t| !t.is_empty());
+        match text.as_deref() {
             Some(text) if indexed(text) => search(&conn, f, text),
             text => scan(&conn, f, text),
         }

@@ -45,13 +45,10 @@ pub fn escape_markup(s: &str) -> String {
 }
 
 /// Removes control, bidi-override and zero-width characters that would make
-/// a toast lie about what it says.
+/// a toast lie about what it says: the set the window's rows and the
+/// store's search leave out too ([`belfry_proto::text::HIDDEN`]).
 pub fn sanitize(s: &str) -> String {
-    let hidden = |c: char| {
-        (c.is_control() && c != '\n')
-            || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
-    };
-    s.chars().filter(|c| !hidden(*c)).collect()
+    belfry_proto::text::plain(s)
 }
 
 /// U+2060 WORD JOINER: invisible, and not a character of any URL pattern.

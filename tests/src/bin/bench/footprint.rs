@@ -190,16 +190,28 @@ fn idle(root: u32, start: Instant) -> (Vec<f64>, Vec<f64>, Vec<f64>) {
 }
 
 /// The app under measurement, with its own HOME (its store and config).
-struct App {
-    child: Child,
+pub struct App {
+    pub child: Child,
     start: Instant,
 }
 
 impl App {
-    fn start(bin: &Path, home: &Path, url: &str, mode: &[&str]) -> Self {
+    pub fn start(bin: &Path, home: &Path, url: &str, mode: &[&str]) -> Self {
+        Self::start_with(bin, home, url, mode, &[])
+    }
+
+    /// [`App::start`] with more environment.
+    pub fn start_with(
+        bin: &Path,
+        home: &Path,
+        url: &str,
+        mode: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let start = Instant::now();
         let child = Command::new(bin)
             .args(mode)
+            .envs(env.iter().copied())
             .args(["--instance", url, "--login", OPERATOR.0, "--verbose"])
             .env("HOME", home)
             .env("XDG_CONFIG_HOME", home.join("config"))
@@ -216,8 +228,27 @@ impl App {
         Self { child, start }
     }
 
+    /// The log's lines that hold any of `wanted`, as they come (ANSI
+    /// colours taken out).
+    pub fn lines(&mut self, wanted: &[&str]) -> std::sync::mpsc::Receiver<String> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let wanted: Vec<String> = wanted.iter().map(|w| (*w).to_owned()).collect();
+        if let Some(err) = self.child.stderr.take() {
+            std::thread::spawn(move || {
+                for line in BufReader::new(err).lines().map_while(Result::ok) {
+                    let plain = strip_ansi(&line);
+                    if wanted.iter().any(|w| plain.contains(w.as_str())) && tx.send(plain).is_err()
+                    {
+                        return;
+                    }
+                }
+            });
+        }
+        rx
+    }
+
     /// Waits for the log to say the stream is connected; the time it took.
-    fn connected(&mut self) -> Option<Duration> {
+    pub fn connected(&mut self) -> Option<Duration> {
         let err = self.child.stderr.take()?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -274,7 +305,7 @@ impl Drop for App {
 }
 
 /// A copy of the rig's HOME (its ALSA setup) for one app.
-fn home() -> tempfile::TempDir {
+pub fn home() -> tempfile::TempDir {
     let home = tempfile::tempdir().expect("a temp dir");
     if let Some(rig) = std::env::var_os("HOME") {
         let _ = std::fs::copy(

@@ -19,6 +19,7 @@ mod dunst;
 mod footprint;
 mod gateway;
 mod latency;
+mod open;
 mod sound;
 mod store;
 mod toast;
@@ -210,6 +211,7 @@ const PARTS: &[&str] = &[
     "dunst",
     "sound",
     "footprint",
+    "open",
 ];
 
 fn main() {
@@ -258,6 +260,7 @@ fn main() {
             "dunst" => dunst::run(),
             "sound" => sound::run(),
             "footprint" => footprint::run(),
+            "open" => open::run(),
             _ => unreachable!("checked above"),
         };
         table.extend(rows);
