@@ -563,6 +563,31 @@ impl Db {
         Ok(())
     }
 
+    /// Sends several notifies (see [`Db::notify`]) in a hundred per
+    /// statement: a batch for every operator wakes the other nodes for each
+    /// in a few round trips.
+    pub fn notify_many(&mut self, payloads: &[String]) -> DbResult<()> {
+        if let Db::Postgres(_) = self {
+            for chunk in payloads.chunks(100) {
+                let mut args: Vec<Value> = Vec::with_capacity(chunk.len() + 1);
+                args.push(crate::relay::CHANNEL.into());
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(CAST(?{} AS TEXT))", i + 2))
+                    .collect();
+                args.extend(chunk.iter().map(Value::from));
+                self.query(
+                    &format!(
+                        "SELECT pg_notify(?1, v.column1)::text FROM (VALUES {}) AS v",
+                        values.join(", ")
+                    ),
+                    &args,
+                    |_| Ok(()),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
     /// The PostgreSQL client, for the relay's `LISTEN`.
     pub(crate) fn pg_client(&mut self) -> Option<&mut postgres::Client> {
         match self {

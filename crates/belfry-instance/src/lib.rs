@@ -13,6 +13,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod fds;
 pub mod hub;
 pub mod relay;
 pub mod render;
@@ -190,8 +191,13 @@ impl Instance {
     }
 
     /// Serves `config` on an already bound listener, in a background task.
-    pub async fn serve(listener: TcpListener, config: Config) -> Result<Self, StartError> {
+    pub async fn serve(listener: TcpListener, mut config: Config) -> Result<Self, StartError> {
         let addr = listener.local_addr()?;
+        let open_files = fds::current();
+        let max_streams = config
+            .max_streams
+            .unwrap_or_else(|| open_files.map_or(usize::MAX, fds::streams_for));
+        config.max_streams = Some(max_streams);
         let url = config
             .public_url
             .clone()
@@ -233,7 +239,7 @@ impl Instance {
         };
         let app = app(state.clone());
         let task = tokio::spawn(serve::run(listener, app, limits, shutdown_rx));
-        tracing::info!(%addr, %url, "instance listening");
+        tracing::info!(%addr, %url, max_streams, ?open_files, "instance listening");
         Ok(Self {
             addr,
             url,
