@@ -228,10 +228,8 @@ async fn client(
                     .push(started.elapsed().as_secs_f64() * 1e3);
                 shared.connected.fetch_add(1, Ordering::Relaxed);
             }
-            ServerFrame::Ping { id } => {
-                if ws.send(send(&ClientFrame::Pong { id })).await.is_err() {
-                    break;
-                }
+            ServerFrame::Ping { id } if ws.send(send(&ClientFrame::Pong { id })).await.is_err() => {
+                break;
             }
             ServerFrame::Notification { notification, .. } => {
                 let at = shared.nanos();
@@ -699,6 +697,8 @@ pub fn floor_main() {
             tokio::spawn(async move {
                 let who: Arc<Mutex<Option<String>>> = Arc::default();
                 let seen = Arc::clone(&who);
+                // tungstenite's callback type: its error is a whole response.
+                #[allow(clippy::result_large_err)]
                 let callback = move |req: &http::Request<()>, resp| {
                     let auth = req
                         .headers()
