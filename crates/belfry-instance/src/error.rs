@@ -60,6 +60,10 @@ pub enum ApiError {
     /// this one a little later, takes the client.
     #[error("{0}")]
     Busy(String),
+    /// 503 with `internal`: the node cannot serve (its database does not
+    /// answer). The detail is logged, not sent.
+    #[error("the database does not answer")]
+    Unavailable(String),
     /// 500. The detail is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -142,6 +146,15 @@ impl IntoResponse for ApiError {
                 vec![],
                 None,
             ),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "health check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Internal,
+                    vec![],
+                    None,
+                )
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (

@@ -1185,6 +1185,14 @@ impl Store {
         Ok(replay(&mut conn, operator_id, after, limit)?)
     }
 
+    /// A round trip to the database (the balancer's probe); which engine.
+    pub fn ping(&self) -> Result<crate::db::Engine> {
+        let mut conn = self.lock();
+        conn.query_opt("SELECT 1", &[], |r| r.get::<i64>(0))?
+            .ok_or(StoreError::NotFound)?;
+        Ok(conn.engine())
+    }
+
     /// Checks the database: SQLite's integrity check, or a round trip to
     /// PostgreSQL (which checks its own pages). "ok" when sound.
     pub fn integrity_check(&self) -> Result<String> {
