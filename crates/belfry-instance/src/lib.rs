@@ -6,6 +6,7 @@
 //! Run it as the `belfry-instance` binary, or in-process with
 //! [`Instance::start`] on a port of its own (the demo and the tests do).
 
+pub mod acks;
 pub mod api;
 pub mod auth;
 pub mod connectors;
@@ -227,6 +228,7 @@ impl Instance {
             shutdown_rx.clone(),
         );
         let state = AppState {
+            acks: acks::Acks::start(store.clone()),
             gateway,
             store,
             config: Arc::new(config),

@@ -95,6 +95,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Flips when the server shuts down, so streams close with 1001.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where the streams' delivery acknowledgements are written, together.
+    pub acks: crate::acks::Acks,
     /// Where accepted webhooks go to be mapped.
     pub gateway: crate::connectors::worker::Gateway,
 }

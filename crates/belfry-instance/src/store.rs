@@ -1163,6 +1163,27 @@ impl Store {
         Ok(n)
     }
 
+    /// Several acknowledgements (operator, ids) in one transaction; how
+    /// many each newly marked, in order (see `acks.rs`).
+    pub fn acknowledge_many(&self, acks: &[(i64, Vec<String>)]) -> Result<Vec<usize>> {
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        let now = ts(Utc::now());
+        let mut counts = Vec::with_capacity(acks.len());
+        for (operator_id, ids) in acks {
+            let mut n = 0;
+            for id in ids {
+                n += tx.execute(
+                    "UPDATE notifications SET delivered_at = ?3 WHERE operator_id = ?1 AND id = ?2 AND delivered_at IS NULL",
+                    params![*operator_id, id, now.as_str()],
+                )?;
+            }
+            counts.push(n);
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
     /// Where the operator's log stands.
     pub fn log_state(&self, operator_id: i64) -> Result<LogState> {
         let mut conn = self.lock();

@@ -520,7 +520,12 @@ impl Connection {
                         .await;
                 }
                 let op = self.session.operator.id;
-                self.db(move |s| s.acknowledge(op, &ids)).await.map(|_| ())
+                self.state
+                    .acks
+                    .ack(op, ids)
+                    .await
+                    .map(|_| ())
+                    .map_err(End::Store)
             }
             ClientFrame::Hello { .. } => {
                 self.send(&ServerFrame::Error {
