@@ -728,3 +728,34 @@ async fn an_update_feed_is_served_from_its_directory_and_nothing_outside_it() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
+
+/// The balancer's probe answers without a sign-in, names the engine and
+/// counts the node's streams against its cap.
+#[tokio::test]
+async fn health_answers_without_sign_in_and_counts_streams() {
+    let t = TestInstance::start_with(Config {
+        max_streams: Some(100),
+        ..Default::default()
+    })
+    .await;
+    let get = || async {
+        let res = reqwest::get(format!("{}/api/v1/health", t.url()))
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json::<serde_json::Value>().await.unwrap()
+    };
+    let h = get().await;
+    assert_eq!(h["status"], "ok");
+    let engine = if belfry_tests::pg::wanted() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    assert_eq!(h["database"], engine);
+    assert_eq!(h["streams"], 0);
+    assert_eq!(h["max_streams"], 100);
+    let api = t.operator().await;
+    let (_s, _) = belfry_tests::Stream::connect(t.url(), &api.token, None).await;
+    assert_eq!(get().await["streams"], 1);
+}

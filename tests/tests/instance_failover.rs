@@ -86,7 +86,7 @@ impl Balancer {
                 "defaults\n    mode http\n    timeout connect 1s\n    timeout client 30s\n    \
                  timeout server 30s\n    timeout tunnel 1h\n\
                  frontend belfry\n    bind 127.0.0.1:{port}\n    default_backend nodes\n\
-                 backend nodes\n    balance roundrobin\n    option httpchk GET /api/v1/info\n{servers}"
+                 backend nodes\n    balance roundrobin\n    option httpchk GET /api/v1/health\n{servers}"
             ),
         )
         .unwrap();

@@ -382,3 +382,116 @@ async fn policy_changes_reach_open_streams_and_restart_closes_with_going_away() 
     .await;
     assert_eq!(me.login, OPERATOR.0);
 }
+
+/// A node at its stream cap refuses one more stream before the upgrade,
+/// with 503 and the error body (no socket kept for it), while REST goes on
+/// answering; a freed slot takes the next stream.
+#[tokio::test]
+async fn streams_over_the_node_cap_are_refused_while_rest_answers() {
+    let t = TestInstance::start_with(Config {
+        max_streams: Some(2),
+        ..Config::default()
+    })
+    .await;
+    let api = t.operator().await;
+    let (first, _) = Stream::connect(t.url(), &api.token, None).await;
+    let (_second, _) = Stream::connect(t.url(), &api.token, None).await;
+    match Stream::open(t.url(), &api.token).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+            assert!(res.headers().contains_key("retry-after"));
+            let body: serde_json::Value =
+                serde_json::from_slice(res.body().as_deref().unwrap_or_default()).unwrap();
+            assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+        }
+        Err(other) => panic!("expected a 503, got {other}"),
+        Ok(_) => panic!("a third stream was let in past a cap of two"),
+    }
+    // REST answers meanwhile, the admin's too.
+    let me: serde_json::Value = api.get("/api/v1/me").await;
+    assert_eq!(me["login"], OPERATOR.0);
+    let admin = t.admin().await;
+    let _ = admin.emit_many(OPERATOR.0, "chat_created", 1).await;
+    // A slot freed is taken again (the stream's task lets go once the
+    // close is through; until then the node is still full).
+    drop(first);
+    let start = std::time::Instant::now();
+    loop {
+        match Stream::open(t.url(), &api.token).await {
+            Ok(_) => break,
+            Err(_) if start.elapsed() < belfry_tests::PATIENCE => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the freed slot never came back: {e}"),
+        }
+    }
+}
+
+/// One batch with events for many operators, interleaved, reaches every
+/// operator's stream in the order given, with gap-free sequences, and an
+/// unknown operator anywhere in it stores nothing.
+#[tokio::test]
+async fn one_batch_for_every_operator_reaches_each_stream_in_order() {
+    const OPERATORS: usize = 12;
+    let t = TestInstance::start().await;
+    let admin = t.admin().await;
+    let mut streams = Vec::new();
+    for i in 0..OPERATORS {
+        let login = format!("batch-{i}");
+        t.create_account(&login, "batch-password", false).await;
+        let api = Api::login(t.url(), &login, "batch-password").await;
+        let (mut s, welcome) = Stream::connect(t.url(), &api.token, None).await;
+        let ServerFrame::Welcome { server_seq, .. } = welcome else {
+            unreachable!()
+        };
+        assert!(matches!(s.next().await, ServerFrame::ReplayDone { .. }));
+        streams.push((login, s, server_seq));
+    }
+    let event = |login: &str, title: String| belfry_proto::api::EmitEvent {
+        operator: login.to_owned(),
+        type_id: "ticket_reassign".into(),
+        title: Some(title),
+        body: None,
+        path: None,
+        data: Default::default(),
+    };
+    // Two rounds, interleaved: every operator, then every operator again.
+    let mut events = Vec::new();
+    for round in 0..2 {
+        for (login, _, _) in &streams {
+            events.push(event(login, format!("{login} {round}")));
+        }
+    }
+    let ids = admin.emit_batch(events).await;
+    assert_eq!(ids.len(), OPERATORS * 2);
+    for (i, (login, s, head)) in streams.iter_mut().enumerate() {
+        for round in 0..2 {
+            match s.next().await {
+                ServerFrame::Notification { seq, notification } => {
+                    assert_eq!(seq, *head + 1 + round as u64, "{login}");
+                    assert_eq!(notification.title, format!("{login} {round}"));
+                    assert_eq!(notification.id, ids[round * OPERATORS + i]);
+                }
+                other => panic!("{login}: expected a notification, got {other:?}"),
+            }
+        }
+    }
+    // An unknown operator at the end: refused, and nobody got anything.
+    let mut events: Vec<_> = streams
+        .iter()
+        .map(|(login, _, _)| event(login, "never".into()))
+        .collect();
+    events.push(event("nobody-here", "never".into()));
+    let answer = admin
+        .call(
+            Method::POST,
+            "/api/v1/admin/events/batch",
+            Some(&belfry_proto::api::EmitBatch { events }),
+        )
+        .await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND, "{}", answer.body);
+    for (login, s, _) in &mut streams {
+        let frames = s.idle_for(Duration::from_millis(300)).await.unwrap();
+        assert!(frames.is_empty(), "{login} got {frames:?}");
+    }
+}

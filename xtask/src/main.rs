@@ -28,7 +28,7 @@ const USAGE: &str = "usage: cargo xtask <demo|test|windows|lint|bundle|bench|ope
   windows [test args]     build and lint the workspace for Windows, then run its tests under Wine
   lint                    build the UI, then cargo fmt --check, actionlint and clippy -D warnings
   bundle [--debug]        build the .deb and .rpm (release, or a quick debug build) into target/*/bundle
-  bench [rows] [part…]    run the benchmarks (optimised build) in the rig and print the table
+  bench [rows] [part…]    run the benchmarks (optimised build) in the rig and print the table (`load` only when named)
   openapi                 regenerate docs/openapi.json
   bindings                regenerate ui/src/bindings (the UI's types) from the Rust types
   rig COMMAND [args]      run a command inside the test rig (Xvfb, D-Bus, dunst, keyring, ALSA null)";
@@ -223,7 +223,14 @@ fn target_dir() -> PathBuf {
 /// dunst and ALSA null device.
 fn bench(args: &[String]) -> Result<()> {
     setup::system_packages()?;
-    setup::ui()?;
+    // Only the footprint and open parts run the shipped app (and the whole
+    // table, which has them): `bench load` or `bench store` need neither
+    // the UI nor the Tauri build.
+    let parts: Vec<&String> = args.iter().filter(|a| a.parse::<u64>().is_err()).collect();
+    let app = parts.is_empty() || parts.iter().any(|p| *p == "footprint" || *p == "open");
+    if app {
+        setup::ui()?;
+    }
     run(cargo().args([
         "build",
         "--profile",
@@ -239,6 +246,23 @@ fn bench(args: &[String]) -> Result<()> {
     ]))?;
     // The footprint is the shipped binaries': the code mapped is most of
     // an idle headless process, and LTO changes its size.
+    if app {
+        build_app()?;
+    }
+    let mut cmd = vec![
+        target_dir()
+            .join("release")
+            .join("bench")
+            .to_string_lossy()
+            .into_owned(),
+    ];
+    cmd.extend(args.iter().cloned());
+    rig::run(&cmd, &[])
+}
+
+/// The app as it ships, and the open window's floors, for the footprint
+/// and open parts.
+fn build_app() -> Result<()> {
     run(cargo().args([
         "build",
         "--release",
@@ -255,16 +279,7 @@ fn bench(args: &[String]) -> Result<()> {
         "belfry-bare-window",
         "--bin",
         "bare-window",
-    ]))?;
-    let mut cmd = vec![
-        target_dir()
-            .join("release")
-            .join("bench")
-            .to_string_lossy()
-            .into_owned(),
-    ];
-    cmd.extend(args.iter().cloned());
-    rig::run(&cmd, &[])
+    ]))
 }
 
 /// Builds the .deb and .rpm with the Tauri bundler (its CLI comes with the

@@ -282,6 +282,10 @@ pub enum Engine {
 pub struct PgConn {
     /// Always `Some` until dropped (see `Drop`).
     client: Option<postgres::Client>,
+    /// Statements prepared on this connection, by their SQL: a statement
+    /// sent as text is parsed and planned by the server at every call, one
+    /// round trip more each (as rusqlite's `prepare_cached` saves SQLite's).
+    statements: std::collections::HashMap<String, postgres::Statement>,
     url: String,
     application: String,
 }
@@ -299,6 +303,27 @@ impl PgConn {
         self.client
             .as_mut()
             .ok_or_else(|| DbError::Decode("connection closed".into()))
+    }
+
+    /// The client and `sql` prepared on it (once per connection).
+    fn prepared(&mut self, sql: &str) -> DbResult<(&mut postgres::Client, postgres::Statement)> {
+        /// Statements kept per connection; the batch's lists of varying
+        /// length make new ones, so the cache starts over when full.
+        const MAX_STATEMENTS: usize = 256;
+        let client = self
+            .client
+            .as_mut()
+            .ok_or_else(|| DbError::Decode("connection closed".into()))?;
+        let sql = pg_sql(sql);
+        if let Some(stmt) = self.statements.get(sql.as_ref()) {
+            return Ok((client, stmt.clone()));
+        }
+        let stmt = client.prepare(sql.as_ref())?;
+        if self.statements.len() >= MAX_STATEMENTS {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.into_owned(), stmt.clone());
+        Ok((client, stmt))
     }
 }
 
@@ -377,6 +402,7 @@ impl Db {
         let client = pg_connect(url, application)?;
         Ok(Db::Postgres(Box::new(PgConn {
             client: Some(client),
+            statements: std::collections::HashMap::new(),
             url: url.to_owned(),
             application: application.to_owned(),
         })))
@@ -401,6 +427,8 @@ impl Db {
                 Ok(client) => {
                     tracing::info!("database connection re-established");
                     pg.client = Some(client);
+                    // Prepared on the lost connection: gone with it.
+                    pg.statements.clear();
                 }
                 Err(error) => tracing::warn!(%error, "database still unreachable"),
             }
@@ -425,7 +453,8 @@ impl Db {
             Db::Postgres(pg) => {
                 let params = pg_params(params);
                 let args: Vec<_> = params.iter().map(Value::as_pg).collect();
-                let n = pg.client()?.execute(pg_sql(sql).as_ref(), &args)?;
+                let (client, stmt) = pg.prepared(sql)?;
+                let n = client.execute(&stmt, &args)?;
                 Ok(usize::try_from(n).unwrap_or(usize::MAX))
             }
         }
@@ -451,8 +480,9 @@ impl Db {
             Db::Postgres(pg) => {
                 let params = pg_params(params);
                 let args: Vec<_> = params.iter().map(Value::as_pg).collect();
-                pg.client()?
-                    .query(pg_sql(sql).as_ref(), &args)?
+                let (client, stmt) = pg.prepared(sql)?;
+                client
+                    .query(&stmt, &args)?
                     .iter()
                     .map(|row| f(&Row::Postgres(row)))
                     .collect()
@@ -476,7 +506,8 @@ impl Db {
             Db::Postgres(pg) => {
                 let params = pg_params(params);
                 let args: Vec<_> = params.iter().map(Value::as_pg).collect();
-                let rows = pg.client()?.query(pg_sql(sql).as_ref(), &args)?;
+                let (client, stmt) = pg.prepared(sql)?;
+                let rows = client.query(&stmt, &args)?;
                 rows.first().map(|row| f(&Row::Postgres(row))).transpose()
             }
         }
@@ -559,6 +590,31 @@ impl Db {
                 params![crate::relay::CHANNEL, payload],
                 |_| Ok(()),
             )?;
+        }
+        Ok(())
+    }
+
+    /// Sends several notifies (see [`Db::notify`]) in a hundred per
+    /// statement: a batch for every operator wakes the other nodes for each
+    /// in a few round trips.
+    pub fn notify_many(&mut self, payloads: &[String]) -> DbResult<()> {
+        if let Db::Postgres(_) = self {
+            for chunk in payloads.chunks(100) {
+                let mut args: Vec<Value> = Vec::with_capacity(chunk.len() + 1);
+                args.push(crate::relay::CHANNEL.into());
+                let values: Vec<String> = (0..chunk.len())
+                    .map(|i| format!("(CAST(?{} AS TEXT))", i + 2))
+                    .collect();
+                args.extend(chunk.iter().map(Value::from));
+                self.query(
+                    &format!(
+                        "SELECT pg_notify(?1, v.column1)::text FROM (VALUES {}) AS v",
+                        values.join(", ")
+                    ),
+                    &args,
+                    |_| Ok(()),
+                )?;
+            }
         }
         Ok(())
     }

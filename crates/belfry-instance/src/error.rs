@@ -55,6 +55,15 @@ pub enum ApiError {
     /// 422.
     #[error("the instance policy does not allow this change")]
     Policy(Vec<FieldError>, Box<SettingsDocument>),
+    /// 503 with `too_many_requests` and a `Retry-After`: the node holds
+    /// all the streams it may (see `Config::max_streams`); another node, or
+    /// this one a little later, takes the client.
+    #[error("{0}")]
+    Busy(String),
+    /// 503 with `internal`: the node cannot serve (its database does not
+    /// answer). The detail is logged, not sent.
+    #[error("the database does not answer")]
+    Unavailable(String),
     /// 500. The detail is logged, not sent.
     #[error("internal error")]
     Internal(String),
@@ -71,6 +80,9 @@ impl From<StoreError> for ApiError {
         }
     }
 }
+
+/// Seconds a client refused for a full node is asked to wait.
+const BUSY_RETRY_AFTER_S: &str = "5";
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -128,6 +140,21 @@ impl IntoResponse for ApiError {
                 f,
                 Some(*doc),
             ),
+            ApiError::Busy(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ErrorCode::TooManyRequests,
+                vec![],
+                None,
+            ),
+            ApiError::Unavailable(detail) => {
+                tracing::warn!(%detail, "health check failed");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    ErrorCode::Internal,
+                    vec![],
+                    None,
+                )
+            }
             ApiError::Internal(detail) => {
                 tracing::error!(%detail, "request failed");
                 (
@@ -150,6 +177,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(BUSY_RETRY_AFTER_S),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::broadcast;
 
 /// How many live events a slow stream may fall behind before it catches up
-/// from the database instead (see `stream.rs`, `Lagged`).
-const CAPACITY: usize = 1024;
+/// from the database instead (see `stream.rs`, `Lagged`). Every operator
+/// with a stream open has a channel of this many slots (32 bytes each):
+/// 1,024 was 32 KB per operator, more than an idle stream's whole budget
+/// (issue 32); a burst past this is read from the log as before.
+const CAPACITY: usize = 128;
 
 /// Something that happened to an operator.
 #[derive(Debug, Clone)]
@@ -54,17 +57,25 @@ struct Inner {
     operators: HashMap<i64, Entry>,
     /// Open streams per token row id; a token with none has no entry.
     tokens: HashMap<i64, usize>,
+    /// Open streams, all operators together.
+    open: usize,
 }
 
 #[derive(Debug)]
 struct Entry {
     tx: broadcast::Sender<Arc<HubEvent>>,
     streams: usize,
+    /// Frames without a sequence (settings, status, revocations) published
+    /// so far: a stream that fell behind resends the state only when this
+    /// moved while it was behind.
+    states: u64,
 }
 
 /// How many streams may be open at once.
 #[derive(Debug, Clone, Copy)]
 pub struct StreamLimits {
+    /// On this node, all operators together.
+    pub per_node: usize,
     /// Per operator.
     pub per_operator: usize,
     /// Per token.
@@ -80,10 +91,16 @@ pub enum Full {
     /// The operator has its maximum of streams open.
     #[error("too many streams for this operator")]
     Operator,
+    /// This node has its maximum of streams open.
+    #[error("this node has its maximum of streams open")]
+    Node,
 }
 
 /// Holds one stream slot of an operator and its token; frees both on drop.
 pub struct StreamSlot {
+    /// The operator's state frames published before this stream joined
+    /// (see [`Hub::states`]); the receiver has every later one.
+    pub states: u64,
     hub: Arc<Hub>,
     operator_id: i64,
     token_id: i64,
@@ -102,7 +119,8 @@ impl Drop for StreamSlot {
                 inner.tokens.remove(&self.token_id);
             }
         }
-        let open: usize = inner.tokens.values().sum();
+        inner.open = inner.open.saturating_sub(1);
+        let open = inner.open;
         drop(inner);
         if open == 0 {
             self.hub.drained.notify_waiters();
@@ -117,13 +135,16 @@ impl Hub {
 
     /// Sends `event` to every open stream of `operator_id`. Never blocks.
     pub fn publish(&self, operator_id: i64, event: HubEvent) {
-        let inner = self.lock();
+        let mut inner = self.lock();
         if let HubEvent::Seq { seq, .. } = &event {
             // The instant an event leaves the server for its streams: the
             // benchmarks start their delivery clocks here (docs/benchmarks.md).
             tracing::trace!(operator_id, seq, "published");
         }
-        if let Some(entry) = inner.operators.get(&operator_id) {
+        if let Some(entry) = inner.operators.get_mut(&operator_id) {
+            if !matches!(event, HubEvent::Seq { .. }) {
+                entry.states += 1;
+            }
             // No receivers is fine: nobody is connected.
             let _ = entry.tx.send(Arc::new(event));
         }
@@ -139,20 +160,27 @@ impl Hub {
         limits: StreamLimits,
     ) -> Result<(StreamSlot, broadcast::Receiver<Arc<HubEvent>>), Full> {
         let mut inner = self.lock();
+        if inner.open >= limits.per_node {
+            return Err(Full::Node);
+        }
         if inner.tokens.get(&token_id).copied().unwrap_or(0) >= limits.per_token {
             return Err(Full::Token);
         }
         let entry = inner.operators.entry(operator_id).or_insert_with(|| Entry {
             tx: broadcast::channel(CAPACITY).0,
             streams: 0,
+            states: 0,
         });
         if entry.streams >= limits.per_operator {
             return Err(Full::Operator);
         }
         entry.streams += 1;
         let rx = entry.tx.subscribe();
+        let states = entry.states;
         *inner.tokens.entry(token_id).or_insert(0) += 1;
+        inner.open += 1;
         let slot = StreamSlot {
+            states,
             hub: Arc::clone(self),
             operator_id,
             token_id,
@@ -162,7 +190,7 @@ impl Hub {
 
     /// Open streams, all operators together.
     pub fn open_streams(&self) -> usize {
-        self.lock().tokens.values().sum()
+        self.lock().open
     }
 
     /// Resolves once no stream is open: on shutdown, each stream sends its
@@ -190,6 +218,15 @@ impl Hub {
             .collect()
     }
 
+    /// How many state frames (settings, status, revocations) `operator_id`'s
+    /// streams were sent so far (see [`Entry`]).
+    pub fn states(&self, operator_id: i64) -> u64 {
+        self.lock()
+            .operators
+            .get(&operator_id)
+            .map_or(0, |e| e.states)
+    }
+
     /// Open streams of `operator_id`.
     pub fn streams(&self, operator_id: i64) -> usize {
         self.lock()
@@ -207,6 +244,7 @@ mod tests {
     fn slots_are_capped_per_token_and_per_operator_and_freed_on_drop() {
         let hub = Arc::new(Hub::default());
         let limits = StreamLimits {
+            per_node: 100,
             per_operator: 3,
             per_token: 2,
         };
@@ -227,6 +265,7 @@ mod tests {
     fn a_refused_join_takes_nothing() {
         let hub = Arc::new(Hub::default());
         let limits = StreamLimits {
+            per_node: 100,
             per_operator: 1,
             per_token: 1,
         };
@@ -241,5 +280,21 @@ mod tests {
             "no row kept for a token with no stream"
         );
         assert!(hub.join(1, 11, limits).is_ok());
+    }
+
+    #[test]
+    fn the_node_cap_counts_every_operator_and_frees_on_drop() {
+        let hub = Arc::new(Hub::default());
+        let limits = StreamLimits {
+            per_node: 2,
+            per_operator: 8,
+            per_token: 8,
+        };
+        let a = hub.join(1, 10, limits).unwrap();
+        let _b = hub.join(2, 20, limits).unwrap();
+        assert_eq!(hub.join(3, 30, limits).err(), Some(Full::Node));
+        assert_eq!(hub.open_streams(), 2);
+        drop(a);
+        assert!(hub.join(3, 30, limits).is_ok());
     }
 }

@@ -6,6 +6,7 @@
 //! Run it as the `belfry-instance` binary, or in-process with
 //! [`Instance::start`] on a port of its own (the demo and the tests do).
 
+pub mod acks;
 pub mod api;
 pub mod auth;
 pub mod connectors;
@@ -13,6 +14,7 @@ pub mod db;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod fds;
 pub mod hub;
 pub mod relay;
 pub mod render;
@@ -190,8 +192,13 @@ impl Instance {
     }
 
     /// Serves `config` on an already bound listener, in a background task.
-    pub async fn serve(listener: TcpListener, config: Config) -> Result<Self, StartError> {
+    pub async fn serve(listener: TcpListener, mut config: Config) -> Result<Self, StartError> {
         let addr = listener.local_addr()?;
+        let open_files = fds::current();
+        let max_streams = config
+            .max_streams
+            .unwrap_or_else(|| open_files.map_or(usize::MAX, fds::streams_for));
+        config.max_streams = Some(max_streams);
         let url = config
             .public_url
             .clone()
@@ -221,6 +228,7 @@ impl Instance {
             shutdown_rx.clone(),
         );
         let state = AppState {
+            acks: acks::Acks::start(store.clone()),
             gateway,
             store,
             config: Arc::new(config),
@@ -233,7 +241,7 @@ impl Instance {
         };
         let app = app(state.clone());
         let task = tokio::spawn(serve::run(listener, app, limits, shutdown_rx));
-        tracing::info!(%addr, %url, "instance listening");
+        tracing::info!(%addr, %url, max_streams, ?open_files, "instance listening");
         Ok(Self {
             addr,
             url,

@@ -81,6 +81,10 @@ enum Command {
 /// instance"); each defaults to the instance's built-in value.
 #[derive(Args)]
 struct Limits {
+    /// Open streams on this node; one more is refused with 503 before the
+    /// upgrade. Default: what the open-file limit leaves room for.
+    #[arg(long)]
+    max_streams: Option<usize>,
     /// Open streams per operator.
     #[arg(long)]
     max_streams_per_operator: Option<usize>,
@@ -118,6 +122,7 @@ struct Limits {
 impl Limits {
     fn apply(self, mut c: Config) -> Config {
         let secs = |s: u64| Duration::from_secs(s.max(1));
+        c.max_streams = self.max_streams.or(c.max_streams);
         c.max_streams_per_operator = self
             .max_streams_per_operator
             .unwrap_or(c.max_streams_per_operator);
@@ -189,7 +194,8 @@ async fn main() -> anyhow::Result<()> {
             updates_dir,
             limits,
         } => {
-            let listener = tokio::net::TcpListener::bind(&listen)
+            raise_open_files();
+            let listener = belfry_instance::serve::bind(&listen)
                 .await
                 .with_context(|| format!("while binding {listen}"))?;
             let config = limits.apply(Config {
@@ -230,6 +236,20 @@ async fn main() -> anyhow::Result<()> {
             });
             instance.wait().await.context("while serving")
         }
+    }
+}
+
+/// Raises the open-file limit as far as the system allows (every stream is
+/// a descriptor) and says how many streams that permits.
+fn raise_open_files() {
+    match belfry_instance::fds::raise() {
+        Some(r) => tracing::info!(
+            open_files = r.now,
+            before = r.before,
+            streams = belfry_instance::fds::streams_for(r.now),
+            "open-file limit raised as far as the system allows; streams permitted"
+        ),
+        None => tracing::debug!("no open-file limit on this platform"),
     }
 }
 

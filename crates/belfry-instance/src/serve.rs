@@ -14,8 +14,39 @@ use tokio::sync::watch;
 /// hyper's smallest read buffer; a smaller head limit would panic it.
 const MIN_HEAD_BYTES: usize = 8 * 1024;
 /// Pause after a failed accept (out of file descriptors, say), so the loop
-/// does not spin while the condition lasts.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+/// does not spin while the condition lasts; doubled while it lasts, up to
+/// [`ACCEPT_BACKOFF_MAX`].
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
+const ACCEPT_BACKOFF_MAX: Duration = Duration::from_millis(500);
+/// Connections the kernel queues before the accept loop takes them: 10,000
+/// desktops reconnecting at once overflowed a queue of 1,024 (single
+/// connects waited up to 3.8 s, issue 32). Linux clamps it to
+/// `net.core.somaxconn` (4,096 by default since 5.4).
+pub const BACKLOG: u32 = 8192;
+
+/// Binds `addr` (`host:port`, resolved) with [`BACKLOG`]: tokio's own
+/// `TcpListener::bind` listens with 1,024.
+pub async fn bind(addr: &str) -> std::io::Result<TcpListener> {
+    let mut last = None;
+    for a in tokio::net::lookup_host(addr).await? {
+        let socket = if a.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        // As std's and tokio's bind do on Unix: a restarted node takes its
+        // port back while old connections linger in TIME_WAIT.
+        #[cfg(unix)]
+        socket.set_reuseaddr(true)?;
+        match socket.bind(a) {
+            Ok(()) => return socket.listen(BACKLOG),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.unwrap_or_else(|| {
+        std::io::Error::new(std::io::ErrorKind::InvalidInput, "no address to bind")
+    }))
+}
 
 /// Limits of the HTTP connection layer.
 #[derive(Debug, Clone, Copy)]
@@ -45,6 +76,8 @@ pub async fn run(
     // Every connection task holds a receiver; `closed()` below resolves when
     // the last one has ended.
     let (drained_tx, drained_rx) = watch::channel(());
+    let mut backoff = ACCEPT_BACKOFF;
+    let mut failed = 0u64;
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -53,11 +86,22 @@ pub async fn run(
         let (tcp, peer) = match accepted {
             Ok(pair) => pair,
             Err(error) => {
-                tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                // Said once when it starts and once when it ends, not at
+                // every try (it was a line every 50 ms while out of files).
+                if failed == 0 {
+                    tracing::warn!(%error, "accept failed; retrying with backoff until it works again");
+                }
+                failed += 1;
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(ACCEPT_BACKOFF_MAX);
                 continue;
             }
         };
+        if failed > 0 {
+            tracing::warn!(failed, "accepting again");
+            failed = 0;
+            backoff = ACCEPT_BACKOFF;
+        }
         // Stream frames are small and each is due at once: without this,
         // Nagle's algorithm held an event sent just after a heartbeat ping
         // until the ping was acknowledged, 20-36 ms on loopback (the toast

@@ -21,6 +21,11 @@ pub struct Config {
     pub token_ttl: Duration,
     /// Events per operator the stream can replay before asking for a resync.
     pub replay_window: u64,
+    /// Open streams on this node, all operators together; one more is
+    /// refused before the upgrade with 503 (`too_many_requests`), so the
+    /// descriptors left keep REST answering. `None`: as many as the
+    /// open-file limit leaves room for ([`crate::fds::streams_for`]).
+    pub max_streams: Option<usize>,
     /// Open streams per operator, counted from the upgrade (a stream still
     /// waiting for its `hello` holds a slot); one more is closed with 4429.
     pub max_streams_per_operator: usize,
@@ -63,6 +68,7 @@ impl Default for Config {
             heartbeat: Duration::from_secs(u64::from(belfry_proto::stream::DEFAULT_HEARTBEAT_S)),
             token_ttl: Duration::from_secs(30 * 24 * 3600),
             replay_window: 100_000,
+            max_streams: None,
             max_streams_per_operator: 8,
             max_streams_per_token: 4,
             stream_frame_rate: 50,
@@ -89,6 +95,8 @@ pub struct AppState {
     pub public_url: Arc<str>,
     /// Flips when the server shuts down, so streams close with 1001.
     pub shutdown: tokio::sync::watch::Receiver<bool>,
+    /// Where the streams' delivery acknowledgements are written, together.
+    pub acks: crate::acks::Acks,
     /// Where accepted webhooks go to be mapped.
     pub gateway: crate::connectors::worker::Gateway,
 }

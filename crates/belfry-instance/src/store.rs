@@ -117,6 +117,18 @@ pub struct Store {
 /// are one at a time anyway.)
 pub const POSTGRES_CONNECTIONS: usize = 4;
 
+/// Values per `IN (…)` list: far below SQLite's 32,766 parameters and
+/// short enough to plan quickly.
+const IN_LIST: usize = 500;
+
+/// `?from, ?from+1, …` for `n` parameters.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// How the store's connections show in `pg_stat_activity`.
 const APPLICATION: &str = "belfry-instance";
 
@@ -783,6 +795,172 @@ impl Store {
         Ok(out)
     }
 
+    /// The ids of `logins` that exist, in a few queries (a batch for every
+    /// operator looked each one up in a call of its own: issue 32).
+    pub fn operator_ids(
+        &self,
+        logins: &[String],
+    ) -> Result<std::collections::HashMap<String, i64>> {
+        let mut conn = self.lock();
+        let mut out = std::collections::HashMap::with_capacity(logins.len());
+        for chunk in logins.chunks(IN_LIST) {
+            let list = placeholders(1, chunk.len());
+            let args: Vec<crate::db::Value> = chunk.iter().map(Into::into).collect();
+            for (login, id) in conn.query(
+                &format!("SELECT login, id FROM operators WHERE login IN ({list})"),
+                &args,
+                |r| Ok((r.get::<String>(0)?, r.get::<i64>(1)?)),
+            )? {
+                out.insert(login, id);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Stores runs of notifications for several operators (each run in
+    /// order, an operator's runs in the order given) in one transaction,
+    /// then streams them: one change for every operator is one commit, not
+    /// one per operator. Returns the notifications in the order given.
+    /// On PostgreSQL the operators' rows are locked in id order, so two
+    /// such batches on two nodes take turns instead of deadlocking.
+    pub fn emit_runs(&self, runs: Vec<(i64, Vec<NewNotification>)>) -> Result<Vec<Notification>> {
+        let mut ids: Vec<i64> = runs.iter().map(|(id, _)| *id).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        let lock = tx.for_update();
+        let mut heads: std::collections::HashMap<i64, u64> =
+            std::collections::HashMap::with_capacity(ids.len());
+        for chunk in ids.chunks(IN_LIST) {
+            let list = placeholders(1, chunk.len());
+            let args: Vec<crate::db::Value> = chunk.iter().map(|id| (*id).into()).collect();
+            for (id, head) in tx.query(
+                &format!(
+                    "SELECT id, head_seq FROM operators WHERE id IN ({list}) ORDER BY id{lock}"
+                ),
+                &args,
+                |r| Ok((r.get::<i64>(0)?, r.get::<u64>(1)?)),
+            )? {
+                heads.insert(id, head);
+            }
+        }
+        if heads.len() != ids.len() {
+            return Err(StoreError::NotFound);
+        }
+        let firsts: std::collections::HashMap<i64, u64> =
+            heads.iter().map(|(id, head)| (*id, head + 1)).collect();
+        let now = Utc::now();
+        let created = ts(now);
+        let total: usize = runs.iter().map(|(_, run)| run.len()).sum();
+        let mut out = Vec::with_capacity(total);
+        let mut published = Vec::with_capacity(total);
+        let mut rows = Vec::with_capacity(total * 10);
+        let mut log = Vec::with_capacity(total * 3);
+        for (operator_id, run) in runs {
+            let Some(head) = heads.get_mut(&operator_id) else {
+                return Err(StoreError::NotFound);
+            };
+            for n in run {
+                *head += 1;
+                let notification = Notification {
+                    id: uuid::Uuid::now_v7().to_string(),
+                    seq: *head,
+                    type_id: n.type_id,
+                    category: n.category,
+                    title: n.title,
+                    body: n.body,
+                    link: n.link,
+                    created_at: now,
+                    read_at: None,
+                    data: n.data,
+                };
+                rows.extend_from_slice(params![
+                    notification.id.as_str(),
+                    operator_id,
+                    *head,
+                    notification.type_id.as_str(),
+                    notification.category.as_str(),
+                    notification.title.as_str(),
+                    notification.body.as_str(),
+                    notification.link.as_deref(),
+                    serde_json::to_string(&notification.data)?,
+                    created.as_str(),
+                ]);
+                let frame = HubEvent::frame(&ServerFrame::Notification {
+                    seq: *head,
+                    notification: notification.clone(),
+                });
+                if let HubEvent::Seq { seq, frame } = &frame {
+                    log.extend_from_slice(params![operator_id, *seq, frame.as_str()]);
+                }
+                published.push((operator_id, frame));
+                out.push(notification);
+            }
+        }
+        tx.insert_rows(
+            "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)",
+            10,
+            &rows,
+        )?;
+        tx.insert_rows("INSERT INTO events (operator_id, seq, frame)", 3, &log)?;
+        // The heads in a hundred rows per statement, as the inserts; the
+        // pruning, when the window is full, per operator.
+        let mut moved: Vec<(i64, u64)> = heads
+            .iter()
+            .filter(|(id, head)| firsts.get(id).is_some_and(|first| **head >= *first))
+            .map(|(id, head)| (*id, *head))
+            .collect();
+        moved.sort_unstable();
+        for chunk in moved.chunks(100) {
+            let mut values = Vec::with_capacity(chunk.len());
+            let mut args: Vec<crate::db::Value> = Vec::with_capacity(chunk.len() * 3);
+            for (i, (id, head)) in chunk.iter().enumerate() {
+                let n = i * 3;
+                values.push(format!(
+                    "(CAST(?{} AS BIGINT), CAST(?{} AS BIGINT), CAST(?{} AS BIGINT))",
+                    n + 1,
+                    n + 2,
+                    n + 3
+                ));
+                args.extend_from_slice(params![
+                    *id,
+                    *head,
+                    head.saturating_sub(self.replay_window)
+                ]);
+            }
+            tx.execute(
+                &format!(
+                    "UPDATE operators SET head_seq = v.column2,
+                       pruned_through = CASE WHEN pruned_through > v.column3 THEN pruned_through ELSE v.column3 END
+                     FROM (VALUES {}) AS v WHERE operators.id = v.column1",
+                    values.join(", ")
+                ),
+                &args,
+            )?;
+        }
+        for (id, head) in &moved {
+            let prune_through = head.saturating_sub(self.replay_window);
+            if prune_through > 0 {
+                tx.execute(
+                    "DELETE FROM events WHERE operator_id = ?1 AND seq <= ?2",
+                    params![*id, prune_through],
+                )?;
+            }
+        }
+        let wakes: Vec<String> = moved
+            .iter()
+            .filter_map(|(id, _)| firsts.get(id).map(|first| (*id, *first)))
+            .map(|(operator_id, first)| Wake::Events { operator_id, first }.payload(&self.node))
+            .collect();
+        tx.notify_many(&wakes)?;
+        tx.commit()?;
+        for (operator_id, frame) in published {
+            self.hub.publish(operator_id, frame);
+        }
+        Ok(out)
+    }
+
     /// Writes frames to the event log, moves the head to `head`, prunes
     /// what falls out of the replay window and wakes the other nodes with
     /// the first new sequence.
@@ -985,6 +1163,27 @@ impl Store {
         Ok(n)
     }
 
+    /// Several acknowledgements (operator, ids) in one transaction; how
+    /// many each newly marked, in order (see `acks.rs`).
+    pub fn acknowledge_many(&self, acks: &[(i64, Vec<String>)]) -> Result<Vec<usize>> {
+        let mut conn = self.lock();
+        let mut tx = conn.transaction()?;
+        let now = ts(Utc::now());
+        let mut counts = Vec::with_capacity(acks.len());
+        for (operator_id, ids) in acks {
+            let mut n = 0;
+            for id in ids {
+                n += tx.execute(
+                    "UPDATE notifications SET delivered_at = ?3 WHERE operator_id = ?1 AND id = ?2 AND delivered_at IS NULL",
+                    params![*operator_id, id, now.as_str()],
+                )?;
+            }
+            counts.push(n);
+        }
+        tx.commit()?;
+        Ok(counts)
+    }
+
     /// Where the operator's log stands.
     pub fn log_state(&self, operator_id: i64) -> Result<LogState> {
         let mut conn = self.lock();
@@ -1005,6 +1204,14 @@ impl Store {
     pub fn replay(&self, operator_id: i64, after: u64, limit: u32) -> Result<Vec<(u64, String)>> {
         let mut conn = self.lock();
         Ok(replay(&mut conn, operator_id, after, limit)?)
+    }
+
+    /// A round trip to the database (the balancer's probe); which engine.
+    pub fn ping(&self) -> Result<crate::db::Engine> {
+        let mut conn = self.lock();
+        conn.query_opt("SELECT 1", &[], |r| r.get::<i64>(0))?
+            .ok_or(StoreError::NotFound)?;
+        Ok(conn.engine())
     }
 
     /// Checks the database: SQLite's integrity check, or a round trip to

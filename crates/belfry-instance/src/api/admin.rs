@@ -279,7 +279,10 @@ pub async fn emit_batch(
     Ok((StatusCode::CREATED, Json(result)))
 }
 
-/// Renders and stores events; consecutive events of one operator go in one transaction.
+/// Renders and stores events, all in one transaction: the operators are
+/// looked up together and every operator's events stored in one commit, so
+/// a change for every operator is not one round of lookups and commits per
+/// operator (issue 32: 0.27 ms per operator, 2.7 s for 10,000).
 pub async fn emit_all(
     state: &AppState,
     events: Vec<EmitEvent>,
@@ -293,15 +296,18 @@ pub async fn emit_all(
             _ => runs.push((login, vec![n])),
         }
     }
-    let mut ids = Vec::with_capacity(runs.len());
-    for (login, _) in &runs {
-        ids.push(operator_id(state, login.clone()).await?);
-    }
-    let mut out = Vec::new();
-    for ((_, run), id) in runs.into_iter().zip(ids) {
-        out.extend(state.db(move |s| s.emit(id, run)).await?);
-    }
-    Ok(out)
+    state
+        .db(move |s| {
+            let logins: Vec<String> = runs.iter().map(|(l, _)| l.clone()).collect();
+            let ids = s.operator_ids(&logins)?;
+            let runs = runs
+                .into_iter()
+                .map(|(login, run)| ids.get(&login).map(|id| (*id, run)))
+                .collect::<Option<Vec<_>>>()
+                .ok_or(crate::store::StoreError::NotFound)?;
+            s.emit_runs(runs)
+        })
+        .await
 }
 
 /// A notification as the admin sees it: with its delivery acknowledgement.

@@ -5,6 +5,7 @@
 
 pub mod admin;
 mod catalogue;
+pub mod health;
 mod inbox;
 mod session;
 mod settings;
@@ -55,6 +56,7 @@ impl Modify for BearerAuth {
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(session::info))
+        .routes(routes!(health::health))
         .routes(routes!(session::login))
         .routes(routes!(session::logout))
         .routes(routes!(session::me))

@@ -19,6 +19,7 @@ mod dunst;
 mod footprint;
 mod gateway;
 mod latency;
+mod load;
 mod open;
 mod sound;
 mod store;
@@ -33,6 +34,8 @@ pub enum Unit {
     Ms,
     /// Megabytes (10^6 bytes).
     Mb,
+    /// Kilobytes (10^3 bytes).
+    Kb,
     /// Percent of one core.
     Percent,
     /// Events per second.
@@ -47,6 +50,7 @@ impl Unit {
             Self::Ms if v < 1.0 => format!("{v:.3} ms"),
             Self::Ms => format!("{v:.1} ms"),
             Self::Mb => format!("{v:.1} MB"),
+            Self::Kb => format!("{v:.1} KB"),
             Self::Percent => format!("{v:.2} %"),
             Self::PerSecond => format!("{v:.2}/s"),
             Self::Count => format!("{v:.0}"),
@@ -212,6 +216,7 @@ const PARTS: &[&str] = &[
     "sound",
     "footprint",
     "open",
+    "load",
 ];
 
 fn main() {
@@ -232,6 +237,9 @@ fn main() {
     }
     // The footprint part's floor runs this binary as a bare stream peer.
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).is_some_and(|m| m == load::FLOOR_MODE) {
+        return load::floor_main();
+    }
     if let [_, mode, url, token] = args.as_slice()
         && mode == "idle-peer"
     {
@@ -248,7 +256,13 @@ fn main() {
         }
     }
     if parts.is_empty() {
-        parts = PARTS.iter().map(|p| (*p).to_owned()).collect();
+        // The load part runs servers of its own for about twenty minutes:
+        // only when named (`bench load`).
+        parts = PARTS
+            .iter()
+            .filter(|p| **p != "load")
+            .map(|p| (*p).to_owned())
+            .collect();
     }
     let mut table: Vec<Row> = Vec::new();
     for part in &parts {
@@ -261,6 +275,7 @@ fn main() {
             "sound" => sound::run(),
             "footprint" => footprint::run(),
             "open" => open::run(),
+            "load" => load::run(),
             _ => unreachable!("checked above"),
         };
         table.extend(rows);
