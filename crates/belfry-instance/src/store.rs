@@ -338,6 +338,46 @@ fn operator_from_row(row: &Row<'_>) -> std::result::Result<Operator, DbError> {
     })
 }
 
+/// The notifications' insert, for [`stored`]'s ten values per row.
+const INSERT_NOTIFICATIONS: &str = "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)";
+
+/// `n` as stored for `operator_id` at `seq`: the notification, and its
+/// row's values appended to `rows` (the columns of [`INSERT_NOTIFICATIONS`]).
+fn stored(
+    n: NewNotification,
+    operator_id: i64,
+    seq: u64,
+    now: DateTime<Utc>,
+    created: &str,
+    rows: &mut Vec<crate::db::Value>,
+) -> Result<Notification> {
+    let notification = Notification {
+        id: uuid::Uuid::now_v7().to_string(),
+        seq,
+        type_id: n.type_id,
+        category: n.category,
+        title: n.title,
+        body: n.body,
+        link: n.link,
+        created_at: now,
+        read_at: None,
+        data: n.data,
+    };
+    rows.extend_from_slice(params![
+        notification.id.as_str(),
+        operator_id,
+        seq,
+        notification.type_id.as_str(),
+        notification.category.as_str(),
+        notification.title.as_str(),
+        notification.body.as_str(),
+        notification.link.as_deref(),
+        serde_json::to_string(&notification.data)?,
+        created,
+    ]);
+    Ok(notification)
+}
+
 fn notification_from_row(row: &Row<'_>) -> std::result::Result<Notification, DbError> {
     let category: String = row.get("category")?;
     let data: String = row.get("data")?;
@@ -747,32 +787,10 @@ impl Store {
         let mut out = Vec::with_capacity(batch.len());
         let mut frames = Vec::with_capacity(batch.len());
         let mut rows = Vec::with_capacity(batch.len() * 10);
+        let created = ts(now);
         for n in batch {
             head += 1;
-            let notification = Notification {
-                id: uuid::Uuid::now_v7().to_string(),
-                seq: head,
-                type_id: n.type_id,
-                category: n.category,
-                title: n.title,
-                body: n.body,
-                link: n.link,
-                created_at: now,
-                read_at: None,
-                data: n.data,
-            };
-            rows.extend_from_slice(params![
-                notification.id.as_str(),
-                operator_id,
-                head,
-                notification.type_id.as_str(),
-                notification.category.as_str(),
-                notification.title.as_str(),
-                notification.body.as_str(),
-                notification.link.as_deref(),
-                serde_json::to_string(&notification.data)?,
-                ts(now),
-            ]);
+            let notification = stored(n, operator_id, head, now, &created, &mut rows)?;
             let frame = ServerFrame::Notification {
                 seq: head,
                 notification: notification.clone(),
@@ -780,11 +798,7 @@ impl Store {
             frames.push(HubEvent::frame(&frame));
             out.push(notification);
         }
-        tx.insert_rows(
-            "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)",
-            10,
-            &rows,
-        )?;
+        tx.insert_rows(INSERT_NOTIFICATIONS, 10, &rows)?;
         if head >= first {
             self.append_log(&mut tx, operator_id, first, head, &frames)?;
         }
@@ -863,30 +877,7 @@ impl Store {
             };
             for n in run {
                 *head += 1;
-                let notification = Notification {
-                    id: uuid::Uuid::now_v7().to_string(),
-                    seq: *head,
-                    type_id: n.type_id,
-                    category: n.category,
-                    title: n.title,
-                    body: n.body,
-                    link: n.link,
-                    created_at: now,
-                    read_at: None,
-                    data: n.data,
-                };
-                rows.extend_from_slice(params![
-                    notification.id.as_str(),
-                    operator_id,
-                    *head,
-                    notification.type_id.as_str(),
-                    notification.category.as_str(),
-                    notification.title.as_str(),
-                    notification.body.as_str(),
-                    notification.link.as_deref(),
-                    serde_json::to_string(&notification.data)?,
-                    created.as_str(),
-                ]);
+                let notification = stored(n, operator_id, *head, now, &created, &mut rows)?;
                 let frame = HubEvent::frame(&ServerFrame::Notification {
                     seq: *head,
                     notification: notification.clone(),
@@ -898,11 +889,7 @@ impl Store {
                 out.push(notification);
             }
         }
-        tx.insert_rows(
-            "INSERT INTO notifications (id, operator_id, seq, type, category, title, body, link, data, created_at)",
-            10,
-            &rows,
-        )?;
+        tx.insert_rows(INSERT_NOTIFICATIONS, 10, &rows)?;
         tx.insert_rows("INSERT INTO events (operator_id, seq, frame)", 3, &log)?;
         // The heads in a hundred rows per statement, as the inserts; the
         // pruning, when the window is full, per operator.
